@@ -1,0 +1,37 @@
+import type { Frame } from '../protocol/frames.js';
+
+/**
+ * WHATWG-correct SSE encoding. Frame data is compact JSON, which escapes CR, LF, NUL and lone
+ * surrogates; U+2028/U+2029 are escaped too because some line splitters (Python's
+ * `str.splitlines`, older JS parsers) treat them as line ends.
+ */
+
+const LINE_SEPARATORS = /[\u2028\u2029]/g;
+
+function escapeSeparator(character: string): string {
+  return character === '\u2028' ? '\\u2028' : '\\u2029';
+}
+
+/** JSON for one `data:` line: never contains CR, LF or a line separator. */
+export function encodeData(value: unknown): string {
+  const json = JSON.stringify(value);
+  return LINE_SEPARATORS.test(json) ? json.replace(LINE_SEPARATORS, escapeSeparator) : json;
+}
+
+/** One SSE event block for a frame with sequence number `id`. */
+export function encodeFrame(id: number, frame: Frame): string {
+  return `id: ${id}\nevent: ${frame.event}\ndata: ${encodeData(frame.data)}\n\n`;
+}
+
+/** The `retry:` field that precedes the first frame a response carries. */
+export function encodeRetry(retryMs: number): string {
+  return `retry: ${Math.max(0, Math.trunc(retryMs))}\n`;
+}
+
+/** A comment line (keep-alive). Comment text can never end the line early. */
+export function encodeComment(text: string): string {
+  return `: ${text.replace(/[\r\n]+/g, ' ')}\n\n`;
+}
+
+/** The terminal sentinel written after `done`, as OpenAI-style clients expect. */
+export const DONE_SENTINEL = 'data: [DONE]\n\n';

@@ -1,0 +1,366 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { answerPieces, roughTokens, splitPieces, thinkingPieces, toolCallFor } from './content.js';
+import type {
+  EmulatedFinish,
+  EmulatedRequest,
+  EmulatorDialect,
+  Fault,
+  ResponseContext,
+  Scenario,
+} from './types.js';
+
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+const MAX_RECORDED = 50;
+
+export interface ProviderCounters {
+  /** Requests that reached the dialect (HTTP errors and retries included). */
+  requests: number;
+  /** Streams currently being written. */
+  active: number;
+  /** Streams whose client went away before the emulator finished. */
+  closedByClient: number;
+  /** `Date.now()` of the last close by a client. */
+  lastClientCloseAt: number | undefined;
+  /** The last request bodies, newest last. */
+  bodies: unknown[];
+  /** The last request headers, newest last. */
+  headers: Record<string, string | string[] | undefined>[];
+}
+
+export interface EmulatorServerOptions {
+  dialects: readonly EmulatorDialect[];
+  host?: string;
+  port?: number;
+  /** Pacing and content used when a test has not scripted the next response. */
+  defaults?: Scenario;
+}
+
+export const DEFAULT_SCENARIO: Required<
+  Pick<Scenario, 'ttftMs' | 'chunkDelayMs' | 'chunks' | 'thinkingChunks'>
+> = {
+  ttftMs: 150,
+  chunkDelayMs: 25,
+  chunks: 40,
+  thinkingChunks: 12,
+};
+
+type Piece = { kind: 'thinking' | 'text'; text: string } | { kind: 'tool' };
+
+function newCounters(): ProviderCounters {
+  return { requests: 0, active: 0, closedByClient: 0, lastClientCloseAt: undefined, bodies: [], headers: [] };
+}
+
+function pushBounded<T>(list: T[], item: T): void {
+  list.push(item);
+  if (list.length > MAX_RECORDED) list.shift();
+}
+
+/**
+ * One loopback HTTP server hosting every provider dialect under its own prefix
+ * (`/openai/v1/chat/completions`, `/anthropic/v1/messages`, ...). Tests script the next
+ * responses (pace, content, faults) through `enqueue`; nothing in a request can choose them.
+ */
+export class EmulatorServer {
+  private readonly server: Server;
+  private readonly dialects: readonly EmulatorDialect[];
+  private readonly scripts = new Map<string, Scenario[]>();
+  private readonly counters = new Map<string, ProviderCounters>();
+  private defaults: Scenario;
+  private readonly host: string;
+  private readonly port: number;
+  private origin = '';
+
+  constructor(options: EmulatorServerOptions) {
+    this.dialects = options.dialects;
+    this.host = options.host ?? '127.0.0.1';
+    this.port = options.port ?? 0;
+    this.defaults = { ...DEFAULT_SCENARIO, ...options.defaults };
+    for (const dialect of this.dialects) this.counters.set(dialect.provider, newCounters());
+    this.server = createServer((request, response) => {
+      this.handle(request, response).catch(() => {
+        if (!response.headersSent) response.writeHead(500).end();
+        else response.destroy();
+      });
+    });
+    this.server.keepAliveTimeout = 60_000;
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, this.host, () => resolve());
+    });
+    const address = this.server.address() as AddressInfo;
+    this.origin = `http://${this.host}:${address.port}`;
+    return this.origin;
+  }
+
+  /** The base URL to configure the gateway with for one provider. */
+  baseUrl(provider: string): string {
+    const dialect = this.dialects.find((entry) => entry.provider === provider);
+    if (dialect === undefined) throw new Error(`no emulator for provider ${provider}`);
+    return `${this.origin}${dialect.mount}${dialect.baseSuffix}`;
+  }
+
+  /** Scripts the next responses of one provider, in order. */
+  enqueue(provider: string, ...scenarios: Scenario[]): void {
+    const queue = this.scripts.get(provider) ?? [];
+    queue.push(...scenarios);
+    this.scripts.set(provider, queue);
+  }
+
+  setDefaults(scenario: Scenario): void {
+    this.defaults = { ...this.defaults, ...scenario };
+  }
+
+  stats(provider: string): ProviderCounters {
+    const counters = this.counters.get(provider);
+    if (counters === undefined) throw new Error(`no emulator for provider ${provider}`);
+    return counters;
+  }
+
+  /** Forgets scripts and counters (between tests). */
+  reset(): void {
+    this.scripts.clear();
+    for (const dialect of this.dialects) this.counters.set(dialect.provider, newCounters());
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://emulator');
+    const dialect = this.dialects.find((entry) => url.pathname.startsWith(`${entry.mount}/`));
+    const route = dialect?.route(request.method ?? 'GET', url.pathname.slice(dialect.mount.length));
+    if (dialect === undefined || route === undefined) {
+      response.writeHead(404, { 'content-type': 'application/json' });
+      response.end(
+        JSON.stringify({ error: { message: `no emulated route ${request.method} ${url.pathname}` } }),
+      );
+      return;
+    }
+    const raw = await readBody(request);
+    const counters = this.stats(dialect.provider);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      response.writeHead(400, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: { message: 'invalid JSON body' } }));
+      return;
+    }
+    counters.requests++;
+    pushBounded(counters.bodies, body);
+    pushBounded(counters.headers, { ...request.headers });
+    const parsed = dialect.parseRequest(body, route, url);
+    const context: ResponseContext = {
+      id: randomBytes(12).toString('hex'),
+      model: 'error' in parsed ? 'unknown' : parsed.model,
+      created: Math.floor(Date.now() / 1000),
+      request: 'error' in parsed ? emptyRequest() : parsed,
+      state: {},
+    };
+    if (!dialect.authorized(request.headers, url)) {
+      this.writeHttpError(dialect, response, 401, context);
+      return;
+    }
+    if ('error' in parsed) {
+      this.writeHttpError(dialect, response, 400, context);
+      return;
+    }
+    const scenario: Scenario = { ...this.defaults, ...this.scripts.get(dialect.provider)?.shift() };
+    if (scenario.fault?.type === 'http') {
+      this.writeHttpError(dialect, response, scenario.fault.status, context, scenario.fault.retryAfter);
+      return;
+    }
+    if (!parsed.stream) {
+      this.writeHttpError(dialect, response, 400, context);
+      return;
+    }
+    await this.stream(dialect, response, context, scenario, counters);
+  }
+
+  private writeHttpError(
+    dialect: EmulatorDialect,
+    response: ServerResponse,
+    status: number,
+    context: ResponseContext,
+    retryAfter?: string,
+  ): void {
+    const error = dialect.httpError(status, context);
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...error.headers };
+    if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
+    response.writeHead(status, headers);
+    response.end(error.body);
+  }
+
+  private plan(dialect: EmulatorDialect, context: ResponseContext, scenario: Scenario): Piece[] {
+    const pieces: Piece[] = [];
+    if (context.request.thinking) {
+      for (const text of thinkingPieces(scenario.thinkingChunks ?? 0))
+        pieces.push({ kind: 'thinking', text });
+    }
+    const wantsTool = scenario.toolCall ?? context.request.tools.length > 0;
+    if (wantsTool && context.request.tools.length > 0) {
+      pieces.push({ kind: 'tool' });
+      return pieces;
+    }
+    const text =
+      scenario.text !== undefined
+        ? splitPieces(scenario.text)
+        : answerPieces(dialect.provider, context.request, scenario.chunks ?? 1);
+    for (const piece of text) pieces.push({ kind: 'text', text: piece });
+    return pieces;
+  }
+
+  private async stream(
+    dialect: EmulatorDialect,
+    response: ServerResponse,
+    context: ResponseContext,
+    scenario: Scenario,
+    counters: ProviderCounters,
+  ): Promise<void> {
+    const pieces = this.plan(dialect, context, scenario);
+    const fault: Fault | undefined = scenario.fault;
+    let finished = false;
+    counters.active++;
+    response.on('close', () => {
+      counters.active--;
+      if (!finished) {
+        counters.closedByClient++;
+        counters.lastClientCloseAt = Date.now();
+      }
+    });
+    response.writeHead(200, { 'content-type': dialect.contentType, 'cache-control': 'no-cache' });
+    response.flushHeaders();
+
+    const closed = (): boolean => response.destroyed || response.writableEnded;
+    const write = async (events: string[]): Promise<void> => {
+      for (const event of events) {
+        if (closed()) return;
+        if (!response.write(event))
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              response.off('drain', done);
+              response.off('close', done);
+              resolve();
+            };
+            response.on('drain', done);
+            response.on('close', done);
+          });
+      }
+    };
+    const sleep = (ms: number): Promise<void> =>
+      ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
+
+    await sleep(scenario.ttftMs ?? 0);
+    if (closed()) return;
+    await write(dialect.begin(context));
+    let thinkingText = '';
+    let answerText = '';
+    let toolIndex = 0;
+    let delivered = 0;
+    for (const piece of pieces) {
+      if (closed()) return;
+      if (fault !== undefined && fault.type !== 'http' && delivered === fault.afterChunks) {
+        await this.applyFault(dialect, response, context, fault, write);
+        finished = fault.type !== 'stall';
+        return;
+      }
+      if (delivered > 0) await sleep(scenario.chunkDelayMs ?? 0);
+      if (closed()) return;
+      if (piece.kind === 'thinking') {
+        thinkingText += piece.text;
+        await write(dialect.thinking(piece.text, context));
+      } else if (piece.kind === 'text') {
+        answerText += piece.text;
+        await write(dialect.text(piece.text, context));
+      } else {
+        const call = toolCallFor(context.request, `call_${context.id.slice(0, 16)}_${toolIndex}`);
+        if (call !== undefined) await write(dialect.toolCall(call, toolIndex++, context));
+      }
+      delivered++;
+    }
+    if (fault !== undefined && fault.type !== 'http' && delivered <= fault.afterChunks) {
+      await this.applyFault(dialect, response, context, fault, write);
+      finished = fault.type !== 'stall';
+      return;
+    }
+    const reason: EmulatedFinish = scenario.finish ?? (toolIndex > 0 ? 'tool_calls' : 'stop');
+    const usage = {
+      inputTokens: roughTokens(context.request.prompt) + 8,
+      outputTokens: roughTokens(answerText) + roughTokens(thinkingText) + toolIndex * 12,
+      thinkingTokens: thinkingText.length > 0 ? roughTokens(thinkingText) : 0,
+    };
+    if (closed()) return;
+    await write(dialect.finish(reason, usage, context));
+    finished = true;
+    response.end();
+  }
+
+  private async applyFault(
+    dialect: EmulatorDialect,
+    response: ServerResponse,
+    context: ResponseContext,
+    fault: Exclude<Fault, { type: 'http' }>,
+    write: (events: string[]) => Promise<void>,
+  ): Promise<void> {
+    switch (fault.type) {
+      case 'reset':
+        response.socket?.resetAndDestroy();
+        response.destroy();
+        return;
+      case 'stall':
+        // Keep the socket open and write nothing more; the client's idle timeout must act.
+        return;
+      case 'malformed':
+        await write([dialect.malformed(context)]);
+        response.end();
+        return;
+      case 'midstream_error':
+        await write(dialect.midstreamError(fault.kind ?? 'overloaded', context));
+        response.end();
+        return;
+      case 'no_finish':
+        response.end();
+        return;
+      case 'content_filter': {
+        const usage = { inputTokens: 8, outputTokens: fault.afterChunks, thinkingTokens: 0 };
+        await write(dialect.finish('content_filter', usage, context));
+        response.end();
+        return;
+      }
+      default: {
+        const exhaustive: never = fault;
+        throw new Error(`unknown fault ${JSON.stringify(exhaustive)}`);
+      }
+    }
+  }
+}
+
+function emptyRequest(): EmulatedRequest {
+  return {
+    model: 'unknown',
+    prompt: '',
+    tools: [],
+    thinking: false,
+    maxTokens: undefined,
+    stream: true,
+    flags: {},
+  };
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const pieces: Buffer[] = [];
+  let total = 0;
+  for await (const piece of request as AsyncIterable<Buffer>) {
+    total += piece.length;
+    if (total > MAX_BODY_BYTES) throw new Error('body too large');
+    pieces.push(piece);
+  }
+  return Buffer.concat(pieces).toString('utf8');
+}

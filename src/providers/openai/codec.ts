@@ -1,0 +1,234 @@
+import type { WireEvent } from '../../core/wire-parse.js';
+import type { StreamErrorCode } from '../../protocol/frames.js';
+import type { CodecPart, StreamCodec } from '../types.js';
+
+/**
+ * Chat Completions chunks -> parts. Shared by every OpenAI-compatible provider (Together, and
+ * any vLLM-style host): tolerant of `choices` being `[]`, `null` or absent (the usage chunk),
+ * of `usage` on the finish chunk (Together) or on its own chunk (OpenAI), of `reasoning` /
+ * `reasoning_content` deltas (DeepSeek-style hosts), and of an `{"error": ...}` object
+ * arriving inside the stream after HTTP 200.
+ */
+
+interface ToolCallDelta {
+  index?: number;
+  id?: string | null;
+  function?: { name?: string | null; arguments?: string | null } | null;
+}
+interface ChunkChoice {
+  index?: number;
+  delta?: {
+    content?: string | null;
+    refusal?: string | null;
+    reasoning?: string | null;
+    reasoning_content?: string | null;
+    tool_calls?: ToolCallDelta[] | null;
+  } | null;
+  finish_reason?: string | null;
+}
+interface ChatChunk {
+  id?: string;
+  model?: string;
+  choices?: ChunkChoice[] | null;
+  usage?: {
+    prompt_tokens?: number;
+    completion_tokens?: number;
+    completion_tokens_details?: { reasoning_tokens?: number } | null;
+  } | null;
+  error?: unknown;
+}
+
+interface PendingToolCall {
+  index: number;
+  id: string;
+  name: string;
+  argumentPieces: string[];
+  started: boolean;
+  completed: boolean;
+}
+
+type MappedReason = Extract<CodecPart, { type: 'finish' }>['reason'];
+
+/** OpenAI `finish_reason` (and Together's `eos`) onto the contract's values. */
+export function mapOpenAiFinishReason(reason: string): MappedReason {
+  switch (reason) {
+    case 'length':
+      return 'length';
+    case 'tool_calls':
+    case 'function_call':
+      return 'tool_calls';
+    case 'content_filter':
+      return 'content_filter';
+    default:
+      // 'stop', Together's 'eos', and anything newer: the model ended its answer.
+      return 'stop';
+  }
+}
+
+/** An OpenAI-style error object, in a stream or an HTTP body, onto a stream error code. */
+export function classifyOpenAiError(error: unknown): {
+  code: StreamErrorCode;
+  message: string;
+  retryable: boolean;
+} {
+  const object = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
+  const message =
+    typeof object.message === 'string'
+      ? object.message
+      : typeof error === 'string'
+        ? error
+        : 'upstream error';
+  const kind = `${String(object.type ?? '')} ${String(object.code ?? '')} ${message}`.toLowerCase();
+  if (kind.includes('insufficient_quota')) return { code: 'rate_limited', message, retryable: false };
+  if (kind.includes('rate_limit') || kind.includes('rate limit'))
+    return { code: 'rate_limited', message, retryable: true };
+  if (kind.includes('capacity') || kind.includes('overloaded'))
+    return { code: 'overloaded', message, retryable: true };
+  if (kind.includes('invalid_api_key') || kind.includes('authentication')) {
+    return { code: 'provider_auth', message, retryable: false };
+  }
+  if (kind.includes('content_filter') || kind.includes('content_policy')) {
+    return { code: 'content_filter', message, retryable: false };
+  }
+  if (kind.includes('invalid_request')) return { code: 'bad_request', message, retryable: false };
+  return { code: 'upstream_error', message, retryable: true };
+}
+
+export function createOpenAiCodec(displayName = 'OpenAI'): StreamCodec {
+  let metadataSent = false;
+  let finished = false;
+  const toolCalls = new Map<number, PendingToolCall>();
+  let toolOrder = 0;
+
+  const completeToolCalls = (parts: CodecPart[]): void => {
+    for (const call of toolCalls.values()) {
+      if (call.completed) continue;
+      call.completed = true;
+      if (!call.started)
+        parts.push({ type: 'tool_call_start', index: call.index, id: call.id, name: call.name });
+      parts.push({
+        type: 'tool_call',
+        index: call.index,
+        id: call.id,
+        name: call.name,
+        arguments: call.argumentPieces.join(''),
+      });
+    }
+  };
+
+  const onToolDelta = (delta: ToolCallDelta, position: number, parts: CodecPart[]): void => {
+    const key = typeof delta.index === 'number' ? delta.index : position;
+    let call = toolCalls.get(key);
+    if (call === undefined) {
+      call = { index: toolOrder++, id: '', name: '', argumentPieces: [], started: false, completed: false };
+      toolCalls.set(key, call);
+    }
+    if (delta.id) call.id = delta.id;
+    const name = delta.function?.name;
+    if (name) call.name = call.started ? call.name : call.name + name;
+    const fragment = delta.function?.arguments;
+    if (fragment) call.argumentPieces.push(fragment);
+    if (!call.started && call.name.length > 0) {
+      if (call.id.length === 0) call.id = `call_${call.index}`;
+      call.started = true;
+      parts.push({ type: 'tool_call_start', index: call.index, id: call.id, name: call.name });
+    }
+  };
+
+  const onChunk = (chunk: ChatChunk, parts: CodecPart[]): void => {
+    if (chunk.error !== undefined && chunk.error !== null) {
+      const error = classifyOpenAiError(chunk.error);
+      parts.push({
+        type: 'error',
+        code: error.code,
+        message: `${displayName}: ${error.message}`,
+        retryable: error.retryable,
+      });
+      return;
+    }
+    if (!metadataSent && (chunk.id !== undefined || chunk.model !== undefined)) {
+      metadataSent = true;
+      parts.push({ type: 'metadata', upstreamId: chunk.id ?? null, upstreamModel: chunk.model ?? null });
+    }
+    const choice = Array.isArray(chunk.choices)
+      ? chunk.choices.find((entry) => (entry.index ?? 0) === 0)
+      : undefined;
+    const delta = choice?.delta;
+    if (delta) {
+      const reasoning = delta.reasoning_content ?? delta.reasoning;
+      if (typeof reasoning === 'string' && reasoning.length > 0)
+        parts.push({ type: 'thinking', text: reasoning });
+      if (typeof delta.content === 'string' && delta.content.length > 0)
+        parts.push({ type: 'text', text: delta.content });
+      if (typeof delta.refusal === 'string' && delta.refusal.length > 0)
+        parts.push({ type: 'text', text: delta.refusal });
+      if (Array.isArray(delta.tool_calls)) {
+        delta.tool_calls.forEach((toolDelta, position) => {
+          onToolDelta(toolDelta, position, parts);
+        });
+      }
+    }
+    if (chunk.usage && typeof chunk.usage === 'object') {
+      const usage = chunk.usage;
+      parts.push({
+        type: 'usage',
+        usage: {
+          ...(typeof usage.prompt_tokens === 'number' ? { inputTokens: usage.prompt_tokens } : {}),
+          ...(typeof usage.completion_tokens === 'number' ? { outputTokens: usage.completion_tokens } : {}),
+          ...(typeof usage.completion_tokens_details?.reasoning_tokens === 'number'
+            ? { thinkingTokens: usage.completion_tokens_details.reasoning_tokens }
+            : {}),
+        },
+      });
+    }
+    const reason = choice?.finish_reason;
+    if (typeof reason === 'string' && reason.length > 0 && !finished) {
+      finished = true;
+      completeToolCalls(parts);
+      parts.push({ type: 'finish', reason: mapOpenAiFinishReason(reason), rawReason: reason });
+    }
+  };
+
+  return {
+    push(event: WireEvent): CodecPart[] {
+      const parts: CodecPart[] = [];
+      switch (event.type) {
+        case 'message':
+          if (typeof event.data === 'object' && event.data !== null) {
+            if (event.event === 'error') {
+              const body = event.data as { error?: unknown };
+              onChunk({ error: body.error ?? body }, parts);
+            } else {
+              onChunk(event.data as ChatChunk, parts);
+            }
+          } else {
+            parts.push({
+              type: 'error',
+              code: 'upstream_error',
+              message: `${displayName} sent an unexpected event`,
+              retryable: true,
+            });
+          }
+          break;
+        case 'end_marker':
+          break;
+        case 'malformed':
+          parts.push({
+            type: 'error',
+            code: 'upstream_error',
+            message: `${displayName} sent a malformed event (${event.reason})`,
+            retryable: true,
+          });
+          break;
+        default: {
+          const exhaustive: never = event;
+          throw new Error(`unhandled wire event ${JSON.stringify(exhaustive)}`);
+        }
+      }
+      return parts;
+    },
+    end(): CodecPart[] {
+      return [];
+    },
+  };
+}

@@ -1,0 +1,208 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { splitPieces } from '../../emulators/content.js';
+import type {
+  EmulatedFinish,
+  EmulatedRequest,
+  EmulatedToolCall,
+  EmulatorDialect,
+  MidstreamErrorKind,
+  ResponseContext,
+} from '../../emulators/types.js';
+
+/**
+ * Chat Completions as OpenAI streams it (shared/wire §1): `data: <compact json>\n\n` per chunk,
+ * a role-only first delta, `usage: null` on every chunk when include_usage is on, a finish
+ * chunk with an empty delta, a `choices: []` usage chunk, then `data: [DONE]`.
+ */
+
+interface OpenAiBody {
+  model?: unknown;
+  messages?: { role?: unknown; content?: unknown }[];
+  tools?: { function?: { name?: unknown; parameters?: unknown } }[];
+  stream?: unknown;
+  stream_options?: { include_usage?: unknown };
+  max_tokens?: unknown;
+  max_completion_tokens?: unknown;
+}
+
+export function lastUserText(messages: { role?: unknown; content?: unknown }[] | undefined): string {
+  const user = [...(messages ?? [])].reverse().find((message) => message.role === 'user');
+  const content = user?.content;
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((part) => (typeof part === 'object' && part !== null && 'text' in part ? String(part.text) : ''))
+      .join('');
+  }
+  return '';
+}
+
+export function parseOpenAiRequest(body: unknown): EmulatedRequest | { error: string } {
+  const request = body as OpenAiBody;
+  if (typeof request.model !== 'string' || !Array.isArray(request.messages)) {
+    return { error: 'model and messages are required' };
+  }
+  const maxTokens = request.max_completion_tokens ?? request.max_tokens;
+  return {
+    model: request.model,
+    prompt: lastUserText(request.messages),
+    tools: (request.tools ?? []).map((tool) => ({
+      name: String(tool.function?.name ?? 'tool'),
+      parameters: tool.function?.parameters,
+    })),
+    thinking: false,
+    maxTokens: typeof maxTokens === 'number' ? maxTokens : undefined,
+    stream: request.stream === true,
+    flags: { includeUsage: request.stream_options?.include_usage === true },
+  };
+}
+
+function includeUsage(context: ResponseContext): boolean {
+  return context.request.flags.includeUsage === true;
+}
+
+const ERROR_TYPES: Record<number, { type: string; code: string | null; message: string }> = {
+  400: { type: 'invalid_request_error', code: null, message: 'Invalid request.' },
+  401: {
+    type: 'invalid_request_error',
+    code: 'invalid_api_key',
+    message:
+      'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.',
+  },
+  403: { type: 'invalid_request_error', code: 'unsupported_country_region_territory', message: 'Forbidden.' },
+  404: { type: 'invalid_request_error', code: 'model_not_found', message: 'The model does not exist.' },
+  429: {
+    type: 'requests',
+    code: 'rate_limit_exceeded',
+    message: 'Rate limit reached for requests. Please try again in 1s.',
+  },
+};
+
+export function openAiHttpError(status: number): { headers: Record<string, string>; body: string } {
+  const known = ERROR_TYPES[status] ?? {
+    type: 'server_error',
+    code: null,
+    message: 'The server had an error while processing your request. Sorry about that!',
+  };
+  return {
+    headers: { 'x-request-id': `req_${Math.random().toString(16).slice(2, 18)}` },
+    body: JSON.stringify(
+      { error: { message: known.message, type: known.type, param: null, code: known.code } },
+      null,
+      2,
+    ),
+  };
+}
+
+export function openAiMidstreamError(kind: MidstreamErrorKind): string[] {
+  const message =
+    kind === 'capacity'
+      ? 'Model is at capacity'
+      : kind === 'overloaded'
+        ? 'The server is overloaded. Please try again later.'
+        : 'The server had an error while processing your request. Sorry about that!';
+  return [
+    `data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: null } })}\n\n`,
+  ];
+}
+
+export function createOpenAiDialect(): EmulatorDialect {
+  const chunk = (
+    context: ResponseContext,
+    choices: unknown[],
+    extra: Record<string, unknown> = {},
+  ): string => {
+    const payload: Record<string, unknown> = {
+      id: `chatcmpl-${context.id}`,
+      object: 'chat.completion.chunk',
+      created: context.created,
+      model: context.model,
+      service_tier: 'default',
+      system_fingerprint: 'fp_sluice_emu',
+      choices,
+    };
+    if (includeUsage(context)) payload.usage = null;
+    Object.assign(payload, extra);
+    return `data: ${JSON.stringify(payload)}\n\n`;
+  };
+  const delta = (content: Record<string, unknown>, finish: string | null = null) => ({
+    index: 0,
+    delta: content,
+    logprobs: null,
+    finish_reason: finish,
+  });
+
+  return {
+    provider: 'openai',
+    mount: '/openai',
+    baseSuffix: '/v1',
+    contentType: 'text/event-stream; charset=utf-8',
+    route(method, path) {
+      return method === 'POST' && path === '/v1/chat/completions' ? {} : undefined;
+    },
+    authorized(headers: IncomingHttpHeaders) {
+      return /^Bearer \S+/.test(headers.authorization ?? '');
+    },
+    parseRequest(body) {
+      return parseOpenAiRequest(body);
+    },
+    begin(context) {
+      return [chunk(context, [delta({ role: 'assistant', content: '', refusal: null })])];
+    },
+    thinking() {
+      return [];
+    },
+    text(text, context) {
+      return [chunk(context, [delta({ content: text })])];
+    },
+    toolCall(call: EmulatedToolCall, index, context) {
+      const events = [
+        chunk(context, [
+          delta({
+            tool_calls: [
+              { index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } },
+            ],
+          }),
+        ]),
+      ];
+      for (const fragment of splitPieces(call.arguments.replace(/([,:])/g, '$1 ')).map((piece) =>
+        piece.trim(),
+      )) {
+        events.push(chunk(context, [delta({ tool_calls: [{ index, function: { arguments: fragment } }] })]));
+      }
+      return events;
+    },
+    finish(reason: EmulatedFinish, usage, context) {
+      const events = [chunk(context, [delta({}, reason)])];
+      if (includeUsage(context)) {
+        events.push(
+          chunk(context, [], {
+            usage: {
+              prompt_tokens: usage.inputTokens,
+              completion_tokens: usage.outputTokens,
+              total_tokens: usage.inputTokens + usage.outputTokens,
+              prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+              completion_tokens_details: {
+                reasoning_tokens: usage.thinkingTokens,
+                audio_tokens: 0,
+                accepted_prediction_tokens: 0,
+                rejected_prediction_tokens: 0,
+              },
+            },
+          }),
+        );
+      }
+      events.push('data: [DONE]\n\n');
+      return events;
+    },
+    midstreamError(kind) {
+      return openAiMidstreamError(kind);
+    },
+    httpError(status) {
+      return openAiHttpError(status);
+    },
+    malformed(context) {
+      return `data: {"id":"chatcmpl-${context.id}","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"unterminated\n\n`;
+    },
+  };
+}

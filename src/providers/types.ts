@@ -1,0 +1,92 @@
+import type { UpstreamError } from '../core/errors.js';
+import type { Framing, WireEvent } from '../core/wire-parse.js';
+import type { EmulatorDialect } from '../emulators/types.js';
+import type { FinishReason, StreamErrorCode } from '../protocol/frames.js';
+import type { ChatRequest } from '../protocol/request.js';
+import type { ResponseHeaders, UpstreamRequest } from '../upstream/transport.js';
+
+/**
+ * What a provider codec says about its stream, before the generation layer wraps it in the
+ * contract's envelope (provider, model, ids), suppresses reasoning when asked, inserts
+ * `thinking_done`, and decides the final finish reason.
+ */
+export type CodecPart =
+  | { type: 'metadata'; upstreamId: string | null; upstreamModel: string | null; inputTokens?: number }
+  | { type: 'thinking'; text: string }
+  | { type: 'redacted_thinking' }
+  | { type: 'text'; text: string }
+  | { type: 'tool_call_start'; index: number; id: string; name: string }
+  | { type: 'tool_call'; index: number; id: string; name: string; arguments: string }
+  /** Counts reported so far; a later report replaces the fields it carries. */
+  | { type: 'usage'; usage: Partial<UsageCounts> }
+  /** The upstream's finish reason, mapped onto the contract's (`error`/`cancelled` are never used here). */
+  | { type: 'finish'; reason: Exclude<FinishReason, 'error' | 'cancelled'>; rawReason: string }
+  | { type: 'error'; code: StreamErrorCode; message: string; retryable: boolean };
+
+export interface UsageCounts {
+  inputTokens: number;
+  outputTokens: number;
+  thinkingTokens: number;
+}
+
+/** A pure state machine from parsed wire events to parts. No I/O, no timers. */
+export interface StreamCodec {
+  push(event: WireEvent): CodecPart[];
+  /** The upstream body ended. A stream with no finish reason by then is incomplete. */
+  end(): CodecPart[];
+}
+
+export interface ModelCapabilities {
+  /** The model can reason, so a positive `thinking_budget` is accepted. */
+  reasoning: boolean;
+  /** Tool calls are supported (and streamed). */
+  tools: boolean;
+  /** The stream reports token usage; otherwise the gateway estimates it. */
+  reportsUsage: boolean;
+}
+
+export interface ProviderSettings {
+  apiKey: string | undefined;
+  baseUrl: string;
+}
+
+/** A refusal of the request by provider rules, before any stream starts. */
+export interface ProviderIssue {
+  code: 'invalid_request' | 'model_not_supported' | 'thinking_not_supported';
+  message: string;
+  field: string;
+}
+
+/**
+ * One provider: a folder with its request mapping, codec, error mapping and emulator.
+ * The registry holds one of these per provider id; nothing outside the folder knows its wire.
+ */
+export interface ProviderDefinition {
+  id: string;
+  displayName: string;
+  defaultModel: string;
+  /** When set, the only models accepted; others get `model_not_supported`. */
+  models?: readonly string[];
+  /** Suggested models, for the web page and the CLI (any model may be accepted when `models` is unset). */
+  suggestedModels: readonly string[];
+  framing: Framing;
+  /** Environment variables holding the key (first set wins); none for keyless providers. */
+  apiKeyEnv: readonly string[];
+  baseUrlEnv: string;
+  defaultBaseUrl: string;
+  /** First wait before a retry; the contract's default is 1000 ms (Anthropic 2000). */
+  retryBaseMs?: number;
+  /** Idle timeout override when the provider is known to pause longer (Together). */
+  idleTimeoutMs?: number;
+  capabilities(model: string): ModelCapabilities;
+  /** Provider-specific limits, checked before the stream starts. */
+  validate?(request: ChatRequest, model: string): ProviderIssue | undefined;
+  buildRequest(request: ChatRequest, model: string, settings: ProviderSettings): UpstreamRequest;
+  createCodec(): StreamCodec;
+  /** Maps a non-2xx upstream response to the stream error it means. */
+  mapHttpError(status: number, bodyText: string, headers: ResponseHeaders): UpstreamError;
+  /** The wire-accurate emulator of this provider (demo mode, tests, benchmarks). */
+  emulator(): EmulatorDialect;
+  /** A sentence for a refused connection ("is Ollama running at ...?"). */
+  describeConnectionFailure?(baseUrl: string): string;
+}

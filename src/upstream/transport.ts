@@ -1,0 +1,115 @@
+import { Agent, request, errors as undiciErrors } from 'undici';
+import { UpstreamError } from '../core/errors.js';
+
+/** What a provider mapping produces: everything needed to make the upstream call. */
+export interface UpstreamRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+export interface UpstreamResponse {
+  status: number;
+  headers: ResponseHeaders;
+  body: NodeJS.ReadableStream & { destroy(error?: Error): void };
+}
+
+export interface TransportOptions {
+  connectTimeoutMs: number;
+}
+
+/**
+ * Pooled keep-alive HTTP to upstreams. Header and body timeouts are enforced by the generation
+ * run (one idle timer that spans waiting for headers and the gaps between chunks, merged into
+ * the request's AbortSignal), so undici's own are set far above them as a last safety net.
+ */
+export class Transport {
+  private readonly agent: Agent;
+
+  constructor(options: TransportOptions) {
+    this.agent = new Agent({
+      connect: { timeout: options.connectTimeoutMs },
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 120_000,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      connections: null,
+      pipelining: 1,
+    });
+  }
+
+  /** Sends the request; resolves once response headers arrive. Rejects with an UpstreamError. */
+  async open(upstreamRequest: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+    try {
+      const response = await request(upstreamRequest.url, {
+        method: 'POST',
+        headers: upstreamRequest.headers,
+        body: upstreamRequest.body,
+        signal,
+        dispatcher: this.agent,
+      });
+      return {
+        status: response.statusCode,
+        headers: response.headers as ResponseHeaders,
+        body: response.body,
+      };
+    } catch (error) {
+      if (signal.aborted) throw signal.reason ?? error;
+      throw toUpstreamError(error, upstreamRequest.url);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+function hostOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}`;
+  } catch {
+    return 'the upstream';
+  }
+}
+
+/** Connection-level failures: all retryable, none carrying the URL's query (keys live there). */
+export function toUpstreamError(error: unknown, url: string): UpstreamError {
+  const host = hostOf(url);
+  const code = (error as { code?: string } | null)?.code;
+  if (error instanceof undiciErrors.ConnectTimeoutError || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new UpstreamError('timeout', `connecting to ${host} timed out`, { retryable: true, cause: error });
+  }
+  if (code === 'ECONNREFUSED') {
+    return new UpstreamError('upstream_error', `connection refused by ${host}`, {
+      retryable: true,
+      cause: error,
+    });
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new UpstreamError('upstream_error', `could not resolve ${host}`, {
+      retryable: true,
+      cause: error,
+    });
+  }
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') {
+    return new UpstreamError('upstream_disconnected', `the connection to ${host} was reset`, {
+      retryable: true,
+      cause: error,
+    });
+  }
+  return new UpstreamError('upstream_error', `request to ${host} failed`, { retryable: true, cause: error });
+}
+
+/** Reads a (small) error body, bounded in size. */
+export async function readBodyText(body: UpstreamResponse['body'], limitBytes = 64 * 1024): Promise<string> {
+  const pieces: Buffer[] = [];
+  let total = 0;
+  for await (const piece of body as AsyncIterable<Buffer>) {
+    if (total < limitBytes) pieces.push(piece.subarray(0, limitBytes - total));
+    total += piece.length;
+  }
+  return Buffer.concat(pieces).toString('utf8');
+}
