@@ -1,0 +1,133 @@
+import { loadSettings } from '../config.js';
+import { EmulatorServer } from '../emulators/server.js';
+import { PROVIDERS } from '../providers/registry.js';
+import { startGateway } from '../server/gateway.js';
+
+export const SERVE_HELP = `Usage: sluice serve [--demo] [--port N] [--host H]
+
+Starts the gateway. Every setting of CONTRACT.md is read from the environment
+(PORT, HOST, OPENAI_API_KEY, ..., SLUICE_IDLE_TIMEOUT_MS, REDIS_URL, ...).
+
+Options:
+  --demo        serve every provider without a key from the built-in emulators (SLUICE_DEMO=1)
+  --port N      listen on port N (default: PORT or 8000)
+  --host H      listen on host H (default: HOST or 127.0.0.1)
+  -h, --help    show this help
+`;
+
+export const EMULATE_HELP = `Usage: sluice emulate [--port N] [--host H] [--ttft MS] [--delay MS] [--chunks N]
+
+Starts the wire-accurate provider emulators on one port and prints the base URL of each,
+ready for OPENAI_BASE_URL, ANTHROPIC_BASE_URL, GEMINI_BASE_URL, TOGETHER_BASE_URL, OLLAMA_BASE_URL.
+
+Options:
+  --port N      listen on port N (default 9100)
+  --host H      listen on host H (default 127.0.0.1)
+  --ttft MS     delay before the first token (default 150)
+  --delay MS    delay between chunks (default 25)
+  --chunks N    answer length in chunks (default 40)
+  -h, --help    show this help
+`;
+
+function takeOption(args: string[], name: string): string | undefined {
+  const index = args.indexOf(name);
+  if (index === -1) return undefined;
+  const value = args[index + 1];
+  if (value === undefined || value.startsWith('--')) throw new Error(`${name} needs a value`);
+  args.splice(index, 2);
+  return value;
+}
+
+function takeFlag(args: string[], name: string): boolean {
+  const index = args.indexOf(name);
+  if (index === -1) return false;
+  args.splice(index, 1);
+  return true;
+}
+
+function port(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new Error(`invalid port "${value}"`);
+  return parsed;
+}
+
+function rejectRest(args: string[]): void {
+  if (args.length > 0) throw new Error(`unknown argument "${args[0]}"`);
+}
+
+export async function serve(argv: readonly string[], defaultDemo = false): Promise<void> {
+  const args = [...argv];
+  const demoFlag = takeFlag(args, '--demo');
+  const portValue = takeOption(args, '--port');
+  const hostValue = takeOption(args, '--host');
+  rejectRest(args);
+  const env = { ...process.env };
+  if (demoFlag || (defaultDemo && env.SLUICE_DEMO === undefined)) env.SLUICE_DEMO = '1';
+  const base = loadSettings(env);
+  const gateway = await startGateway({
+    env,
+    settings: { port: port(portValue, base.port), host: hostValue ?? base.host },
+  });
+  const emulated = [...gateway.providers].filter(([, runtime]) => runtime.emulated).map(([id]) => id);
+  const configured = [...gateway.providers]
+    .filter(([, runtime]) => runtime.configured && !runtime.emulated)
+    .map(([id]) => id);
+  process.stdout.write(
+    `sluice gateway listening on ${gateway.url}\n` +
+      `  providers: ${configured.length ? configured.join(', ') : 'none with keys'}` +
+      `${emulated.length ? `; emulated: ${emulated.join(', ')}` : ''}\n` +
+      `  web page:  ${gateway.url}/\n` +
+      `  try:       curl -N ${gateway.url}/api/v1/chat/stream -H 'content-type: application/json' ` +
+      `-d '{"provider":"openai","messages":[{"role":"user","content":"Hello"}]}'\n`,
+  );
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      process.exit(1);
+    }
+    stopping = true;
+    process.stdout.write(
+      `${signal}: finishing running streams (up to ${gateway.settings.shutdownGraceMs} ms)\n`,
+    );
+    gateway.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+export async function emulate(argv: readonly string[]): Promise<void> {
+  const args = [...argv];
+  const portValue = port(takeOption(args, '--port'), 9100);
+  const host = takeOption(args, '--host') ?? '127.0.0.1';
+  const ttft = takeOption(args, '--ttft');
+  const delay = takeOption(args, '--delay');
+  const chunks = takeOption(args, '--chunks');
+  rejectRest(args);
+  const emulator = new EmulatorServer({
+    dialects: PROVIDERS.map((provider) => provider.emulator()),
+    host,
+    port: portValue,
+    defaults: {
+      ...(ttft !== undefined ? { ttftMs: Number(ttft) } : {}),
+      ...(delay !== undefined ? { chunkDelayMs: Number(delay) } : {}),
+      ...(chunks !== undefined ? { chunks: Number(chunks) } : {}),
+    },
+  });
+  const origin = await emulator.listen();
+  process.stdout.write(`sluice emulators listening on ${origin}\n`);
+  for (const provider of PROVIDERS) {
+    process.stdout.write(`  ${provider.baseUrlEnv}=${emulator.baseUrl(provider.id)}\n`);
+  }
+  const stop = (): void => {
+    emulator.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

@@ -1,0 +1,67 @@
+/**
+ * Gateway settings from the environment (CONTRACT.md sections 1 and 5). Read once at start;
+ * nothing in a request can change them.
+ */
+export interface Settings {
+  host: string;
+  port: number;
+  demo: boolean;
+  redisUrl: string | undefined;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxRetries: number;
+  /** Overrides every provider's own first backoff when set. */
+  retryBaseMs: number | undefined;
+  bufferFrames: number;
+  keepAliveMs: number;
+  resumeGraceMs: number;
+  resumeTtlMs: number;
+  maxBodyBytes: number;
+  /** The SSE `retry:` a client is told to wait before reconnecting. */
+  clientRetryMs: number;
+  /** How long running streams may go on after SIGTERM before they are ended. */
+  shutdownGraceMs: number;
+  /** Bound on generations held at once (running plus resumable). */
+  maxGenerations: number;
+  /** Bound on one generation's stored frames, in bytes of SSE text. */
+  maxLogBytes: number;
+  /** `Access-Control-Allow-Origin` for browser clients. */
+  corsOrigin: string;
+}
+
+export type Environment = Record<string, string | undefined>;
+
+function integer(env: Environment, name: string, fallback: number, minimum = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < minimum) {
+    throw new Error(`${name} must be an integer of at least ${minimum}, got "${raw}"`);
+  }
+  return value;
+}
+
+export function loadSettings(env: Environment = process.env): Settings {
+  const retryBase = env.SLUICE_RETRY_BASE_MS;
+  return {
+    host: env.HOST || '127.0.0.1',
+    port: integer(env, 'PORT', 8000),
+    demo: env.SLUICE_DEMO === '1' || env.SLUICE_DEMO === 'true',
+    redisUrl: env.REDIS_URL || undefined,
+    connectTimeoutMs: integer(env, 'SLUICE_CONNECT_TIMEOUT_MS', 5000, 1),
+    idleTimeoutMs: integer(env, 'SLUICE_IDLE_TIMEOUT_MS', 30_000, 1),
+    maxRetries: integer(env, 'SLUICE_MAX_RETRIES', 2),
+    retryBaseMs:
+      retryBase === undefined || retryBase === '' ? undefined : integer(env, 'SLUICE_RETRY_BASE_MS', 1000),
+    bufferFrames: integer(env, 'SLUICE_BUFFER_FRAMES', 64, 1),
+    keepAliveMs: integer(env, 'SLUICE_KEEPALIVE_MS', 15_000, 10),
+    resumeGraceMs: integer(env, 'SLUICE_RESUME_GRACE_MS', 10_000),
+    resumeTtlMs: integer(env, 'SLUICE_RESUME_TTL_MS', 300_000, 1),
+    maxBodyBytes: integer(env, 'SLUICE_MAX_BODY_BYTES', 1_048_576, 1),
+    clientRetryMs: integer(env, 'SLUICE_CLIENT_RETRY_MS', 1000),
+    shutdownGraceMs: integer(env, 'SLUICE_SHUTDOWN_GRACE_MS', 10_000),
+    maxGenerations: integer(env, 'SLUICE_MAX_GENERATIONS', 10_000, 1),
+    maxLogBytes: integer(env, 'SLUICE_MAX_LOG_BYTES', 64 * 1024 * 1024, 1024),
+    corsOrigin: env.SLUICE_CORS_ORIGIN || '*',
+  };
+}

@@ -1,0 +1,186 @@
+import type { Envelope, FinishReason, Frame, StreamErrorCode, Usage } from '../protocol/frames.js';
+import type { CodecPart, UsageCounts } from '../providers/types.js';
+import type { Generation } from './generation.js';
+
+export interface StreamFailure {
+  code: StreamErrorCode;
+  message: string;
+  retryable: boolean;
+}
+
+/**
+ * Turns codec parts into contract frames for one generation: the envelope, `thinking_done`
+ * before the first answer text that follows reasoning, reasoning suppressed when asked,
+ * the summary kept up to date, and the terminal frames (error, cancelled, done) built once.
+ */
+export class FrameEmitter {
+  private readonly envelope: Envelope;
+  /** Any content frame (reasoning, text, tool call) went out: no more retries from here on. */
+  contentSent = false;
+  private thinkingOpen = false;
+  private toolCallCount = 0;
+  firstContentAt: number | undefined;
+  finish: { reason: Exclude<FinishReason, 'error' | 'cancelled'>; raw: string } | undefined;
+  readonly usage: Partial<UsageCounts> = {};
+
+  constructor(
+    private readonly generation: Generation,
+    private readonly includeThinking: boolean,
+    private readonly clock: () => number,
+  ) {
+    this.envelope = { provider: generation.provider, model: generation.model };
+  }
+
+  /** Frames for non-error parts. Error parts are the run's business (retry or terminate). */
+  frames(parts: readonly CodecPart[], out: Frame[]): void {
+    const { provider, model } = this.envelope;
+    const summary = this.generation.summary;
+    for (const part of parts) {
+      switch (part.type) {
+        case 'metadata': {
+          const data: Frame & { event: 'metadata' } = {
+            event: 'metadata',
+            data: { provider, model, upstream_id: part.upstreamId, upstream_model: part.upstreamModel },
+          };
+          if (part.inputTokens !== undefined) data.data.input_tokens = part.inputTokens;
+          out.push(data);
+          break;
+        }
+        case 'thinking':
+          this.markContent();
+          this.thinkingOpen = true;
+          summary.thinkingPieces.push(part.text);
+          if (this.includeThinking)
+            out.push({ event: 'thinking', data: { provider, model, delta_text: part.text } });
+          break;
+        case 'redacted_thinking':
+          this.markContent();
+          this.thinkingOpen = true;
+          if (this.includeThinking) out.push({ event: 'redacted_thinking', data: { provider, model } });
+          break;
+        case 'text':
+          this.markContent();
+          this.closeThinking(out);
+          summary.textPieces.push(part.text);
+          out.push({
+            event: 'chunk',
+            data: { provider, model, delta_text: part.text, finish_reason: null, usage: null },
+          });
+          break;
+        case 'tool_call_start':
+          this.markContent();
+          this.closeThinking(out);
+          out.push({
+            event: 'tool_call_start',
+            data: { provider, model, index: part.index, id: part.id, name: part.name },
+          });
+          break;
+        case 'tool_call':
+          this.markContent();
+          this.toolCallCount++;
+          summary.toolCalls.push({
+            index: part.index,
+            id: part.id,
+            name: part.name,
+            arguments: part.arguments,
+          });
+          out.push({
+            event: 'tool_call',
+            data: {
+              provider,
+              model,
+              index: part.index,
+              id: part.id,
+              name: part.name,
+              arguments: part.arguments,
+            },
+          });
+          break;
+        case 'usage':
+          Object.assign(this.usage, part.usage);
+          break;
+        case 'finish':
+          this.finish ??= { reason: part.reason, raw: part.rawReason };
+          break;
+        case 'error':
+          break;
+        default: {
+          const exhaustive: never = part;
+          throw new Error(`unhandled codec part ${JSON.stringify(exhaustive)}`);
+        }
+      }
+    }
+  }
+
+  /** The stream's final finish reason when it ended normally. */
+  finalFinishReason(): Exclude<FinishReason, 'error' | 'cancelled'> | undefined {
+    const reason = this.finish?.reason;
+    if (reason === 'stop' && this.toolCallCount > 0) return 'tool_calls';
+    return reason;
+  }
+
+  /** Answer text, reasoning or a tool call already went out. */
+  get partial(): boolean {
+    return this.contentSent;
+  }
+
+  errorFrame(failure: StreamFailure): Frame {
+    const data = {
+      ...this.envelope,
+      code: failure.code,
+      message: failure.message,
+      retryable: failure.retryable,
+      partial: this.partial,
+    };
+    this.generation.summary.error = {
+      code: data.code,
+      message: data.message,
+      retryable: data.retryable,
+      partial: data.partial,
+    };
+    return { event: 'error', data };
+  }
+
+  cancelledFrame(): Frame {
+    return { event: 'cancelled', data: { ...this.envelope } };
+  }
+
+  doneFrame(finishReason: FinishReason, usage: Usage, attempts: number, startedAt: number): Frame {
+    const now = this.clock();
+    const ttft = this.firstContentAt === undefined ? null : Math.round(this.firstContentAt - startedAt);
+    const streamingSeconds = this.firstContentAt === undefined ? 0 : (now - this.firstContentAt) / 1000;
+    const speed =
+      streamingSeconds > 0 && usage.output_tokens > 0
+        ? Math.round((usage.output_tokens / streamingSeconds) * 10) / 10
+        : null;
+    this.generation.summary.finishReason = finishReason;
+    this.generation.summary.usage = usage;
+    return {
+      event: 'done',
+      data: {
+        ...this.envelope,
+        finish_reason: finishReason,
+        usage,
+        stats: {
+          ttft_ms: ttft,
+          duration_ms: Math.round(now - startedAt),
+          output_tokens_per_second: speed,
+          attempts,
+        },
+      },
+    };
+  }
+
+  private markContent(): void {
+    if (!this.contentSent) {
+      this.contentSent = true;
+      this.firstContentAt = this.clock();
+    }
+  }
+
+  private closeThinking(out: Frame[]): void {
+    if (!this.thinkingOpen) return;
+    this.thinkingOpen = false;
+    if (this.includeThinking) out.push({ event: 'thinking_done', data: { ...this.envelope } });
+  }
+}

@@ -1,0 +1,132 @@
+import type { ErrorData, FinishReason, ToolCallData, Usage } from '../protocol/frames.js';
+import { MemoryFrameLog } from './log.js';
+
+export type CancelReason = 'cancelled' | 'client_gone' | 'shutdown';
+
+/** Why a generation was stopped from outside; the run reads it from the abort signal. */
+export class GenerationAbort extends Error {
+  constructor(readonly reason: CancelReason) {
+    super(`generation stopped: ${reason}`);
+    this.name = 'GenerationAbort';
+  }
+}
+
+/** The accumulated result served by `GET /api/v1/generations/{id}`. */
+export interface GenerationSummary {
+  textPieces: string[];
+  thinkingPieces: string[];
+  toolCalls: Omit<ToolCallData, 'provider' | 'model'>[];
+  finishReason: FinishReason | null;
+  usage: Usage | null;
+  error: Pick<ErrorData, 'code' | 'message' | 'retryable' | 'partial'> | null;
+}
+
+export interface GenerationInit {
+  id: string;
+  provider: string;
+  model: string;
+  emulated: boolean;
+  maxLogBytes: number;
+  /** Grace period after the last reader leaves before the upstream is aborted (0 = at once). */
+  graceMs: number;
+}
+
+/**
+ * One generation's lifetime: its log, its abort controller, its readers and grace timer, and
+ * its summary. The run (run.ts) is the only writer; readers only follow the log.
+ */
+export class Generation {
+  readonly id: string;
+  readonly provider: string;
+  readonly model: string;
+  readonly emulated: boolean;
+  readonly createdAt = Date.now();
+  readonly log: MemoryFrameLog;
+  readonly summary: GenerationSummary = {
+    textPieces: [],
+    thinkingPieces: [],
+    toolCalls: [],
+    finishReason: null,
+    usage: null,
+    error: null,
+  };
+  endedAt: number | undefined;
+  private readonly controller = new AbortController();
+  private readers = 0;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private readonly graceMs: number;
+  private readonly endListeners: (() => void)[] = [];
+
+  constructor(init: GenerationInit) {
+    this.id = init.id;
+    this.provider = init.provider;
+    this.model = init.model;
+    this.emulated = init.emulated;
+    this.graceMs = init.graceMs;
+    this.log = new MemoryFrameLog(init.maxLogBytes);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get running(): boolean {
+    return this.endedAt === undefined;
+  }
+
+  get readerCount(): number {
+    return this.readers;
+  }
+
+  /** Stops the upstream request at once; the run ends the log with the matching frames. */
+  cancel(reason: CancelReason): boolean {
+    if (!this.running || this.controller.signal.aborted) return false;
+    this.clearGrace();
+    this.controller.abort(new GenerationAbort(reason));
+    return true;
+  }
+
+  attachReader(): void {
+    this.readers++;
+    this.clearGrace();
+  }
+
+  detachReader(): void {
+    this.readers = Math.max(0, this.readers - 1);
+    if (this.readers === 0) this.startGrace();
+  }
+
+  /** A generation started without a reader (POST /api/v1/generations) waits for one within the grace period. */
+  startGrace(): void {
+    if (!this.running || this.readers > 0 || this.graceTimer !== undefined) return;
+    if (this.graceMs === 0) {
+      this.cancel('client_gone');
+      return;
+    }
+    this.graceTimer = setTimeout(() => {
+      this.graceTimer = undefined;
+      if (this.readers === 0) this.cancel('client_gone');
+    }, this.graceMs);
+  }
+
+  onEnd(listener: () => void): void {
+    if (this.running) this.endListeners.push(listener);
+    else listener();
+  }
+
+  /** Called once by the run after the terminal frames are in the log. */
+  markEnded(): void {
+    if (!this.running) return;
+    this.endedAt = Date.now();
+    this.clearGrace();
+    this.log.end();
+    for (const listener of this.endListeners.splice(0)) listener();
+  }
+
+  private clearGrace(): void {
+    if (this.graceTimer !== undefined) {
+      clearTimeout(this.graceTimer);
+      this.graceTimer = undefined;
+    }
+  }
+}

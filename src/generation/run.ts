@@ -1,0 +1,325 @@
+import { performance } from 'node:perf_hooks';
+import { UpstreamError } from '../core/errors.js';
+import { createWireParser } from '../core/wire-parse.js';
+import type { Frame } from '../protocol/frames.js';
+import type { ChatRequest } from '../protocol/request.js';
+import type { ProviderDefinition, ProviderSettings } from '../providers/types.js';
+import { backoffDelay } from '../upstream/retry.js';
+import { readBodyText, type Transport, toUpstreamError } from '../upstream/transport.js';
+import { FrameEmitter, type StreamFailure } from './emitter.js';
+import { type Generation, GenerationAbort } from './generation.js';
+import { finalizeUsage } from './usage.js';
+
+export interface RunPlan {
+  generation: Generation;
+  provider: ProviderDefinition;
+  model: string;
+  request: ChatRequest;
+  providerSettings: ProviderSettings;
+  transport: Transport;
+  idleTimeoutMs: number;
+  maxRetries: number;
+  retryBaseMs: number;
+  /** `performance.now()` when the request arrived: the zero of ttft and duration. */
+  receivedAt: number;
+}
+
+type AttemptOutcome =
+  | { kind: 'finished' }
+  | { kind: 'failed'; failure: StreamFailure; retryAfterMs?: number }
+  | { kind: 'aborted'; abort: GenerationAbort };
+
+class IdleTimeout extends Error {
+  constructor(milliseconds: number) {
+    super(`no data from the upstream for ${milliseconds} ms`);
+    this.name = 'IdleTimeout';
+  }
+}
+
+function failureOf(error: UpstreamError): AttemptOutcome {
+  return {
+    kind: 'failed',
+    failure: { code: error.code, message: error.message, retryable: error.retryable },
+    ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+  };
+}
+
+/**
+ * Drives one generation: upstream request -> wire parser -> codec -> frames -> log. Owns the
+ * retries (before the first content frame only), the idle timeout, the abort signal that
+ * cancel and the grace period use, and the terminal frames: whatever happens, the log ends
+ * with exactly one `done`.
+ */
+export async function runGeneration(plan: RunPlan): Promise<void> {
+  const { generation } = plan;
+  const emitter = new FrameEmitter(generation, plan.request.include_thinking, () => performance.now());
+  generation.log.append([
+    {
+      event: 'start',
+      data: {
+        provider: generation.provider,
+        model: generation.model,
+        generation_id: generation.id,
+        created: generation.createdAt,
+        emulated: generation.emulated,
+      },
+    },
+  ]);
+
+  let attempts = 0;
+  let outcome: AttemptOutcome;
+  for (;;) {
+    attempts++;
+    outcome = await attempt(plan, emitter);
+    if (outcome.kind !== 'failed' || !outcome.failure.retryable || emitter.contentSent) break;
+    if (attempts > plan.maxRetries) break;
+    const delay = backoffDelay(attempts, plan.retryBaseMs, outcome.retryAfterMs);
+    if (delay === undefined) break;
+    const aborted = await sleep(delay, generation.signal);
+    if (aborted) {
+      outcome = { kind: 'aborted', abort: abortOf(generation.signal) };
+      break;
+    }
+  }
+  await finish(plan, emitter, outcome, attempts);
+}
+
+function abortOf(signal: AbortSignal): GenerationAbort {
+  return signal.reason instanceof GenerationAbort ? signal.reason : new GenerationAbort('cancelled');
+}
+
+function sleep(milliseconds: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(false);
+    }, milliseconds);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** One upstream attempt; resolves (never rejects) with how it ended. */
+function attempt(plan: RunPlan, emitter: FrameEmitter): Promise<AttemptOutcome> {
+  const { generation, provider } = plan;
+  if (generation.signal.aborted)
+    return Promise.resolve({ kind: 'aborted', abort: abortOf(generation.signal) });
+  const upstreamRequest = provider.buildRequest(plan.request, plan.model, plan.providerSettings);
+  const controller = new AbortController();
+
+  return new Promise<AttemptOutcome>((resolve) => {
+    let settled = false;
+    let body: { destroy(error?: Error): void } | undefined;
+    const onGenerationAbort = (): void => controller.abort(generation.signal.reason);
+    generation.signal.addEventListener('abort', onGenerationAbort, { once: true });
+    // One timer spans waiting for headers and every gap between chunks; `refresh()` re-arms it
+    // without allocating, so resetting it on every chunk stays cheap.
+    const idle = setTimeout(() => controller.abort(new IdleTimeout(plan.idleTimeoutMs)), plan.idleTimeoutMs);
+
+    const settle = (outcome: AttemptOutcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(idle);
+      generation.signal.removeEventListener('abort', onGenerationAbort);
+      body?.destroy();
+      resolve(outcome);
+    };
+
+    /** Why the attempt stopped, when an error surfaced after an abort or a socket failure. */
+    const classify = (error: unknown): AttemptOutcome => {
+      const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;
+      if (reason instanceof GenerationAbort) return { kind: 'aborted', abort: reason };
+      if (reason instanceof IdleTimeout) {
+        // An upstream that finished its answer and then went quiet has still finished.
+        if (emitter.finish !== undefined) return { kind: 'finished' };
+        return failureOf(new UpstreamError('timeout', reason.message, { retryable: true }));
+      }
+      if (error instanceof UpstreamError) {
+        if (
+          error.code === 'upstream_error' &&
+          /refused/.test(error.message) &&
+          provider.describeConnectionFailure
+        ) {
+          return failureOf(
+            new UpstreamError(
+              'upstream_error',
+              provider.describeConnectionFailure(plan.providerSettings.baseUrl),
+              {
+                retryable: true,
+              },
+            ),
+          );
+        }
+        return failureOf(error);
+      }
+      const upstreamError = toUpstreamError(error, upstreamRequest.url);
+      if (emitter.contentSent || settled) {
+        return failureOf(
+          new UpstreamError('upstream_disconnected', upstreamError.message, { retryable: true }),
+        );
+      }
+      return failureOf(upstreamError);
+    };
+
+    plan.transport.open(upstreamRequest, controller.signal).then(
+      (response) => {
+        body = response.body;
+        if (settled) {
+          response.body.destroy();
+          return;
+        }
+        idle.refresh();
+        if (response.status < 200 || response.status >= 300) {
+          readBodyText(response.body).then(
+            (text) => settle(failureOf(provider.mapHttpError(response.status, text, response.headers))),
+            (error: unknown) => settle(classify(error)),
+          );
+          return;
+        }
+        const parser = createWireParser(provider.framing);
+        const codec = provider.createCodec();
+        const frames: Frame[] = [];
+
+        /** Runs parts through the emitter; stops at the first error part. Returns false when it stopped. */
+        const consume = (events: ReturnType<typeof parser.push>, final: boolean): boolean => {
+          frames.length = 0;
+          let failure: StreamFailure | undefined;
+          for (const event of events) {
+            const parts = codec.push(event);
+            const errorAt = parts.findIndex((part) => part.type === 'error');
+            if (errorAt === -1) {
+              emitter.frames(parts, frames);
+              continue;
+            }
+            emitter.frames(parts.slice(0, errorAt), frames);
+            const part = parts[errorAt];
+            if (part?.type === 'error')
+              failure = { code: part.code, message: part.message, retryable: part.retryable };
+            break;
+          }
+          if (final && failure === undefined) {
+            const parts = codec.end();
+            const errorPart = parts.find((part) => part.type === 'error');
+            emitter.frames(parts, frames);
+            if (errorPart?.type === 'error') {
+              failure = { code: errorPart.code, message: errorPart.message, retryable: errorPart.retryable };
+            }
+          }
+          if (frames.length > 0) generation.log.append(frames);
+          if (failure !== undefined) {
+            settle({ kind: 'failed', failure });
+            return false;
+          }
+          if (generation.log.full) {
+            settle({
+              kind: 'failed',
+              failure: {
+                code: 'internal',
+                message: 'the generation exceeded its stored-frame bound',
+                retryable: false,
+              },
+            });
+            return false;
+          }
+          return true;
+        };
+
+        response.body.on('data', (chunk: Buffer) => {
+          if (settled) return;
+          idle.refresh();
+          consume(parser.push(chunk), false);
+        });
+        response.body.on('end', () => {
+          if (settled) return;
+          if (!consume(parser.end(), true)) return;
+          if (emitter.finish !== undefined) {
+            settle({ kind: 'finished' });
+          } else {
+            settle({
+              kind: 'failed',
+              failure: {
+                code: 'incomplete',
+                message: `${provider.displayName} ended the stream without a finish reason`,
+                retryable: true,
+              },
+            });
+          }
+        });
+        response.body.on('error', (error: Error) => settle(classify(error)));
+      },
+      (error: unknown) => settle(classify(error)),
+    );
+  });
+}
+
+async function finish(
+  plan: RunPlan,
+  emitter: FrameEmitter,
+  outcome: AttemptOutcome,
+  attempts: number,
+): Promise<void> {
+  const { generation } = plan;
+  const summary = generation.summary;
+  const frames: Frame[] = [];
+  let finishReason: Parameters<FrameEmitter['doneFrame']>[0];
+  switch (outcome.kind) {
+    case 'finished': {
+      const reason = emitter.finalFinishReason() ?? 'stop';
+      if (reason === 'content_filter') {
+        frames.push(
+          emitter.errorFrame({
+            code: 'content_filter',
+            message: `${plan.provider.displayName} stopped the answer by content filter (${emitter.finish?.raw ?? 'content_filter'})`,
+            retryable: false,
+          }),
+        );
+      }
+      finishReason = reason;
+      break;
+    }
+    case 'failed':
+      frames.push(emitter.errorFrame(outcome.failure));
+      finishReason = outcome.failure.code === 'content_filter' ? 'content_filter' : 'error';
+      break;
+    case 'aborted':
+      if (outcome.abort.reason === 'shutdown') {
+        frames.push(
+          emitter.errorFrame({ code: 'internal', message: 'the gateway is shutting down', retryable: true }),
+        );
+        finishReason = 'error';
+      } else {
+        frames.push(emitter.cancelledFrame());
+        finishReason = 'cancelled';
+      }
+      break;
+    default: {
+      const exhaustive: never = outcome;
+      throw new Error(`unhandled outcome ${JSON.stringify(exhaustive)}`);
+    }
+  }
+  const outputText =
+    summary.thinkingPieces.join('') +
+    summary.textPieces.join('') +
+    summary.toolCalls.map((call) => call.name + call.arguments).join('');
+  let usage: Awaited<ReturnType<typeof finalizeUsage>>;
+  try {
+    usage = await finalizeUsage(emitter.usage, plan.request.messages, outputText);
+  } catch {
+    const input = emitter.usage.inputTokens ?? 0;
+    const output = emitter.usage.outputTokens ?? 0;
+    usage = {
+      input_tokens: input,
+      output_tokens: output,
+      thinking_tokens: emitter.usage.thinkingTokens ?? null,
+      total_tokens: input + output,
+      estimated: true,
+    };
+  }
+  frames.push(emitter.doneFrame(finishReason, usage, attempts, plan.receivedAt));
+  generation.log.append(frames);
+  generation.markEnded();
+}

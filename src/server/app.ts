@@ -1,0 +1,286 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Settings } from '../config.js';
+import { RequestError } from '../core/errors.js';
+import type { Generation } from '../generation/generation.js';
+import { runGeneration } from '../generation/run.js';
+import type { GenerationStore } from '../generation/store.js';
+import { parseChatRequest } from '../protocol/request.js';
+import { PROVIDERS, resolveRequest } from '../providers/registry.js';
+import type { ProviderSettings } from '../providers/types.js';
+import type { Transport } from '../upstream/transport.js';
+import { readJsonBody } from './body.js';
+import { streamGeneration } from './sse-writer.js';
+import type { StaticFiles } from './static.js';
+
+/** How each provider is reached in this process. */
+export interface ProviderRuntime {
+  settings: ProviderSettings;
+  /** A key is configured (or none is needed). */
+  configured: boolean;
+  /** Served by the built-in emulator (demo mode). */
+  emulated: boolean;
+}
+
+export interface AppContext {
+  settings: Settings;
+  store: GenerationStore;
+  transport: Transport;
+  providers: ReadonlyMap<string, ProviderRuntime>;
+  staticFiles: StaticFiles | undefined;
+  version: string;
+  /** Set once shutdown begins: new streams are refused. */
+  isShuttingDown(): boolean;
+}
+
+const STREAM_PATH = '/api/v1/chat/stream';
+const GENERATIONS_PATH = '/api/v1/generations';
+
+function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string>,
+  closeConnection = false,
+): void {
+  const text = JSON.stringify(body);
+  const allHeaders: Record<string, string | number> = {
+    ...headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+  };
+  if (closeConnection) allHeaders.Connection = 'close';
+  response.writeHead(status, allHeaders);
+  response.end(text);
+}
+
+function sendError(response: ServerResponse, error: RequestError, headers: Record<string, string>): void {
+  // A refused body may still be arriving: close the connection rather than read it.
+  const close = error.code === 'payload_too_large';
+  sendJson(response, error.status, error.toJSON(), headers, close);
+}
+
+function parseAfterId(request: IncomingMessage, url: URL): number {
+  const raw =
+    (request.headers['last-event-id'] as string | undefined) ?? url.searchParams.get('last_event_id') ?? '';
+  if (raw.trim() === '') return 0;
+  if (!/^\d{1,15}$/.test(raw.trim())) {
+    throw new RequestError(
+      'invalid_request',
+      'Last-Event-ID must be a non-negative integer',
+      'last_event_id',
+    );
+  }
+  return Number(raw.trim());
+}
+
+/** The HTTP API of CONTRACT.md section 2 to 4, on node:http. */
+export function createRequestHandler(
+  context: AppContext,
+): (request: IncomingMessage, response: ServerResponse) => void {
+  const corsHeaders: Record<string, string> = {
+    'Access-Control-Allow-Origin': context.settings.corsOrigin,
+    'Access-Control-Expose-Headers': 'X-Generation-Id',
+  };
+  if (context.settings.corsOrigin !== '*') corsHeaders.Vary = 'Origin';
+
+  const notFound = (what: string): RequestError => new RequestError('not_found', what);
+
+  const startGeneration = async (request: IncomingMessage, receivedAt: number): Promise<Generation> => {
+    if (context.isShuttingDown()) throw new RequestError('unavailable', 'the gateway is shutting down');
+    const body = await readJsonBody(request, context.settings.maxBodyBytes);
+    const parsed = parseChatRequest(body);
+    if (!parsed.ok) throw new RequestError('invalid_request', parsed.issue.message, parsed.issue.field);
+    const chat = parsed.request;
+    const { provider, model } = resolveRequest(chat);
+    const runtime = context.providers.get(provider.id);
+    if (runtime === undefined || !runtime.configured) {
+      throw new RequestError(
+        'provider_auth',
+        `no API key is configured for ${provider.displayName} (set ${provider.apiKeyEnv.join(' or ')})`,
+        'provider',
+      );
+    }
+    const generation = context.store.create({
+      provider: provider.id,
+      model,
+      emulated: runtime.emulated,
+      maxLogBytes: context.settings.maxLogBytes,
+      graceMs: context.settings.resumeGraceMs,
+    });
+    if (generation === undefined) throw new RequestError('unavailable', 'too many generations are running');
+    const settings = context.settings;
+    runGeneration({
+      generation,
+      provider,
+      model,
+      request: chat,
+      providerSettings: runtime.settings,
+      transport: context.transport,
+      idleTimeoutMs: provider.idleTimeoutMs ?? settings.idleTimeoutMs,
+      maxRetries: settings.maxRetries,
+      retryBaseMs: settings.retryBaseMs ?? provider.retryBaseMs ?? 1000,
+      receivedAt,
+    }).catch(() => {
+      // runGeneration ends its log itself; this only guards against a bug leaving it open.
+      generation.cancel('cancelled');
+    });
+    return generation;
+  };
+
+  const stream = (generation: Generation, response: ServerResponse, afterId: number): void => {
+    streamGeneration(generation, response, {
+      afterId,
+      keepAliveMs: context.settings.keepAliveMs,
+      bufferFrames: context.settings.bufferFrames,
+      clientRetryMs: context.settings.clientRetryMs,
+      headers: corsHeaders,
+    });
+  };
+
+  const health = () => {
+    const providers: Record<string, unknown> = {};
+    for (const provider of PROVIDERS) {
+      const runtime = context.providers.get(provider.id);
+      providers[provider.id] = {
+        configured: runtime?.configured ?? false,
+        emulated: runtime?.emulated ?? false,
+        default_model: provider.defaultModel,
+        models: provider.models ?? provider.suggestedModels,
+      };
+    }
+    return {
+      status: context.isShuttingDown() ? 'shutting_down' : 'ok',
+      version: context.version,
+      demo: context.settings.demo,
+      providers,
+      active_streams: context.store.activeCount,
+      stored_generations: context.store.size,
+    };
+  };
+
+  const route = async (
+    request: IncomingMessage,
+    response: ServerResponse,
+    receivedAt: number,
+  ): Promise<void> => {
+    const url = new URL(request.url ?? '/', 'http://gateway');
+    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    const method = request.method ?? 'GET';
+
+    if (method === 'OPTIONS') {
+      response.writeHead(204, {
+        ...corsHeaders,
+        'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+        'Access-Control-Allow-Headers': 'Content-Type, Last-Event-ID, Authorization',
+        'Access-Control-Max-Age': '600',
+      });
+      response.end();
+      return;
+    }
+
+    const allow = (...methods: string[]): void => {
+      if (!methods.includes(method)) {
+        throw new RequestError(
+          'method_not_allowed',
+          `${method} is not allowed here; use ${methods.join(' or ')}`,
+        );
+      }
+    };
+
+    if (path === `${STREAM_PATH}/health`) {
+      allow('GET');
+      sendJson(response, 200, health(), corsHeaders);
+      return;
+    }
+    if (path === STREAM_PATH) {
+      allow('POST');
+      const generation = await startGeneration(request, receivedAt);
+      stream(generation, response, 0);
+      return;
+    }
+    if (path === GENERATIONS_PATH) {
+      allow('POST');
+      const generation = await startGeneration(request, receivedAt);
+      // No reader yet: the grace period gives a client (EventSource) time to attach.
+      generation.startGrace();
+      sendJson(
+        response,
+        201,
+        { generation_id: generation.id, stream_url: `${STREAM_PATH}/${generation.id}` },
+        {
+          ...corsHeaders,
+          Location: `${STREAM_PATH}/${generation.id}`,
+        },
+      );
+      return;
+    }
+    const cancelMatch = /^\/api\/v1\/chat\/stream\/([A-Za-z0-9_-]{1,64})\/cancel$/.exec(path);
+    if (cancelMatch) {
+      allow('POST');
+      const generation = context.store.get(cancelMatch[1] ?? '');
+      if (generation === undefined) throw notFound('unknown or expired generation id');
+      if (generation.cancel('cancelled')) {
+        sendJson(response, 200, { cancelled: true }, corsHeaders);
+      } else {
+        const reason = generation.running
+          ? 'the generation is already stopping'
+          : 'the generation already ended';
+        sendJson(response, 409, { cancelled: false, reason }, corsHeaders);
+      }
+      return;
+    }
+    const resumeMatch = /^\/api\/v1\/chat\/stream\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+    if (resumeMatch) {
+      allow('GET');
+      const generation = context.store.get(resumeMatch[1] ?? '');
+      if (generation === undefined) throw notFound('unknown or expired generation id');
+      stream(generation, response, parseAfterId(request, url));
+      return;
+    }
+    const resultMatch = /^\/api\/v1\/generations\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+    if (resultMatch) {
+      allow('GET');
+      const generation = context.store.get(resultMatch[1] ?? '');
+      if (generation === undefined) throw notFound('unknown or expired generation id');
+      const summary = generation.summary;
+      sendJson(
+        response,
+        200,
+        {
+          generation_id: generation.id,
+          status: generation.running ? 'running' : 'done',
+          provider: generation.provider,
+          model: generation.model,
+          emulated: generation.emulated,
+          text: summary.textPieces.join(''),
+          thinking: summary.thinkingPieces.join(''),
+          tool_calls: summary.toolCalls,
+          finish_reason: summary.finishReason,
+          usage: summary.usage,
+          error: summary.error,
+        },
+        corsHeaders,
+      );
+      return;
+    }
+    if (method === 'GET' && context.staticFiles?.serve(path, response)) return;
+    throw notFound(`no route for ${method} ${path}`);
+  };
+
+  return (request, response) => {
+    const receivedAt = performance.now();
+    route(request, response, receivedAt).catch((error: unknown) => {
+      if (response.headersSent) {
+        response.destroy();
+        return;
+      }
+      const requestError =
+        error instanceof RequestError
+          ? error
+          : new RequestError('invalid_request', 'the request could not be read');
+      sendError(response, requestError, corsHeaders);
+    });
+  };
+}

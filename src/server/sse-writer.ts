@@ -1,0 +1,106 @@
+import type { ServerResponse } from 'node:http';
+import { DONE_SENTINEL, encodeComment, encodeRetry } from '../core/sse-encode.js';
+import type { Generation } from '../generation/generation.js';
+
+export interface SseWriterOptions {
+  /** Write frames with id greater than this (0 = from the start). */
+  afterId: number;
+  keepAliveMs: number;
+  /** Frames the log may grow by while this reader's socket is full before it counts as stalled. */
+  bufferFrames: number;
+  clientRetryMs: number;
+  headers: Record<string, string>;
+}
+
+const PING = encodeComment('ping');
+
+/**
+ * Follows a generation's log onto one HTTP response. Writes straight to the socket; when
+ * `write()` says the socket is full it stops and waits for `drain`, so a slow reader costs the
+ * gateway one pending write, not a growing queue. A reader that stays full while the log grows
+ * by more than `bufferFrames` frames is disconnected: it can resume from its last id.
+ */
+export function streamGeneration(
+  generation: Generation,
+  response: ServerResponse,
+  options: SseWriterOptions,
+): void {
+  const log = generation.log;
+  let cursor = options.afterId;
+  let first = true;
+  let blockedAt: number | undefined;
+  let wroteSinceTick = true;
+  let closed = false;
+
+  response.writeHead(200, {
+    ...options.headers,
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache',
+    'X-Accel-Buffering': 'no',
+    'X-Generation-Id': generation.id,
+  });
+  generation.attachReader();
+
+  const cleanup = (): void => {
+    if (closed) return;
+    closed = true;
+    unsubscribe();
+    clearInterval(keepAlive);
+    response.off('drain', onDrain);
+    generation.detachReader();
+  };
+
+  const flush = (): void => {
+    if (closed || blockedAt !== undefined) return;
+    const lastId = log.lastId;
+    const ended = log.ended;
+    let text = cursor < lastId ? log.textAfter(cursor) : '';
+    cursor = lastId;
+    if (first && text.length > 0) {
+      text = encodeRetry(options.clientRetryMs) + text;
+      first = false;
+    }
+    if (ended) {
+      response.end(text + DONE_SENTINEL);
+      cleanup();
+      return;
+    }
+    if (text.length === 0) return;
+    wroteSinceTick = true;
+    if (!response.write(text)) {
+      blockedAt = lastId;
+      response.once('drain', onDrain);
+    }
+  };
+
+  function onDrain(): void {
+    blockedAt = undefined;
+    flush();
+  }
+
+  const onAppend = (): void => {
+    if (blockedAt !== undefined) {
+      if (log.lastId - blockedAt > options.bufferFrames && !log.ended) {
+        // Stalled: drop the connection rather than queue without bound. Nothing is lost.
+        response.destroy();
+        cleanup();
+      }
+      return;
+    }
+    flush();
+  };
+
+  // The flag is cleared every half period and a ping goes out when nothing was written over a
+  // whole half period, so the longest silence is one full keep-alive interval.
+  const keepAlive = setInterval(
+    () => {
+      if (!wroteSinceTick && blockedAt === undefined && !closed) response.write(PING);
+      wroteSinceTick = false;
+    },
+    Math.max(5, Math.floor(options.keepAliveMs / 2)),
+  );
+
+  const unsubscribe = log.subscribe(onAppend);
+  response.on('close', cleanup);
+  flush();
+}
