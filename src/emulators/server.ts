@@ -311,6 +311,8 @@ export class EmulatorServer {
   ): Promise<void> {
     switch (fault.type) {
       case 'reset':
+        // Give what was written time to be read: an RST discards unread data at the receiver.
+        if (fault.afterChunks > 0) await new Promise((resolve) => setTimeout(resolve, 30));
         response.socket?.resetAndDestroy();
         response.destroy();
         return;

@@ -1,0 +1,173 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Scenario } from '../../src/emulators/types.js';
+import { PROVIDERS } from '../../src/providers/registry.js';
+import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { chatBody, invariantViolation, postStream, type StreamResult, textOf } from '../helpers/sse.js';
+
+let harness: TestGateway;
+beforeAll(async () => {
+  harness = await startTestGateway({ idleTimeoutMs: 300, maxRetries: 2, retryBaseMs: 5 });
+});
+afterAll(() => harness.close());
+beforeEach(() => harness.emulator.reset());
+
+interface FaultCase {
+  name: string;
+  scenarios: Scenario[];
+  /** Providers this fault applies to (default: all). */
+  only?: string[];
+  expect: {
+    code?: string;
+    finish: string;
+    attempts: number;
+    partial?: boolean;
+    /** Upstream requests the emulator saw. */
+    requests: number;
+  };
+}
+
+const FAULTS: FaultCase[] = [
+  {
+    name: '401 is not retried',
+    scenarios: [{ fault: { type: 'http', status: 401 } }],
+    expect: { code: 'provider_auth', finish: 'error', attempts: 1, requests: 1 },
+  },
+  {
+    name: '400 is not retried',
+    scenarios: [{ fault: { type: 'http', status: 400 } }],
+    expect: { code: 'bad_request', finish: 'error', attempts: 1, requests: 1 },
+  },
+  {
+    name: '429 with Retry-After is retried and recovers',
+    scenarios: [{ fault: { type: 'http', status: 429, retryAfter: '0' } }],
+    expect: { finish: 'stop', attempts: 2, requests: 2 },
+  },
+  {
+    name: '500 then 503 then success',
+    scenarios: [{ fault: { type: 'http', status: 500 } }, { fault: { type: 'http', status: 503 } }],
+    expect: { finish: 'stop', attempts: 3, requests: 3 },
+  },
+  {
+    name: '500 on every attempt ends with upstream_error after 3 attempts',
+    scenarios: [
+      { fault: { type: 'http', status: 500 } },
+      { fault: { type: 'http', status: 500 } },
+      { fault: { type: 'http', status: 500 } },
+    ],
+    expect: { code: 'upstream_error', finish: 'error', attempts: 3, requests: 3, partial: false },
+  },
+  {
+    name: 'Anthropic 529 is retried',
+    only: ['anthropic'],
+    scenarios: [{ fault: { type: 'http', status: 529 } }],
+    expect: { finish: 'stop', attempts: 2, requests: 2 },
+  },
+  {
+    name: 'a reset before the first token is retried',
+    scenarios: [{ fault: { type: 'reset', afterChunks: 0 } }],
+    expect: { finish: 'stop', attempts: 2, requests: 2 },
+  },
+  {
+    name: 'a reset after tokens is an error, never a retry',
+    scenarios: [{ fault: { type: 'reset', afterChunks: 3 } }],
+    expect: { code: 'upstream_disconnected', finish: 'error', attempts: 1, requests: 1, partial: true },
+  },
+  {
+    name: 'a stall after tokens times out',
+    scenarios: [{ fault: { type: 'stall', afterChunks: 2 } }],
+    expect: { code: 'timeout', finish: 'error', attempts: 1, requests: 1, partial: true },
+  },
+  {
+    name: 'a slow first token past the idle timeout is retried',
+    scenarios: [{ ttftMs: 1500 }],
+    expect: { finish: 'stop', attempts: 2, requests: 2 },
+  },
+  {
+    name: 'malformed data after tokens is an error',
+    scenarios: [{ fault: { type: 'malformed', afterChunks: 2 } }],
+    expect: { code: 'upstream_error', finish: 'error', attempts: 1, requests: 1, partial: true },
+  },
+  {
+    name: 'a mid-stream provider error after tokens',
+    scenarios: [{ fault: { type: 'midstream_error', afterChunks: 2, kind: 'overloaded' } }],
+    expect: { finish: 'error', attempts: 1, requests: 1, partial: true },
+  },
+  {
+    name: 'a mid-stream provider error before tokens is retried',
+    scenarios: [{ fault: { type: 'midstream_error', afterChunks: 0, kind: 'overloaded' } }],
+    expect: { finish: 'stop', attempts: 2, requests: 2 },
+  },
+  {
+    name: 'an end without a finish reason is incomplete',
+    scenarios: [{ fault: { type: 'no_finish', afterChunks: 3 } }],
+    expect: { code: 'incomplete', finish: 'error', attempts: 1, requests: 1, partial: true },
+  },
+  {
+    name: 'a content filter stop',
+    scenarios: [{ fault: { type: 'content_filter', afterChunks: 2 } }],
+    expect: { code: 'content_filter', finish: 'content_filter', attempts: 1, requests: 1, partial: true },
+  },
+];
+
+async function run(provider: string, scenarios: Scenario[]): Promise<StreamResult> {
+  harness.emulator.enqueue(provider, ...scenarios);
+  return postStream(harness.url, chatBody(provider));
+}
+
+for (const provider of PROVIDERS.map((entry) => entry.id)) {
+  describe(`faults through the gateway: ${provider}`, () => {
+    for (const fault of FAULTS) {
+      if (fault.only && !fault.only.includes(provider)) continue;
+      it(fault.name, async () => {
+        const result = await run(provider, fault.scenarios);
+        expect(result.status).toBe(200);
+        expect(invariantViolation(result)).toBeUndefined();
+        const done = result.frames.at(-1)?.data;
+        expect(done.finish_reason).toBe(fault.expect.finish);
+        expect(done.stats.attempts).toBe(fault.expect.attempts);
+        expect(harness.emulator.stats(provider).requests).toBe(fault.expect.requests);
+        const errors = result.frames.filter((frame) => frame.event === 'error');
+        if (fault.expect.code !== undefined) {
+          expect(errors).toHaveLength(1);
+          expect(errors[0]?.data.code).toBe(fault.expect.code);
+          expect(result.frames.at(-2)?.event).toBe('error');
+        }
+        if (fault.expect.finish === 'error') expect(errors).toHaveLength(1);
+        if (fault.expect.finish === 'stop') expect(errors).toHaveLength(0);
+        if (fault.expect.partial !== undefined) expect(errors[0]?.data.partial).toBe(fault.expect.partial);
+        // No duplicated text: a retried stream carries exactly one answer.
+        if (fault.expect.finish === 'stop') {
+          const text = textOf(result.frames);
+          const clean = await postStream(harness.url, chatBody(provider));
+          expect(text).toBe(textOf(clean.frames));
+        }
+      });
+    }
+
+    it('a stalled upstream socket is closed by the gateway', async () => {
+      harness.emulator.enqueue(provider, { fault: { type: 'stall', afterChunks: 1 } });
+      const result = await postStream(harness.url, chatBody(provider));
+      expect(result.frames.find((frame) => frame.event === 'error')?.data.code).toBe('timeout');
+      await eventually(() => harness.emulator.stats(provider).active === 0, 2000, 'upstream socket closed');
+      expect(harness.emulator.stats(provider).closedByClient).toBe(1);
+    });
+  });
+}
+
+describe('retry policy edges', () => {
+  it('gives up at once when Retry-After is above the 60 s cap', async () => {
+    harness.emulator.enqueue('openai', { fault: { type: 'http', status: 429, retryAfter: '3600' } });
+    const result = await postStream(harness.url, chatBody('openai'));
+    expect(result.frames.find((frame) => frame.event === 'error')?.data).toMatchObject({
+      code: 'rate_limited',
+      retryable: true,
+    });
+    expect(harness.emulator.stats('openai').requests).toBe(1);
+  });
+
+  it('never leaks the API key into frames', async () => {
+    harness.emulator.enqueue('openai', { fault: { type: 'http', status: 401 } });
+    const result = await postStream(harness.url, chatBody('openai'));
+    expect(result.raw).not.toContain('sluice-demo');
+  });
+});
