@@ -1,9 +1,25 @@
-// `npm start`: the gateway in demo mode unless SLUICE_DEMO=0, built first when needed.
+// `npm start`: installs and builds when needed, then runs the gateway in demo mode
+// (emulated providers, web page) unless the environment says SLUICE_DEMO=0.
 import { execSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-if (!existsSync(new URL('../dist/cli/main.js', import.meta.url))) {
-  execSync('npm run build', { stdio: 'inherit' });
+const root = fileURLToPath(new URL('..', import.meta.url));
+const run = (command) => execSync(command, { cwd: root, stdio: 'inherit' });
+
+function newestMtime(directory) {
+  let newest = 0;
+  for (const entry of readdirSync(directory, { withFileTypes: true })) {
+    const path = join(directory, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
 }
-process.argv = [process.argv[0], 'sluice', 'start', ...process.argv.slice(2)];
-await import('../dist/cli/main.js');
+
+if (!existsSync(join(root, 'node_modules'))) run('npm ci --no-audit --no-fund');
+const entry = join(root, 'dist', 'cli', 'main.js');
+if (!existsSync(entry) || newestMtime(join(root, 'src')) > statSync(entry).mtimeMs) run('npm run build --silent');
+
+process.argv = [process.argv[0], entry, 'start', ...process.argv.slice(2)];
+await import(entry);

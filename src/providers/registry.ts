@@ -1,10 +1,11 @@
 import { RequestError } from '../core/errors.js';
 import type { ChatRequest } from '../protocol/request.js';
+import { anthropic } from './anthropic/index.js';
 import { openai } from './openai/index.js';
 import type { ModelCapabilities, ProviderDefinition } from './types.js';
 
 /** Every provider Sluice speaks. Adding one is its folder plus one line here. */
-export const PROVIDERS: readonly ProviderDefinition[] = [openai];
+export const PROVIDERS: readonly ProviderDefinition[] = [openai, anthropic];
 
 const byId = new Map(PROVIDERS.map((provider) => [provider.id, provider]));
 

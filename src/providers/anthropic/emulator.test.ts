@@ -1,0 +1,364 @@
+import Anthropic, { APIError } from '@anthropic-ai/sdk';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { textOf } from '../../../test/helpers/replay.js';
+import { createWireParser } from '../../core/wire-parse.js';
+import { EmulatorServer } from '../../emulators/server.js';
+import type { ChatRequest } from '../../protocol/request.js';
+import type { ResponseHeaders } from '../../upstream/transport.js';
+import type { CodecPart } from '../types.js';
+import { createAnthropicDialect } from './emulator.js';
+import { anthropic } from './index.js';
+
+const TIMEOUT_MS = 5000;
+const emulator = new EmulatorServer({
+  dialects: [createAnthropicDialect()],
+  defaults: { ttftMs: 0, chunkDelayMs: 0 },
+});
+
+beforeAll(async () => {
+  await emulator.listen();
+});
+afterAll(async () => {
+  await emulator.close();
+});
+beforeEach(() => {
+  emulator.reset();
+});
+
+const weatherTool = {
+  type: 'function' as const,
+  function: {
+    name: 'get_weather',
+    description: 'Weather for a city',
+    parameters: { type: 'object', properties: { location: { type: 'string' }, days: { type: 'integer' } } },
+  },
+};
+
+function chat(overrides: Partial<ChatRequest> = {}): ChatRequest {
+  return {
+    provider: 'anthropic',
+    model: undefined,
+    messages: [{ role: 'user', content: 'Tell me about sluices' }],
+    temperature: undefined,
+    max_tokens: undefined,
+    thinking_budget: undefined,
+    include_thinking: true,
+    tools: undefined,
+    ...overrides,
+  };
+}
+
+async function send(request: ChatRequest, { apiKey }: { apiKey?: string } = { apiKey: 'sk-ant-emulated' }) {
+  const upstream = anthropic.buildRequest(request, 'claude-sonnet-4-5', {
+    apiKey,
+    baseUrl: emulator.baseUrl('anthropic'),
+  });
+  return fetch(upstream.url, {
+    method: 'POST',
+    headers: upstream.headers,
+    body: upstream.body,
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+  });
+}
+
+/** The gateway's own path: this provider's request, over a socket, through framing and codec. */
+async function partsFor(request: ChatRequest): Promise<CodecPart[]> {
+  const response = await send(request);
+  expect(response.status).toBe(200);
+  const parser = createWireParser(anthropic.framing);
+  const codec = anthropic.createCodec();
+  const parts: CodecPart[] = [];
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    for (const event of parser.push(value)) parts.push(...codec.push(event));
+  }
+  for (const event of parser.end()) parts.push(...codec.push(event));
+  parts.push(...codec.end());
+  return parts;
+}
+
+function headersOf(response: Response): ResponseHeaders {
+  return Object.fromEntries(response.headers.entries());
+}
+
+describe('Anthropic emulator wire format', () => {
+  it('writes the exact event sequence, data.type repeating each event name', async () => {
+    emulator.enqueue('anthropic', { text: 'Sluices hold water.', thinkingChunks: 3 });
+    const response = await send(chat({ thinking_budget: 1024 }));
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const body = await response.text();
+    expect(body.endsWith('\n\n')).toBe(true);
+    const events = body
+      .slice(0, -2)
+      .split('\n\n')
+      .map((block) => {
+        const match = /^event: ([a-z_]+)\ndata: (.+)$/.exec(block);
+        if (match === null) throw new Error(`not an Anthropic SSE event: ${JSON.stringify(block)}`);
+        const data = JSON.parse(match[2] ?? '') as Record<string, unknown>;
+        expect(data.type).toBe(match[1]);
+        return { name: match[1], data, raw: match[2] };
+      });
+    const summary = events.map(({ name, data }) => {
+      const delta = data.delta as { type?: string } | undefined;
+      const block = data.content_block as { type?: string } | undefined;
+      return [name, delta?.type ?? block?.type ?? data.index ?? ''].join(':');
+    });
+    expect(summary).toEqual([
+      'message_start:',
+      'ping:',
+      'content_block_start:thinking',
+      'content_block_delta:thinking_delta',
+      'content_block_delta:thinking_delta',
+      'content_block_delta:thinking_delta',
+      'content_block_delta:signature_delta',
+      'content_block_stop:0',
+      'content_block_start:text',
+      'content_block_delta:text_delta',
+      'content_block_delta:text_delta',
+      'content_block_delta:text_delta',
+      'content_block_stop:1',
+      'message_delta:',
+      'message_stop:',
+    ]);
+    expect(events[1]?.raw).toBe('{"type": "ping"}');
+    const start = events[0]?.data.message as Record<string, unknown>;
+    expect(start).toMatchObject({ type: 'message', role: 'assistant', content: [], stop_reason: null });
+    expect(String(start.id)).toMatch(/^msg_/);
+    expect(events.at(-2)?.data).toMatchObject({
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: {
+        output_tokens: expect.any(Number),
+        output_tokens_details: { thinking_tokens: expect.any(Number) },
+      },
+    });
+  });
+
+  it('streams tool input as input_json_delta fragments opening with ""', async () => {
+    const response = await send(chat({ tools: [weatherTool] }));
+    const body = await response.text();
+    const fragments = [...body.matchAll(/"partial_json":("(?:[^"\\]|\\.)*")/g)].map(
+      (match) => JSON.parse(match[1] ?? '') as string,
+    );
+    expect(fragments[0]).toBe('');
+    expect(fragments.length).toBeGreaterThan(2);
+    expect(JSON.parse(fragments.join(''))).toEqual({ location: 'Paris', days: 1 });
+    expect(body).toContain('"stop_reason":"tool_use"');
+  });
+
+  it('refuses a request without x-api-key with authentication_error', async () => {
+    const response = await send(chat(), {});
+    expect(response.status).toBe(401);
+    const error = anthropic.mapHttpError(response.status, await response.text(), headersOf(response));
+    expect(error).toMatchObject({ code: 'provider_auth', retryable: false });
+  });
+});
+
+describe('Anthropic codec against the emulator, over a socket', () => {
+  it('plain text', async () => {
+    emulator.enqueue('anthropic', { text: 'A sluice is a gate for water.' });
+    const parts = await partsFor(chat());
+    expect(parts[0]).toMatchObject({ type: 'metadata', upstreamModel: 'claude-sonnet-4-5' });
+    expect(textOf(parts, 'text')).toBe('A sluice is a gate for water.');
+    expect(parts.at(-1)).toEqual({ type: 'finish', reason: 'stop', rawReason: 'end_turn' });
+    expect(parts.at(-2)).toMatchObject({ type: 'usage', usage: { outputTokens: expect.any(Number) } });
+  });
+
+  it('thinking then text', async () => {
+    emulator.enqueue('anthropic', { text: 'Done.', thinkingChunks: 4 });
+    const parts = await partsFor(chat({ thinking_budget: 2048 }));
+    expect(textOf(parts, 'thinking')).toBe('Let me think about');
+    expect(textOf(parts, 'text')).toBe('Done.');
+    expect(parts).toContainEqual(
+      expect.objectContaining({ type: 'usage', usage: expect.objectContaining({ thinkingTokens: 5 }) }),
+    );
+  });
+
+  it('a tool call', async () => {
+    const parts = await partsFor(chat({ tools: [weatherTool] }));
+    const [call] = parts.filter((part) => part.type === 'tool_call');
+    expect(call).toMatchObject({ index: 0, name: 'get_weather', id: expect.stringMatching(/^toolu_/) });
+    expect(JSON.parse(call?.type === 'tool_call' ? call.arguments : '')).toEqual({
+      location: 'Paris',
+      days: 1,
+    });
+    expect(parts.at(-1)).toEqual({ type: 'finish', reason: 'tool_calls', rawReason: 'tool_use' });
+  });
+
+  it('scripted faults: mid-stream error, malformed data, no finish, refusal', async () => {
+    emulator.enqueue(
+      'anthropic',
+      { chunks: 6, fault: { type: 'midstream_error', afterChunks: 2 } },
+      { chunks: 6, fault: { type: 'midstream_error', afterChunks: 2, kind: 'server_error' } },
+      { chunks: 6, fault: { type: 'malformed', afterChunks: 2 } },
+      { chunks: 6, fault: { type: 'no_finish', afterChunks: 2 } },
+      { chunks: 6, fault: { type: 'content_filter', afterChunks: 2 } },
+    );
+    const overloaded = await partsFor(chat());
+    expect(overloaded.filter((part) => part.type === 'text')).toHaveLength(2);
+    expect(overloaded.at(-1)).toMatchObject({ type: 'error', code: 'overloaded', retryable: true });
+    const serverError = await partsFor(chat());
+    expect(serverError.at(-1)).toMatchObject({ type: 'error', code: 'upstream_error', retryable: true });
+    const malformed = await partsFor(chat());
+    expect(malformed.at(-1)).toMatchObject({ type: 'error', code: 'upstream_error' });
+    const unfinished = await partsFor(chat());
+    expect(unfinished.some((part) => part.type === 'finish' || part.type === 'error')).toBe(false);
+    expect(unfinished.filter((part) => part.type === 'text')).toHaveLength(2);
+    const refused = await partsFor(chat());
+    expect(refused.at(-1)).toEqual({ type: 'finish', reason: 'content_filter', rawReason: 'refusal' });
+  });
+
+  it('scripted HTTP errors map onto stream errors', async () => {
+    const cases = [
+      [529, 'overloaded', true],
+      [429, 'rate_limited', true],
+      [500, 'upstream_error', true],
+      [400, 'bad_request', false],
+      [401, 'provider_auth', false],
+    ] as const;
+    for (const [status, code, retryable] of cases) {
+      emulator.enqueue('anthropic', { fault: { type: 'http', status, retryAfter: '2' } });
+      const response = await send(chat());
+      expect(response.status).toBe(status);
+      expect(response.headers.get('request-id')).toMatch(/^req_/);
+      const error = anthropic.mapHttpError(status, await response.text(), headersOf(response));
+      expect(error).toMatchObject({ code, retryable, status });
+      if (status === 429) expect(error.retryAfterMs).toBe(2000);
+    }
+  });
+});
+
+describe('the official @anthropic-ai/sdk reads the emulator', () => {
+  const client = () =>
+    new Anthropic({
+      apiKey: 'sk-ant-emulated',
+      baseURL: emulator.baseUrl('anthropic'),
+      maxRetries: 0,
+      timeout: TIMEOUT_MS,
+    });
+
+  it('plain text: every event parses and the final message matches the emulated text', async () => {
+    emulator.enqueue('anthropic', { text: 'Hello from the emulated Claude, friend.' });
+    const stream = client().messages.stream({
+      model: 'claude-haiku-4-5',
+      max_tokens: 256,
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'Say hello' }] }],
+    });
+    const seen: string[] = [];
+    stream.on('streamEvent', (event) => seen.push(event.type));
+    let streamed = '';
+    stream.on('text', (delta) => {
+      streamed += delta;
+    });
+    const message = await stream.finalMessage();
+    expect(message.id).toMatch(/^msg_/);
+    expect(message.content).toEqual([{ type: 'text', text: 'Hello from the emulated Claude, friend.' }]);
+    expect(streamed).toBe('Hello from the emulated Claude, friend.');
+    expect(message.stop_reason).toBe('end_turn');
+    expect(message.usage.input_tokens).toBeGreaterThan(0);
+    expect(message.usage.output_tokens).toBeGreaterThan(0);
+    expect(seen[0]).toBe('message_start');
+    expect(seen.at(-1)).toBe('message_stop');
+  });
+
+  it('thinking: a thinking block with its signature, then the text', async () => {
+    emulator.enqueue('anthropic', { text: 'Forty-two.', thinkingChunks: 5 });
+    const message = await client()
+      .messages.stream({
+        model: 'claude-haiku-4-5',
+        max_tokens: 4096,
+        thinking: { type: 'enabled', budget_tokens: 1024 },
+        messages: [{ role: 'user', content: 'What is the answer?' }],
+      })
+      .finalMessage();
+    expect(message.content.map((block) => block.type)).toEqual(['thinking', 'text']);
+    const [thinking, text] = message.content;
+    expect(thinking?.type === 'thinking' && thinking.thinking).toBe('Let me think about this');
+    expect(thinking?.type === 'thinking' && thinking.signature.length > 0).toBe(true);
+    expect(text?.type === 'text' && text.text).toBe('Forty-two.');
+    expect(message.usage.output_tokens).toBeGreaterThan(0);
+  });
+
+  it('a tool: tool_use input parsed as an object', async () => {
+    const message = await client()
+      .messages.stream({
+        model: 'claude-haiku-4-5',
+        max_tokens: 512,
+        tools: [
+          {
+            name: 'get_weather',
+            description: 'Weather for a city',
+            input_schema: { type: 'object', properties: { location: { type: 'string' } } },
+          },
+        ],
+        messages: [{ role: 'user', content: 'Weather in Paris?' }],
+      })
+      .finalMessage();
+    const [block] = message.content;
+    expect(block?.type).toBe('tool_use');
+    if (block?.type !== 'tool_use') throw new Error('expected a tool_use block');
+    expect(block.name).toBe('get_weather');
+    expect(block.input).toEqual({ location: 'Paris' });
+    expect(block.id).toMatch(/^toolu_/);
+    expect(message.stop_reason).toBe('tool_use');
+    expect(message.usage.output_tokens).toBeGreaterThan(0);
+  });
+
+  it('create({stream: true}) yields the raw events in order', async () => {
+    emulator.enqueue('anthropic', { text: 'One two three.' });
+    const stream = await client().messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 64,
+      stream: true,
+      messages: [{ role: 'user', content: 'Count' }],
+    });
+    const types: string[] = [];
+    let text = '';
+    for await (const event of stream) {
+      types.push(event.type);
+      if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
+    }
+    expect(text).toBe('One two three.');
+    expect(types[0]).toBe('message_start');
+    expect(types.slice(-2)).toEqual(['message_delta', 'message_stop']);
+  });
+
+  it('an HTTP 529 surfaces as the SDK APIError with status 529', async () => {
+    emulator.enqueue('anthropic', { fault: { type: 'http', status: 529 } });
+    const failure = await client()
+      .messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 64,
+        stream: true,
+        messages: [{ role: 'user', content: 'Hi' }],
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(failure).toBeInstanceOf(APIError);
+    expect((failure as APIError).status).toBe(529);
+    expect((failure as APIError).requestID).toMatch(/^req_/);
+    expect(JSON.stringify((failure as APIError).error)).toContain('overloaded_error');
+    expect(emulator.stats('anthropic').requests).toBe(1);
+  });
+
+  it('a mid-stream error event surfaces as the SDK APIError', async () => {
+    emulator.enqueue('anthropic', { chunks: 5, fault: { type: 'midstream_error', afterChunks: 2 } });
+    const failure = await client()
+      .messages.stream({
+        model: 'claude-haiku-4-5',
+        max_tokens: 64,
+        messages: [{ role: 'user', content: 'Hi' }],
+      })
+      .finalMessage()
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(failure).toBeInstanceOf(APIError);
+    expect(JSON.stringify((failure as APIError).error)).toContain('overloaded_error');
+  });
+});

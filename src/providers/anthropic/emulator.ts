@@ -1,0 +1,277 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { roughTokens } from '../../emulators/content.js';
+import type {
+  EmulatedFinish,
+  EmulatedRequest,
+  EmulatedToolCall,
+  EmulatorDialect,
+  MidstreamErrorKind,
+  ResponseContext,
+} from '../../emulators/types.js';
+
+/**
+ * The Messages API as Anthropic streams it (shared/wire §2): `event: <type>\ndata: <json>\n\n`
+ * where `data.type` repeats the event name; `message_start`, a `ping`, content blocks numbered
+ * from 0 (start, deltas, stop; a thinking block ends with its `signature_delta`),
+ * `message_delta` with the stop reason and cumulative usage, then `message_stop`.
+ */
+
+interface AnthropicBody {
+  model?: unknown;
+  max_tokens?: unknown;
+  messages?: unknown;
+  tools?: unknown;
+  stream?: unknown;
+  thinking?: { type?: unknown } | null;
+}
+
+type BlockKind = 'text' | 'thinking';
+
+function event(type: string, payload: Record<string, unknown>): string {
+  return `event: ${type}\ndata: ${JSON.stringify({ type, ...payload })}\n\n`;
+}
+
+function blockText(block: unknown): string {
+  if (typeof block !== 'object' || block === null) return '';
+  const entry = block as { type?: unknown; text?: unknown; content?: unknown };
+  if (entry.type === 'text' && typeof entry.text === 'string') return entry.text;
+  // A turn that only returns tool results still gives the emulator something to answer.
+  if (entry.type === 'tool_result') {
+    if (typeof entry.content === 'string') return entry.content;
+    if (Array.isArray(entry.content)) return entry.content.map(blockText).join('');
+  }
+  return '';
+}
+
+/** The text of the last user turn, whose content may be a string or an array of blocks. */
+export function lastAnthropicUserText(messages: unknown): string {
+  if (!Array.isArray(messages)) return '';
+  for (let index = messages.length - 1; index >= 0; index--) {
+    const message = messages[index] as { role?: unknown; content?: unknown } | null;
+    if (message?.role !== 'user') continue;
+    if (typeof message.content === 'string') return message.content;
+    if (Array.isArray(message.content)) return message.content.map(blockText).join('');
+    return '';
+  }
+  return '';
+}
+
+export function parseAnthropicRequest(body: unknown): EmulatedRequest | { error: string } {
+  const request = (typeof body === 'object' && body !== null ? body : {}) as AnthropicBody;
+  if (typeof request.model !== 'string' || !Array.isArray(request.messages)) {
+    return { error: 'model: Field required; messages: Field required' };
+  }
+  if (typeof request.max_tokens !== 'number') return { error: 'max_tokens: Field required' };
+  const tools = Array.isArray(request.tools) ? request.tools : [];
+  return {
+    model: request.model,
+    prompt: lastAnthropicUserText(request.messages),
+    tools: tools.map((tool: { name?: unknown; input_schema?: unknown } | null) => ({
+      name: String(tool?.name ?? 'tool'),
+      parameters: tool?.input_schema,
+    })),
+    thinking: request.thinking?.type === 'enabled',
+    maxTokens: request.max_tokens,
+    stream: request.stream === true,
+    flags: {},
+  };
+}
+
+const CLIENT_ERROR = { type: 'invalid_request_error', message: 'Invalid request.' };
+const SERVER_ERROR = { type: 'api_error', message: 'Internal server error' };
+
+/** Status -> error.type as documented (shared/wire §2.7); other 4xx are invalid_request_error. */
+const HTTP_ERRORS: Readonly<Record<number, { type: string; message: string }>> = {
+  400: CLIENT_ERROR,
+  401: { type: 'authentication_error', message: 'invalid x-api-key' },
+  403: {
+    type: 'permission_error',
+    message: 'Your API key does not have permission to use the specified resource.',
+  },
+  404: { type: 'not_found_error', message: 'The requested resource could not be found.' },
+  413: { type: 'request_too_large', message: 'Request exceeds the maximum allowed number of bytes.' },
+  429: {
+    type: 'rate_limit_error',
+    message: "This request would exceed your account's rate limit. Please try again later.",
+  },
+  500: SERVER_ERROR,
+  529: { type: 'overloaded_error', message: 'Overloaded' },
+};
+
+const STOP_REASONS: Readonly<Record<EmulatedFinish, string>> = {
+  stop: 'end_turn',
+  length: 'max_tokens',
+  tool_calls: 'tool_use',
+  content_filter: 'refusal',
+};
+
+function requestId(): string {
+  return `req_011C${randomBytes(12).toString('hex')}`;
+}
+
+export function anthropicHttpError(status: number): { headers: Record<string, string>; body: string } {
+  const known = HTTP_ERRORS[status] ?? (status >= 500 ? SERVER_ERROR : CLIENT_ERROR);
+  const id = requestId();
+  return {
+    headers: { 'request-id': id },
+    body: JSON.stringify({
+      type: 'error',
+      error: { type: known.type, message: known.message },
+      request_id: id,
+    }),
+  };
+}
+
+/** Per-response block bookkeeping, kept in the engine's free-form context state. */
+function openBlock(context: ResponseContext): BlockKind | undefined {
+  const open = context.state.open;
+  return open === 'text' || open === 'thinking' ? open : undefined;
+}
+
+function takeIndex(context: ResponseContext): number {
+  const next = typeof context.state.nextIndex === 'number' ? context.state.nextIndex : 0;
+  context.state.nextIndex = next + 1;
+  return next;
+}
+
+function currentIndex(context: ResponseContext): number {
+  return (typeof context.state.nextIndex === 'number' ? context.state.nextIndex : 1) - 1;
+}
+
+/** Closes the open text or thinking block; a thinking block's signature comes just before its stop. */
+function closeBlock(context: ResponseContext): string[] {
+  const open = openBlock(context);
+  if (open === undefined) return [];
+  context.state.open = undefined;
+  const index = currentIndex(context);
+  const events: string[] = [];
+  if (open === 'thinking') {
+    const signature = Buffer.from(`sluice-emulator-signature:${context.id}`).toString('base64');
+    events.push(event('content_block_delta', { index, delta: { type: 'signature_delta', signature } }));
+  }
+  events.push(event('content_block_stop', { index }));
+  return events;
+}
+
+/** Makes sure a block of `kind` is open, closing another kind first. */
+function ensureBlock(kind: BlockKind, context: ResponseContext): string[] {
+  if (openBlock(context) === kind) return [];
+  const events = closeBlock(context);
+  const index = takeIndex(context);
+  context.state.open = kind;
+  const block =
+    kind === 'thinking' ? { type: 'thinking', thinking: '', signature: '' } : { type: 'text', text: '' };
+  events.push(event('content_block_start', { index, content_block: block }));
+  return events;
+}
+
+export function createAnthropicDialect(): EmulatorDialect {
+  return {
+    provider: 'anthropic',
+    mount: '/anthropic',
+    baseSuffix: '',
+    contentType: 'text/event-stream; charset=utf-8',
+    route(method, path) {
+      return method === 'POST' && path === '/v1/messages' ? {} : undefined;
+    },
+    authorized(headers: IncomingHttpHeaders) {
+      const key = headers['x-api-key'];
+      if (typeof key === 'string' && key.trim().length > 0) return true;
+      // The official TypeScript SDK (1.x) sends its apiKey as `Authorization: Bearer`, and
+      // OAuth tokens travel the same way; the API accepts both.
+      return /^Bearer \S+/.test(headers.authorization ?? '');
+    },
+    parseRequest(body) {
+      return parseAnthropicRequest(body);
+    },
+    begin(context) {
+      const message = {
+        id: `msg_01${context.id}`,
+        type: 'message',
+        role: 'assistant',
+        model: context.model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: {
+          input_tokens: roughTokens(context.request.prompt) + 8,
+          cache_creation_input_tokens: 0,
+          cache_read_input_tokens: 0,
+          output_tokens: 1,
+        },
+      };
+      // The live API writes its ping with a space after the colon (docs and a real capture).
+      return [event('message_start', { message }), 'event: ping\ndata: {"type": "ping"}\n\n'];
+    },
+    thinking(text, context) {
+      const events = ensureBlock('thinking', context);
+      const index = currentIndex(context);
+      events.push(event('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: text } }));
+      return events;
+    },
+    text(text, context) {
+      const events = ensureBlock('text', context);
+      const index = currentIndex(context);
+      events.push(event('content_block_delta', { index, delta: { type: 'text_delta', text } }));
+      return events;
+    },
+    toolCall(call: EmulatedToolCall, _index, context) {
+      const events = closeBlock(context);
+      const index = takeIndex(context);
+      const id = call.id.replace(/^call_/, 'toolu_01');
+      events.push(
+        event('content_block_start', {
+          index,
+          content_block: { type: 'tool_use', id, name: call.name, input: {} },
+        }),
+      );
+      // Real streams open with an empty fragment, then roughly one key or value at a time.
+      const fragments = ['', ...(call.arguments.match(/[^,:]+[,:]?|[,:]/g) ?? [])];
+      for (const partial_json of fragments) {
+        events.push(
+          event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json } }),
+        );
+      }
+      events.push(event('content_block_stop', { index }));
+      return events;
+    },
+    finish(reason: EmulatedFinish, usage, context) {
+      const events = closeBlock(context);
+      const stopReason = STOP_REASONS[reason];
+      const delta: Record<string, unknown> = { stop_reason: stopReason, stop_sequence: null };
+      if (stopReason === 'refusal') {
+        delta.stop_details = {
+          type: 'refusal',
+          category: null,
+          explanation: 'This request was blocked under Anthropic usage policy (emulated).',
+        };
+      }
+      const wireUsage: Record<string, unknown> = {
+        input_tokens: usage.inputTokens,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        output_tokens: usage.outputTokens,
+      };
+      if (usage.thinkingTokens > 0)
+        wireUsage.output_tokens_details = { thinking_tokens: usage.thinkingTokens };
+      events.push(event('message_delta', { delta, usage: wireUsage }));
+      events.push(event('message_stop', {}));
+      return events;
+    },
+    midstreamError(kind: MidstreamErrorKind) {
+      const error =
+        kind === 'server_error'
+          ? { type: 'api_error', message: 'Internal server error' }
+          : { type: 'overloaded_error', message: 'Overloaded' };
+      return [event('error', { error })];
+    },
+    httpError(status) {
+      return anthropicHttpError(status);
+    },
+    malformed(context) {
+      const index = Math.max(0, currentIndex(context));
+      return `event: content_block_delta\ndata: {"type":"content_block_delta","index":${index},"delta":{"type":"text_delta","text":"unterminated\n\n`;
+    },
+  };
+}

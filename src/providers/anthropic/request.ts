@@ -1,0 +1,202 @@
+import type { ChatMessage, ChatRequest } from '../../protocol/request.js';
+import type { UpstreamRequest } from '../../upstream/transport.js';
+import type { ProviderIssue, ProviderSettings } from '../types.js';
+
+/**
+ * The contract's chat request onto `POST /v1/messages` (shared/wire §2.1). Pure: no I/O.
+ */
+
+export const ANTHROPIC_VERSION = '2023-06-01';
+/** Anthropic requires `max_tokens`; this is sent when the request names none. */
+export const DEFAULT_MAX_TOKENS = 4096;
+/** Anthropic's smallest accepted `thinking.budget_tokens`. */
+export const MIN_THINKING_BUDGET = 1024;
+
+type ContentBlock =
+  | { type: 'text'; text: string }
+  | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
+  | { type: 'tool_result'; tool_use_id: string; content: string };
+
+interface AnthropicMessage {
+  role: 'user' | 'assistant';
+  content: string | ContentBlock[];
+}
+
+/**
+ * Extended thinking exists on Claude 3.7 and every Claude generation from 4 on, whatever the
+ * family name (claude-sonnet-4-5, claude-opus-4-1, claude-haiku-4-5, claude-4-opus, ...);
+ * Claude 3.5, 3 and older cannot reason.
+ */
+export function isAnthropicReasoningModel(model: string): boolean {
+  const name = model.toLowerCase();
+  if (name.startsWith('claude-3-7')) return true;
+  const generation = /^claude-(?:[a-z]+-)?(\d+)(?:[-.@]|$)/.exec(name)?.[1];
+  return generation !== undefined && Number(generation) >= 4 && Number(generation) < 100;
+}
+
+/** A tool call's arguments as the JSON object Anthropic's `tool_use.input` must be, if they are one. */
+function argumentsObject(text: string): Record<string, unknown> | undefined {
+  if (text.trim().length === 0) return {};
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Provider rules the contract's schema does not know (CONTRACT.md section 2): refused with a 400
+ * naming the field before any stream starts.
+ */
+export function validateAnthropicRequest(request: ChatRequest): ProviderIssue | undefined {
+  const { temperature, max_tokens: maxTokens, thinking_budget: budget } = request;
+  if (temperature !== undefined && temperature > 1) {
+    return {
+      code: 'invalid_request',
+      field: 'temperature',
+      message: `Anthropic accepts a temperature between 0 and 1 (got ${temperature})`,
+    };
+  }
+  if (budget !== undefined && budget > 0) {
+    if (budget < MIN_THINKING_BUDGET) {
+      return {
+        code: 'invalid_request',
+        field: 'thinking_budget',
+        message: `Anthropic requires a thinking_budget of at least ${MIN_THINKING_BUDGET} tokens (got ${budget}); use 0 to turn reasoning off`,
+      };
+    }
+    if (maxTokens !== undefined && budget >= maxTokens) {
+      return {
+        code: 'invalid_request',
+        field: 'thinking_budget',
+        message: `Anthropic requires thinking_budget (${budget}) to be less than max_tokens (${maxTokens})`,
+      };
+    }
+    if (temperature !== undefined && temperature !== 1) {
+      return {
+        code: 'invalid_request',
+        field: 'temperature',
+        message: `Anthropic extended thinking only works with temperature 1 or unset (got ${temperature})`,
+      };
+    }
+  }
+  for (const [messageIndex, message] of request.messages.entries()) {
+    for (const [callIndex, call] of (message.tool_calls ?? []).entries()) {
+      if (argumentsObject(call.function.arguments) === undefined) {
+        return {
+          code: 'invalid_request',
+          field: `messages.${messageIndex}.tool_calls.${callIndex}.function.arguments`,
+          message: 'Anthropic needs tool call arguments that are a JSON object',
+        };
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * System messages go to the top-level `system` field; tool results become `tool_result` blocks in
+ * a user turn, and results that follow each other share one turn, since Anthropic wants every
+ * result of an assistant turn's tool calls in the very next user message.
+ */
+export function toAnthropicMessages(messages: readonly ChatMessage[]): {
+  system: string | undefined;
+  messages: AnthropicMessage[];
+} {
+  const system: string[] = [];
+  const converted: AnthropicMessage[] = [];
+  for (const message of messages) {
+    const content = message.content ?? '';
+    switch (message.role) {
+      case 'system':
+        system.push(content);
+        break;
+      case 'user':
+        converted.push({ role: 'user', content });
+        break;
+      case 'assistant': {
+        const calls = message.tool_calls ?? [];
+        if (calls.length === 0) {
+          converted.push({ role: 'assistant', content });
+          break;
+        }
+        // Anthropic refuses empty text blocks, so text comes only when there is some.
+        const blocks: ContentBlock[] = content.length > 0 ? [{ type: 'text', text: content }] : [];
+        for (const call of calls) {
+          blocks.push({
+            type: 'tool_use',
+            id: call.id,
+            name: call.function.name,
+            input: argumentsObject(call.function.arguments) ?? {},
+          });
+        }
+        converted.push({ role: 'assistant', content: blocks });
+        break;
+      }
+      case 'tool': {
+        const result: ContentBlock = {
+          type: 'tool_result',
+          tool_use_id: message.tool_call_id ?? '',
+          content,
+        };
+        const previous = converted.at(-1);
+        const merge =
+          previous?.role === 'user' &&
+          Array.isArray(previous.content) &&
+          previous.content.every((block) => block.type === 'tool_result');
+        if (merge && Array.isArray(previous.content)) previous.content.push(result);
+        else converted.push({ role: 'user', content: [result] });
+        break;
+      }
+      default: {
+        const exhaustive: never = message.role;
+        throw new Error(`unknown role ${String(exhaustive)}`);
+      }
+    }
+  }
+  return { system: system.length > 0 ? system.join('\n\n') : undefined, messages: converted };
+}
+
+export function buildAnthropicRequest(
+  request: ChatRequest,
+  model: string,
+  settings: ProviderSettings,
+): UpstreamRequest {
+  const { system, messages } = toAnthropicMessages(request.messages);
+  const budget = request.thinking_budget;
+  const thinking = budget !== undefined && budget > 0;
+  const body: Record<string, unknown> = {
+    model,
+    // Thinking tokens count against max_tokens, so the default leaves room for an answer.
+    max_tokens: request.max_tokens ?? (thinking ? budget + DEFAULT_MAX_TOKENS : DEFAULT_MAX_TOKENS),
+    messages,
+    stream: true,
+  };
+  if (system !== undefined) body.system = system;
+  if (request.temperature !== undefined) body.temperature = request.temperature;
+  // A budget of 0 (off) and no budget (model default) both mean no `thinking` field: Anthropic
+  // models do not reason unless asked to.
+  if (thinking) body.thinking = { type: 'enabled', budget_tokens: budget };
+  if (request.tools?.length) {
+    body.tools = request.tools.map((tool) => ({
+      name: tool.function.name,
+      ...(tool.function.description !== undefined ? { description: tool.function.description } : {}),
+      // Anthropic requires an object schema; OpenAI-style tools may leave `type` implicit.
+      input_schema: { type: 'object', ...(tool.function.parameters ?? { properties: {} }) },
+    }));
+  }
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'text/event-stream',
+    'anthropic-version': ANTHROPIC_VERSION,
+  };
+  if (settings.apiKey) headers['x-api-key'] = settings.apiKey;
+  return {
+    url: `${settings.baseUrl.replace(/\/+$/, '')}/v1/messages`,
+    headers,
+    body: JSON.stringify(body),
+  };
+}
