@@ -19,7 +19,8 @@ function newestMtime(directory) {
 
 if (!existsSync(join(root, 'node_modules'))) run('npm ci --no-audit --no-fund');
 const entry = join(root, 'dist', 'cli', 'main.js');
-if (!existsSync(entry) || newestMtime(join(root, 'src')) > statSync(entry).mtimeMs) run('npm run build --silent');
+if (!existsSync(entry) || newestMtime(join(root, 'src')) > statSync(entry).mtimeMs)
+  run('npm run build --silent');
 
 process.argv = [process.argv[0], entry, 'start', ...process.argv.slice(2)];
 await import(entry);
