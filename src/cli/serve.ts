@@ -26,6 +26,8 @@ Options:
   --ttft MS     delay before the first token (default 150)
   --delay MS    delay between chunks (default 25)
   --chunks N    answer length in chunks (default 40)
+  --control     serve /__control/* (enqueue, defaults, reset, stats) so tests and
+                benchmarks in other processes can script pace, content and faults
   -h, --help    show this help
 `;
 
@@ -106,8 +108,10 @@ export async function emulate(argv: readonly string[]): Promise<void> {
   const ttft = takeOption(args, '--ttft');
   const delay = takeOption(args, '--delay');
   const chunks = takeOption(args, '--chunks');
+  const control = takeFlag(args, '--control');
   rejectRest(args);
   const emulator = new EmulatorServer({
+    control,
     dialects: PROVIDERS.map((provider) => provider.emulator()),
     host,
     port: portValue,

@@ -35,6 +35,11 @@ export interface EmulatorServerOptions {
   port?: number;
   /** Pacing and content used when a test has not scripted the next response. */
   defaults?: Scenario;
+  /**
+   * Serve `/__control/*` so a test or benchmark in another process can script responses.
+   * Off by default; the gateway only ever calls provider paths, so no gateway client reaches it.
+   */
+  control?: boolean;
 }
 
 export const DEFAULT_SCENARIO: Required<
@@ -70,12 +75,14 @@ export class EmulatorServer {
   private defaults: Scenario;
   private readonly host: string;
   private readonly port: number;
+  private readonly control: boolean;
   private origin = '';
 
   constructor(options: EmulatorServerOptions) {
     this.dialects = options.dialects;
     this.host = options.host ?? '127.0.0.1';
     this.port = options.port ?? 0;
+    this.control = options.control ?? false;
     this.defaults = { ...DEFAULT_SCENARIO, ...options.defaults };
     for (const dialect of this.dialects) this.counters.set(dialect.provider, newCounters());
     this.server = createServer((request, response) => {
@@ -134,6 +141,10 @@ export class EmulatorServer {
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://emulator');
+    if (this.control && url.pathname.startsWith('/__control/')) {
+      await this.handleControl(request, response, url.pathname.slice('/__control/'.length));
+      return;
+    }
     const dialect = this.dialects.find((entry) => url.pathname.startsWith(`${entry.mount}/`));
     const route = dialect?.route(request.method ?? 'GET', url.pathname.slice(dialect.mount.length));
     if (dialect === undefined || route === undefined) {
@@ -182,6 +193,46 @@ export class EmulatorServer {
       return;
     }
     await this.stream(dialect, response, context, scenario, counters);
+  }
+
+  /**
+   * `POST /__control/enqueue {provider, scenarios}`, `POST /__control/defaults {scenario}`,
+   * `POST /__control/reset`, `GET /__control/stats?provider=p`.
+   */
+  private async handleControl(
+    request: IncomingMessage,
+    response: ServerResponse,
+    action: string,
+  ): Promise<void> {
+    const reply = (status: number, body: unknown): void => {
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(body));
+    };
+    try {
+      if (action.startsWith('stats')) {
+        const provider = new URL(request.url ?? '/', 'http://emulator').searchParams.get('provider') ?? '';
+        reply(200, this.stats(provider));
+        return;
+      }
+      const body = JSON.parse((await readBody(request)) || '{}') as {
+        provider?: string;
+        scenarios?: Scenario[];
+        scenario?: Scenario;
+      };
+      if (action === 'enqueue' && body.provider && Array.isArray(body.scenarios)) {
+        this.enqueue(body.provider, ...body.scenarios);
+      } else if (action === 'defaults' && body.scenario) {
+        this.setDefaults(body.scenario);
+      } else if (action === 'reset') {
+        this.reset();
+      } else {
+        reply(400, { error: `unknown control action ${action}` });
+        return;
+      }
+      reply(200, { ok: true });
+    } catch (error) {
+      reply(400, { error: error instanceof Error ? error.message : 'bad control request' });
+    }
   }
 
   private writeHttpError(
