@@ -8,7 +8,8 @@ export interface Settings {
   demo: boolean;
   redisUrl: string | undefined;
   connectTimeoutMs: number;
-  idleTimeoutMs: number;
+  /** Set only when configured; otherwise each provider's own (30 s, Together longer) applies. */
+  idleTimeoutMs: number | undefined;
   maxRetries: number;
   /** Overrides every provider's own first backoff when set. */
   retryBaseMs: number | undefined;
@@ -28,6 +29,9 @@ export interface Settings {
   /** `Access-Control-Allow-Origin` for browser clients. */
   corsOrigin: string;
 }
+
+/** The contract's default upstream idle timeout. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
 export type Environment = Record<string, string | undefined>;
 
@@ -49,7 +53,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     demo: env.SLUICE_DEMO === '1' || env.SLUICE_DEMO === 'true',
     redisUrl: env.REDIS_URL || undefined,
     connectTimeoutMs: integer(env, 'SLUICE_CONNECT_TIMEOUT_MS', 5000, 1),
-    idleTimeoutMs: integer(env, 'SLUICE_IDLE_TIMEOUT_MS', 30_000, 1),
+    idleTimeoutMs: env.SLUICE_IDLE_TIMEOUT_MS ? integer(env, 'SLUICE_IDLE_TIMEOUT_MS', 30_000, 1) : undefined,
     maxRetries: integer(env, 'SLUICE_MAX_RETRIES', 2),
     retryBaseMs:
       retryBase === undefined || retryBase === '' ? undefined : integer(env, 'SLUICE_RETRY_BASE_MS', 1000),

@@ -1,11 +1,14 @@
 import { RequestError } from '../core/errors.js';
 import type { ChatRequest } from '../protocol/request.js';
 import { anthropic } from './anthropic/index.js';
+import { gemini } from './gemini/index.js';
+import { ollama } from './ollama/index.js';
 import { openai } from './openai/index.js';
+import { together } from './together/index.js';
 import type { ModelCapabilities, ProviderDefinition } from './types.js';
 
 /** Every provider Sluice speaks. Adding one is its folder plus one line here. */
-export const PROVIDERS: readonly ProviderDefinition[] = [openai, anthropic];
+export const PROVIDERS: readonly ProviderDefinition[] = [openai, anthropic, gemini, together, ollama];
 
 const byId = new Map(PROVIDERS.map((provider) => [provider.id, provider]));
 

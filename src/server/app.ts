@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Settings } from '../config.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, type Settings } from '../config.js';
 import { RequestError } from '../core/errors.js';
 import type { Generation } from '../generation/generation.js';
 import { runGeneration } from '../generation/run.js';
@@ -118,7 +118,7 @@ export function createRequestHandler(
       request: chat,
       providerSettings: runtime.settings,
       transport: context.transport,
-      idleTimeoutMs: provider.idleTimeoutMs ?? settings.idleTimeoutMs,
+      idleTimeoutMs: settings.idleTimeoutMs ?? provider.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       maxRetries: settings.maxRetries,
       retryBaseMs: settings.retryBaseMs ?? provider.retryBaseMs ?? 1000,
       receivedAt,

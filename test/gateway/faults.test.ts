@@ -104,6 +104,8 @@ const FAULTS: FaultCase[] = [
   },
   {
     name: 'a content filter stop',
+    // Together and Ollama have no moderation stop in their wire formats.
+    only: ['openai', 'anthropic', 'gemini'],
     scenarios: [{ fault: { type: 'content_filter', afterChunks: 2 } }],
     expect: { code: 'content_filter', finish: 'content_filter', attempts: 1, requests: 1, partial: true },
   },

@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { splitPieces } from '../../emulators/content.js';
 import type {
   EmulatedFinish,
   EmulatedRequest,
@@ -165,9 +164,8 @@ export function createOpenAiDialect(): EmulatorDialect {
           }),
         ]),
       ];
-      for (const fragment of splitPieces(call.arguments.replace(/([,:])/g, '$1 ')).map((piece) =>
-        piece.trim(),
-      )) {
+      // Fixed-size fragments keep every byte and split inside keys and values, as OpenAI does.
+      for (const fragment of call.arguments.match(/.{1,6}/gsu) ?? []) {
         events.push(chunk(context, [delta({ tool_calls: [{ index, function: { arguments: fragment } }] })]));
       }
       return events;

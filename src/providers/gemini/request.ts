@@ -1,0 +1,206 @@
+import type { ChatMessage, ChatRequest, ToolDefinition } from '../../protocol/request.js';
+import type { UpstreamRequest } from '../../upstream/transport.js';
+import type { ProviderIssue, ProviderSettings } from '../types.js';
+import { geminiModelId, geminiModelTraits, needsThoughtSignature } from './models.js';
+import { toGeminiSchema } from './schema.js';
+
+/** The request side of `models/{model}:streamGenerateContent` (shared/wire §3.1). */
+
+type JsonObject = Record<string, unknown>;
+
+export type GeminiPart =
+  | { text: string }
+  | { functionCall: { name: string; args: JsonObject }; thoughtSignature?: string }
+  | { functionResponse: { name: string; response: JsonObject } };
+
+export interface GeminiContent {
+  role: 'user' | 'model';
+  parts: GeminiPart[];
+}
+
+/** Google's documented sentinel for a function call replayed without its real signature. */
+export const SKIP_SIGNATURE = 'skip_thought_signature_validator';
+
+function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Tool-call arguments as Gemini wants them (a Struct): undefined when they are not a JSON object. */
+export function parseToolArguments(text: string): JsonObject | undefined {
+  if (text.trim().length === 0) return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return isJsonObject(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A tool result as a `functionResponse.response` (a Struct): the JSON object itself, else wrapped. */
+function toolResponse(content: string): JsonObject {
+  try {
+    const parsed: unknown = JSON.parse(content);
+    if (isJsonObject(parsed)) return parsed;
+  } catch {
+    // Plain text results are the common case.
+  }
+  return { result: content };
+}
+
+/**
+ * Gemini's `functionResponse` needs the function's name, which the contract's tool messages do
+ * not carry: it comes from the latest earlier assistant call with the same id (ids may repeat
+ * across turns when they were generated as `call_0`, `call_1`, ...). One entry per message.
+ */
+function toolNamesByMessage(messages: readonly ChatMessage[]): (string | undefined)[] {
+  const names = new Map<string, string>();
+  return messages.map((message) => {
+    if (message.role === 'assistant') {
+      for (const call of message.tool_calls ?? []) names.set(call.id, call.function.name);
+    }
+    return message.role === 'tool' ? names.get(message.tool_call_id ?? '') : undefined;
+  });
+}
+
+/** Message-level rules Gemini enforces that the generic schema cannot know. */
+export function checkGeminiMessages(messages: readonly ChatMessage[]): ProviderIssue | undefined {
+  const names = toolNamesByMessage(messages);
+  for (const [position, message] of messages.entries()) {
+    if (message.role === 'tool' && names[position] === undefined) {
+      return {
+        code: 'invalid_request',
+        field: `messages.${position}.tool_call_id`,
+        message: `messages.${position}.tool_call_id "${message.tool_call_id}" matches no earlier assistant tool call; Gemini needs the function name of every tool result`,
+      };
+    }
+    for (const [callPosition, call] of (message.tool_calls ?? []).entries()) {
+      if (parseToolArguments(call.function.arguments) === undefined) {
+        const field = `messages.${position}.tool_calls.${callPosition}.function.arguments`;
+        return {
+          code: 'invalid_request',
+          field,
+          message: `${field} must be the JSON text of an object; Gemini takes function call arguments as an object`,
+        };
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Contract messages -> `systemInstruction` + `contents`. Roles become `user`/`model`, tool
+ * results become `functionResponse` parts of a user turn, and consecutive turns of one role are
+ * merged (parallel tool results must arrive together in one turn). Empty text parts are left
+ * out, because Gemini refuses them.
+ */
+export function toGeminiContents(
+  messages: readonly ChatMessage[],
+  model: string,
+): { systemInstruction: { parts: { text: string }[] } | undefined; contents: GeminiContent[] } {
+  const system: { text: string }[] = [];
+  const contents: GeminiContent[] = [];
+  const names = toolNamesByMessage(messages);
+  const signature = needsThoughtSignature(model);
+  const append = (role: GeminiContent['role'], parts: GeminiPart[]): void => {
+    if (parts.length === 0) return;
+    const last = contents.at(-1);
+    if (last?.role === role) last.parts.push(...parts);
+    else contents.push({ role, parts });
+  };
+  for (const [position, message] of messages.entries()) {
+    const text = message.content ?? '';
+    const textParts: GeminiPart[] = text.length > 0 ? [{ text }] : [];
+    switch (message.role) {
+      case 'system':
+        if (text.length > 0) system.push({ text });
+        break;
+      case 'user':
+        append('user', textParts);
+        break;
+      case 'assistant': {
+        const calls = (message.tool_calls ?? []).map(
+          (call): GeminiPart => ({
+            functionCall: {
+              name: call.function.name,
+              args: parseToolArguments(call.function.arguments) ?? {},
+            },
+            ...(signature ? { thoughtSignature: SKIP_SIGNATURE } : {}),
+          }),
+        );
+        append('model', [...textParts, ...calls]);
+        break;
+      }
+      case 'tool':
+        append('user', [
+          {
+            functionResponse: {
+              name: names[position] ?? message.tool_call_id ?? 'tool',
+              response: toolResponse(text),
+            },
+          },
+        ]);
+        break;
+      default: {
+        const exhaustive: never = message.role;
+        throw new Error(`unknown role ${String(exhaustive)}`);
+      }
+    }
+  }
+  return { systemInstruction: system.length > 0 ? { parts: system } : undefined, contents };
+}
+
+/**
+ * `thinking_budget` -> `thinkingConfig`. Models that cannot reason get none (2.0 rejects it).
+ * `thinkingBudget: 0` turns thinking off; otherwise thought summaries are asked for, with the
+ * budget when one is given and Gemini's dynamic budget when not.
+ */
+export function thinkingConfig(
+  request: ChatRequest,
+  model: string,
+): { thinkingBudget?: number; includeThoughts?: boolean } | undefined {
+  if (!geminiModelTraits(model).reasoning) return undefined;
+  const budget = request.thinking_budget;
+  if (budget === 0) return { thinkingBudget: 0 };
+  if (budget === undefined) return { includeThoughts: true };
+  return { thinkingBudget: budget, includeThoughts: true };
+}
+
+function toFunctionDeclaration(tool: ToolDefinition): JsonObject {
+  const parameters = toGeminiSchema(tool.function.parameters, true);
+  return {
+    name: tool.function.name,
+    ...(tool.function.description !== undefined ? { description: tool.function.description } : {}),
+    ...(parameters !== undefined ? { parameters } : {}),
+  };
+}
+
+export function buildGeminiBody(request: ChatRequest, model: string): JsonObject {
+  const { systemInstruction, contents } = toGeminiContents(request.messages, model);
+  const body: JsonObject = { contents };
+  if (systemInstruction !== undefined) body.systemInstruction = systemInstruction;
+  const generationConfig: JsonObject = {};
+  if (request.temperature !== undefined) generationConfig.temperature = request.temperature;
+  if (request.max_tokens !== undefined) generationConfig.maxOutputTokens = request.max_tokens;
+  const thinking = thinkingConfig(request, model);
+  if (thinking !== undefined) generationConfig.thinkingConfig = thinking;
+  if (Object.keys(generationConfig).length > 0) body.generationConfig = generationConfig;
+  if (request.tools?.length)
+    body.tools = [{ functionDeclarations: request.tools.map(toFunctionDeclaration) }];
+  return body;
+}
+
+export function buildGeminiRequest(
+  request: ChatRequest,
+  model: string,
+  settings: ProviderSettings,
+): UpstreamRequest {
+  // The key travels in a header, never in `?key=`: URLs end up in logs and error messages.
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'text/event-stream',
+  };
+  if (settings.apiKey) headers['x-goog-api-key'] = settings.apiKey;
+  const base = settings.baseUrl.replace(/\/+$/, '');
+  const path = `/v1beta/models/${encodeURIComponent(geminiModelId(model))}:streamGenerateContent?alt=sse`;
+  return { url: `${base}${path}`, headers, body: JSON.stringify(buildGeminiBody(request, model)) };
+}

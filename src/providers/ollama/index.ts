@@ -1,0 +1,33 @@
+import type { ProviderDefinition } from '../types.js';
+import { createOllamaCodec } from './codec.js';
+import { createOllamaDialect } from './emulator.js';
+import { mapOllamaHttpError } from './errors.js';
+import { buildOllamaRequest, ollamaCanThink, validateOllamaRequest } from './request.js';
+
+export const ollama: ProviderDefinition = {
+  id: 'ollama',
+  displayName: 'Ollama',
+  defaultModel: 'llama3.2',
+  // Whatever the local server has pulled is accepted, so there is no `models` whitelist.
+  suggestedModels: ['llama3.2', 'qwen3', 'gpt-oss:20b', 'deepseek-r1'],
+  framing: 'ndjson',
+  apiKeyEnv: [],
+  baseUrlEnv: 'OLLAMA_BASE_URL',
+  defaultBaseUrl: 'http://127.0.0.1:11434',
+  capabilities(model) {
+    // Tools are accepted for every model; one without tool support is refused by Ollama with a 400.
+    return { reasoning: ollamaCanThink(model), tools: true, reportsUsage: true };
+  },
+  validate(request) {
+    return validateOllamaRequest(request);
+  },
+  buildRequest(request, model, settings) {
+    return buildOllamaRequest(request, model, settings);
+  },
+  createCodec: createOllamaCodec,
+  mapHttpError: mapOllamaHttpError,
+  emulator: createOllamaDialect,
+  describeConnectionFailure(baseUrl) {
+    return `Could not connect to Ollama: is Ollama running at ${baseUrl}? Start it with "ollama serve" or set OLLAMA_BASE_URL.`;
+  },
+};
