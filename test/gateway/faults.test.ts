@@ -93,6 +93,18 @@ const FAULTS: FaultCase[] = [
     expect: { finish: 'error', attempts: 1, requests: 1, partial: true },
   },
   {
+    name: "Together's in-stream capacity error object is an overloaded error, never text",
+    only: ['together'],
+    scenarios: [{ fault: { type: 'midstream_error', afterChunks: 2, kind: 'capacity' } }],
+    expect: { code: 'overloaded', finish: 'error', attempts: 1, requests: 1, partial: true },
+  },
+  {
+    name: "Anthropic's mid-stream overloaded_error event",
+    only: ['anthropic'],
+    scenarios: [{ fault: { type: 'midstream_error', afterChunks: 2, kind: 'overloaded' } }],
+    expect: { code: 'overloaded', finish: 'error', attempts: 1, requests: 1, partial: true },
+  },
+  {
     name: 'a mid-stream provider error before tokens is retried',
     scenarios: [{ fault: { type: 'midstream_error', afterChunks: 0, kind: 'overloaded' } }],
     expect: { finish: 'stop', attempts: 2, requests: 2 },
