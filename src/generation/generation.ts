@@ -56,6 +56,8 @@ export class Generation {
   private graceTimer: NodeJS.Timeout | undefined;
   private readonly graceMs: number;
   private readonly endListeners: (() => void)[] = [];
+  /** Readers attached through other instances (Redis); the grace period waits for them too. */
+  remoteReaders: (() => Promise<number>) | undefined;
 
   constructor(init: GenerationInit) {
     this.id = init.id;
@@ -105,8 +107,38 @@ export class Generation {
     }
     this.graceTimer = setTimeout(() => {
       this.graceTimer = undefined;
-      if (this.readers === 0) this.cancel('client_gone');
+      if (this.readers > 0) return;
+      if (this.remoteReaders === undefined) {
+        this.cancel('client_gone');
+        return;
+      }
+      this.remoteReaders().then(
+        (count) => {
+          if (this.readers > 0) return;
+          if (count > 0) this.startGrace();
+          else this.cancel('client_gone');
+        },
+        () => this.cancel('client_gone'),
+      );
     }, this.graceMs);
+  }
+
+  /** The body of `GET /api/v1/generations/{id}`. */
+  result(): Record<string, unknown> {
+    const summary = this.summary;
+    return {
+      generation_id: this.id,
+      status: this.running ? 'running' : 'done',
+      provider: this.provider,
+      model: this.model,
+      emulated: this.emulated,
+      text: summary.textPieces.join(''),
+      thinking: summary.thinkingPieces.join(''),
+      tool_calls: summary.toolCalls,
+      finish_reason: summary.finishReason,
+      usage: summary.usage,
+      error: summary.error,
+    };
   }
 
   onEnd(listener: () => void): void {

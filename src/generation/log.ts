@@ -16,6 +16,8 @@ export interface FrameLog {
   end(): void;
   /** The SSE text of frames with id > afterId, joined (empty string when none). */
   textAfter(afterId: number): string;
+  /** The SSE texts of frames with index from..to-1 (ids from+1..to). */
+  slice(from: number, to: number): string[];
   /** Calls `listener` after every append and at the end. Returns the unsubscribe function. */
   subscribe(listener: () => void): () => void;
   readonly sizeBytes: number;
@@ -69,6 +71,10 @@ export class MemoryFrameLog implements FrameLog {
     if (start >= this.encoded.length) return '';
     if (start === this.encoded.length - 1) return this.encoded[start] ?? '';
     return this.encoded.slice(start).join('');
+  }
+
+  slice(from: number, to: number): string[] {
+    return this.encoded.slice(from, to);
   }
 
   subscribe(listener: () => void): () => void {

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_IDLE_TIMEOUT_MS, type Settings } from '../config.js';
 import { RequestError } from '../core/errors.js';
 import type { Generation } from '../generation/generation.js';
+import type { Followable, RedisGenerations } from '../generation/redis.js';
 import { runGeneration } from '../generation/run.js';
 import type { GenerationStore } from '../generation/store.js';
 import { parseChatRequest } from '../protocol/request.js';
@@ -28,6 +29,8 @@ export interface AppContext {
   transport: Transport;
   providers: ReadonlyMap<string, ProviderRuntime>;
   staticFiles: StaticFiles | undefined;
+  /** When REDIS_URL is set: generations other instances run can be resumed, cancelled, read. */
+  redis: RedisGenerations | undefined;
   version: string;
   /** Set once shutdown begins: new streams are refused. */
   isShuttingDown(): boolean;
@@ -110,6 +113,11 @@ export function createRequestHandler(
       graceMs: context.settings.resumeGraceMs,
     });
     if (generation === undefined) throw new RequestError('unavailable', 'too many generations are running');
+    if (context.redis !== undefined) {
+      const redis = context.redis;
+      generation.remoteReaders = () => redis.remoteReaders(generation.id);
+      redis.publish(generation);
+    }
     const settings = context.settings;
     runGeneration({
       generation,
@@ -129,7 +137,7 @@ export function createRequestHandler(
     return generation;
   };
 
-  const stream = (generation: Generation, response: ServerResponse, afterId: number): void => {
+  const stream = (generation: Followable, response: ServerResponse, afterId: number): void => {
     streamGeneration(generation, response, {
       afterId,
       keepAliveMs: context.settings.keepAliveMs,
@@ -219,8 +227,15 @@ export function createRequestHandler(
     const cancelMatch = /^\/api\/v1\/chat\/stream\/([A-Za-z0-9_-]{1,64})\/cancel$/.exec(path);
     if (cancelMatch) {
       allow('POST');
-      const generation = context.store.get(cancelMatch[1] ?? '');
-      if (generation === undefined) throw notFound('unknown or expired generation id');
+      const id = cancelMatch[1] ?? '';
+      const generation = context.store.get(id);
+      if (generation === undefined) {
+        const remote = context.redis === undefined ? 'unknown' : await context.redis.cancel(id);
+        if (remote === 'unknown') throw notFound('unknown or expired generation id');
+        if (remote === 'cancelled') sendJson(response, 200, { cancelled: true }, corsHeaders);
+        else sendJson(response, 409, { cancelled: false, reason: 'the generation already ended' }, corsHeaders);
+        return;
+      }
       if (generation.cancel('cancelled')) {
         sendJson(response, 200, { cancelled: true }, corsHeaders);
       } else {
@@ -234,35 +249,20 @@ export function createRequestHandler(
     const resumeMatch = /^\/api\/v1\/chat\/stream\/([A-Za-z0-9_-]{1,64})$/.exec(path);
     if (resumeMatch) {
       allow('GET');
-      const generation = context.store.get(resumeMatch[1] ?? '');
+      const id = resumeMatch[1] ?? '';
+      const afterId = parseAfterId(request, url);
+      const generation = context.store.get(id) ?? (await context.redis?.follow(id));
       if (generation === undefined) throw notFound('unknown or expired generation id');
-      stream(generation, response, parseAfterId(request, url));
+      stream(generation, response, afterId);
       return;
     }
     const resultMatch = /^\/api\/v1\/generations\/([A-Za-z0-9_-]{1,64})$/.exec(path);
     if (resultMatch) {
       allow('GET');
-      const generation = context.store.get(resultMatch[1] ?? '');
-      if (generation === undefined) throw notFound('unknown or expired generation id');
-      const summary = generation.summary;
-      sendJson(
-        response,
-        200,
-        {
-          generation_id: generation.id,
-          status: generation.running ? 'running' : 'done',
-          provider: generation.provider,
-          model: generation.model,
-          emulated: generation.emulated,
-          text: summary.textPieces.join(''),
-          thinking: summary.thinkingPieces.join(''),
-          tool_calls: summary.toolCalls,
-          finish_reason: summary.finishReason,
-          usage: summary.usage,
-          error: summary.error,
-        },
-        corsHeaders,
-      );
+      const id = resultMatch[1] ?? '';
+      const result = context.store.get(id)?.result() ?? (await context.redis?.result(id));
+      if (result === undefined) throw notFound('unknown or expired generation id');
+      sendJson(response, 200, result, corsHeaders);
       return;
     }
     if (method === 'GET' && context.staticFiles?.serve(path, response)) return;

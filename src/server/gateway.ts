@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Environment, loadSettings, type Settings } from '../config.js';
 import { EmulatorServer } from '../emulators/server.js';
+import { RedisGenerations } from '../generation/redis.js';
 import { GenerationStore } from '../generation/store.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { Transport } from '../upstream/transport.js';
@@ -94,6 +95,11 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       ? undefined
       : new StaticFiles({ '/client/': join(packageRoot, 'dist', 'client'), '/': webRoot });
   let shuttingDown = false;
+  let redis: RedisGenerations | undefined;
+  if (settings.redisUrl !== undefined) {
+    redis = new RedisGenerations(settings.redisUrl, Math.ceil(settings.resumeTtlMs / 1000));
+    await redis.start();
+  }
 
   const handler = createRequestHandler({
     settings,
@@ -101,6 +107,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     transport,
     providers,
     staticFiles,
+    redis,
     version: readVersion(),
     isShuttingDown: () => shuttingDown,
   });
@@ -140,6 +147,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       server.closeAllConnections();
       store.clear();
       await transport.close();
+      await redis?.close();
       await emulator?.close();
     })();
     return closing;

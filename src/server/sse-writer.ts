@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { DONE_SENTINEL, encodeComment, encodeRetry } from '../core/sse-encode.js';
-import type { Generation } from '../generation/generation.js';
+import type { Followable } from '../generation/redis.js';
 
 export interface SseWriterOptions {
   /** Write frames with id greater than this (0 = from the start). */
@@ -21,7 +21,7 @@ const PING = encodeComment('ping');
  * by more than `bufferFrames` frames is disconnected: it can resume from its last id.
  */
 export function streamGeneration(
-  generation: Generation,
+  generation: Followable,
   response: ServerResponse,
   options: SseWriterOptions,
 ): void {
