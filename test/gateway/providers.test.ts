@@ -21,7 +21,8 @@ describe('every provider through the running gateway', () => {
   it('20 rounds of all providers at once: no frame leaks into another stream', async () => {
     for (let round = 0; round < 20; round++) {
       const requests = PROVIDERS.map((provider, index) => {
-        const model = provider.suggestedModels[round % provider.suggestedModels.length] ?? provider.defaultModel;
+        const model =
+          provider.suggestedModels[round % provider.suggestedModels.length] ?? provider.defaultModel;
         return { provider: provider.id, model, prompt: `round ${round} stream ${index}` };
       });
       const results = await Promise.all(
@@ -37,7 +38,9 @@ describe('every provider through the running gateway', () => {
         const request = requests[index];
         expect(result.status, `${request?.provider} status`).toBe(200);
         expect(invariantViolation(result), `${request?.provider}`).toBeUndefined();
-        expect(result.frames.some((frame) => frame.event === 'chunk' && frame.data.delta_text.length > 0)).toBe(true);
+        expect(
+          result.frames.some((frame) => frame.event === 'chunk' && frame.data.delta_text.length > 0),
+        ).toBe(true);
         for (const frame of result.frames) {
           expect(frame.data.provider).toBe(request?.provider);
           expect(frame.data.model).toBe(request?.model);
@@ -54,7 +57,11 @@ describe('every provider through the running gateway', () => {
       it(`${provider.id}: reasoning streams as thinking, then thinking_done once, then the answer`, async () => {
         const result = await postStream(
           harness.url,
-          chatBody(provider.id, { model: reasoning.model, thinking_budget: reasoning.budget, max_tokens: 8192 }),
+          chatBody(provider.id, {
+            model: reasoning.model,
+            thinking_budget: reasoning.budget,
+            max_tokens: 8192,
+          }),
         );
         expect(invariantViolation(result)).toBeUndefined();
         const events = result.frames.map((frame) => frame.event);
@@ -95,7 +102,11 @@ describe('every provider through the running gateway', () => {
               function: {
                 name: 'get_weather',
                 description: 'Current weather',
-                parameters: { type: 'object', properties: { location: { type: 'string' } }, required: ['location'] },
+                parameters: {
+                  type: 'object',
+                  properties: { location: { type: 'string' } },
+                  required: ['location'],
+                },
               },
             },
           ],
@@ -113,7 +124,9 @@ describe('every provider through the running gateway', () => {
     it(`${provider.id}: a model that cannot reason refuses a positive budget`, async () => {
       const model = provider.suggestedModels.find((candidate) => !provider.capabilities(candidate).reasoning);
       if (model === undefined) {
-        expect(provider.suggestedModels.every((candidate) => provider.capabilities(candidate).reasoning)).toBe(true);
+        expect(
+          provider.suggestedModels.every((candidate) => provider.capabilities(candidate).reasoning),
+        ).toBe(true);
         return;
       }
       const result = await postStream(harness.url, chatBody(provider.id, { model, thinking_budget: 2048 }));
@@ -132,7 +145,10 @@ describe('every provider through the running gateway', () => {
     const hot = await postStream(harness.url, chatBody('anthropic', { temperature: 1.5 }));
     expect(hot.status).toBe(400);
     expect(hot.json.error.field).toBe('temperature');
-    const budget = await postStream(harness.url, chatBody('anthropic', { thinking_budget: 4096, max_tokens: 2048 }));
+    const budget = await postStream(
+      harness.url,
+      chatBody('anthropic', { thinking_budget: 4096, max_tokens: 2048 }),
+    );
     expect(budget.status).toBe(400);
     expect(budget.json.error.field).toBe('thinking_budget');
     const small = await postStream(harness.url, chatBody('anthropic', { thinking_budget: 100 }));
