@@ -77,7 +77,7 @@ describe('resume', () => {
     const result = await readResponse(
       await fetch(`${harness.url}/api/v1/chat/stream/gen_x`, { headers: { 'last-event-id': 'abc' } }),
     );
-    expect(result.status).toBe(404);
+    expect(result.status).toBe(400);
     const done = await readResponse(
       await fetch(`${harness.url}/api/v1/chat/stream`, { ...streamRequest(chatBody()) }),
     );
