@@ -136,6 +136,7 @@ describe('POST /api/v1/chat/stream (OpenAI through the emulator)', () => {
   it('answers the health check with providers and active streams', async () => {
     const response = await fetch(`${harness.url}/api/v1/chat/stream/health`);
     expect(response.status).toBe(200);
+    // biome-ignore lint/suspicious/noExplicitAny: the test reads arbitrary JSON
     const body = (await response.json()) as Record<string, any>;
     expect(body.status).toBe('ok');
     expect(body.providers.openai).toMatchObject({
