@@ -12,11 +12,13 @@ if [ -x "$CHROMIUM" ]; then
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "ensure-chromium: $CHROMIUM is missing and installing it needs root (apt-get install chromium)" >&2
-  exit 1
+  # Not fatal: the browser suite skips itself with a message when the browser is missing.
+  echo "ensure-chromium: $CHROMIUM is missing and installing it needs root (apt-get install chromium);" \
+    "the browser tests will be skipped" >&2
+  exit 0
 fi
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y chromium fonts-liberation fonts-dejavu-core
-echo "ensure-chromium: installed $("$CHROMIUM" --version)"
+echo "ensure-chromium: installed $("$CHROMIUM" --version 2>/dev/null)"

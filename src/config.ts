@@ -14,6 +14,8 @@ export interface Settings {
   /** Overrides every provider's own first backoff when set. */
   retryBaseMs: number | undefined;
   bufferFrames: number;
+  /** How long a reader's socket may stay full before, `bufferFrames` behind, it counts as stalled. */
+  stallTimeoutMs: number;
   keepAliveMs: number;
   resumeGraceMs: number;
   resumeTtlMs: number;
@@ -58,6 +60,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     retryBaseMs:
       retryBase === undefined || retryBase === '' ? undefined : integer(env, 'SLUICE_RETRY_BASE_MS', 1000),
     bufferFrames: integer(env, 'SLUICE_BUFFER_FRAMES', 64, 1),
+    stallTimeoutMs: integer(env, 'SLUICE_STALL_TIMEOUT_MS', 5000, 1),
     keepAliveMs: integer(env, 'SLUICE_KEEPALIVE_MS', 15_000, 10),
     resumeGraceMs: integer(env, 'SLUICE_RESUME_GRACE_MS', 10_000),
     resumeTtlMs: integer(env, 'SLUICE_RESUME_TTL_MS', 300_000, 1),

@@ -142,6 +142,7 @@ export function createRequestHandler(
       afterId,
       keepAliveMs: context.settings.keepAliveMs,
       bufferFrames: context.settings.bufferFrames,
+      stallTimeoutMs: context.settings.stallTimeoutMs,
       clientRetryMs: context.settings.clientRetryMs,
       headers: corsHeaders,
     });
@@ -233,7 +234,8 @@ export function createRequestHandler(
         const remote = context.redis === undefined ? 'unknown' : await context.redis.cancel(id);
         if (remote === 'unknown') throw notFound('unknown or expired generation id');
         if (remote === 'cancelled') sendJson(response, 200, { cancelled: true }, corsHeaders);
-        else sendJson(response, 409, { cancelled: false, reason: 'the generation already ended' }, corsHeaders);
+        else
+          sendJson(response, 409, { cancelled: false, reason: 'the generation already ended' }, corsHeaders);
         return;
       }
       if (generation.cancel('cancelled')) {

@@ -8,6 +8,12 @@ export interface SseWriterOptions {
   keepAliveMs: number;
   /** Frames the log may grow by while this reader's socket is full before it counts as stalled. */
   bufferFrames: number;
+  /**
+   * How long the socket must stay full (no `drain`) before a reader that is `bufferFrames`
+   * behind counts as stalled. A burst from a fast upstream fills any socket for a moment; only
+   * a reader that stays full is slow.
+   */
+  stallTimeoutMs: number;
   clientRetryMs: number;
   headers: Record<string, string>;
 }
@@ -17,8 +23,9 @@ const PING = encodeComment('ping');
 /**
  * Follows a generation's log onto one HTTP response. Writes straight to the socket; when
  * `write()` says the socket is full it stops and waits for `drain`, so a slow reader costs the
- * gateway one pending write, not a growing queue. A reader that stays full while the log grows
- * by more than `bufferFrames` frames is disconnected: it can resume from its last id.
+ * gateway one pending write, not a growing queue. A reader whose socket stays full for
+ * `stallTimeoutMs` while the log moves more than `bufferFrames` frames ahead of it is
+ * disconnected: it can resume from its last id.
  */
 export function streamGeneration(
   generation: Followable,
@@ -29,6 +36,7 @@ export function streamGeneration(
   let cursor = options.afterId;
   let first = true;
   let blockedAt: number | undefined;
+  let blockedSince = 0;
   let wroteSinceTick = true;
   let closed = false;
 
@@ -69,6 +77,7 @@ export function streamGeneration(
     wroteSinceTick = true;
     if (!response.write(text)) {
       blockedAt = lastId;
+      blockedSince = Date.now();
       response.once('drain', onDrain);
     }
   };
@@ -78,13 +87,18 @@ export function streamGeneration(
     flush();
   }
 
+  /** Drops a reader whose socket stayed full past the stall bound: it can resume, nothing is lost. */
+  const dropIfStalled = (): boolean => {
+    if (blockedAt === undefined || log.lastId - blockedAt <= options.bufferFrames) return false;
+    if (Date.now() - blockedSince < options.stallTimeoutMs) return false;
+    response.destroy();
+    cleanup();
+    return true;
+  };
+
   const onAppend = (): void => {
     if (blockedAt !== undefined) {
-      if (log.lastId - blockedAt > options.bufferFrames && !log.ended) {
-        // Stalled: drop the connection rather than queue without bound. Nothing is lost.
-        response.destroy();
-        cleanup();
-      }
+      dropIfStalled();
       return;
     }
     flush();

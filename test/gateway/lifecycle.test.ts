@@ -126,6 +126,17 @@ describe('client disconnect', () => {
   });
 });
 
+describe('bursts', () => {
+  it('never drops a reader that keeps reading, however fast the upstream bursts', async () => {
+    harness.emulator.enqueue('openai', { chunkDelayMs: 0, chunks: 20_000 });
+    const result = await readResponse(
+      await fetch(`${harness.url}/api/v1/chat/stream`, streamRequest(chatBody())),
+    );
+    expect(invariantViolation(result)).toBeUndefined();
+    expect(result.frames.filter((frame) => frame.event === 'chunk')).toHaveLength(20_000);
+  });
+});
+
 describe('keep-alive', () => {
   it('sends ": ping" comments while the upstream is silent', async () => {
     harness.emulator.enqueue('openai', { ttftMs: 400 });

@@ -1,0 +1,94 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Scenario } from '../../src/emulators/types.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+export interface Child {
+  process: ChildProcess;
+  /** First URL the process printed. */
+  url: string;
+  output(): string;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/** Runs the built CLI (`npm run build` first) with this Node, and waits for its first URL. */
+export async function spawnCli(args: string[], env: Record<string, string> = {}): Promise<Child> {
+  if (!existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` first');
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (data: Buffer) => {
+    output += data.toString();
+  });
+  child.stderr?.on('data', (data: Buffer) => {
+    output += data.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL printed within 10 s:\n${output}`)), 10_000);
+    const check = (): void => {
+      const match = /listening on (http:\/\/[\d.:]+)/.exec(output);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    child.stdout?.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before listening:\n${output}`));
+    });
+  });
+  return {
+    process: child,
+    url,
+    output: () => output,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+/** The emulators in their own process, scriptable through their control endpoint. */
+export async function spawnEmulator(): Promise<
+  Child & { script(provider: string, ...scenarios: Scenario[]): Promise<void> }
+> {
+  const child = await spawnCli(['emulate', '--port', '0', '--control', '--ttft', '0', '--delay', '0']);
+  return {
+    ...child,
+    async script(provider, ...scenarios) {
+      const response = await fetch(`${child.url}/__control/enqueue`, {
+        method: 'POST',
+        body: JSON.stringify({ provider, scenarios }),
+      });
+      if (!response.ok) throw new Error(`control: ${response.status}`);
+    },
+  };
+}
+
+/** The gateway in its own process, configured against an emulator process, without demo mode. */
+export function spawnGateway(emulatorUrl: string, env: Record<string, string> = {}): Promise<Child> {
+  return spawnCli(['serve', '--port', '0'], {
+    SLUICE_DEMO: '0',
+    OPENAI_API_KEY: 'sk-test-process',
+    OPENAI_BASE_URL: `${emulatorUrl}/openai/v1`,
+    ...env,
+  });
+}
+
+/** Resident set size of a process in bytes (Linux). */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  return Number(match?.[1] ?? 0) * 1024;
+}
