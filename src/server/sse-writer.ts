@@ -37,6 +37,7 @@ export function streamGeneration(
   let first = true;
   let blockedAt: number | undefined;
   let blockedSince = 0;
+  let stallTimer: NodeJS.Timeout | undefined;
   let wroteSinceTick = true;
   let closed = false;
 
@@ -54,6 +55,7 @@ export function streamGeneration(
     closed = true;
     unsubscribe();
     clearInterval(keepAlive);
+    clearTimeout(stallTimer);
     response.off('drain', onDrain);
     generation.detachReader();
   };
@@ -79,11 +81,14 @@ export function streamGeneration(
       blockedAt = lastId;
       blockedSince = Date.now();
       response.once('drain', onDrain);
+      // Checked again when the stall bound passes, in case no frame arrives to trigger it.
+      stallTimer = setTimeout(dropIfStalled, options.stallTimeoutMs + 1);
     }
   };
 
   function onDrain(): void {
     blockedAt = undefined;
+    clearTimeout(stallTimer);
     flush();
   }
 

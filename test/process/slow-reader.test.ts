@@ -9,11 +9,16 @@ const SOAK_MS = Number(process.env.SLUICE_SOAK_MS ?? 30_000);
 const CHUNKS = 100_000;
 
 let emulator: Awaited<ReturnType<typeof spawnEmulator>>;
+/** The paced streams' upstream, in its own process so the burst cannot slow it down. */
+let pacedEmulator: Awaited<ReturnType<typeof spawnEmulator>>;
 let gateway: Child;
 
 beforeAll(async () => {
   emulator = await spawnEmulator();
+  pacedEmulator = await spawnEmulator();
   gateway = await spawnGateway(emulator.url, {
+    TOGETHER_API_KEY: 'test-key',
+    TOGETHER_BASE_URL: `${pacedEmulator.url}/together/v1`,
     SLUICE_BUFFER_FRAMES: '64',
     SLUICE_STALL_TIMEOUT_MS: '1000',
     SLUICE_RESUME_GRACE_MS: String(SOAK_MS + 30_000),
@@ -22,6 +27,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway?.stop();
   await emulator?.stop();
+  await pacedEmulator?.stop();
 });
 
 describe('a reader that reads nothing', () => {
@@ -84,8 +90,8 @@ describe('a reader that reads nothing', () => {
       let largestGap = 0;
       let pacedStreams = 0;
       while (Date.now() - started < SOAK_MS) {
-        await emulator.script('openai', { chunkDelayMs: 20, chunks: 50 });
-        const live = await openLive(`${gateway.url}/api/v1/chat/stream`, streamRequest(chatBody()));
+        await pacedEmulator.script('together', { chunkDelayMs: 20, chunks: 50 });
+        const live = await openLive(`${gateway.url}/api/v1/chat/stream`, streamRequest(chatBody('together')));
         let previous = Date.now();
         let ended = false;
         void live.ended.then(() => {
