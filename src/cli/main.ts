@@ -1,44 +1,67 @@
 #!/usr/bin/env node
-import { EMULATE_HELP, emulate, SERVE_HELP, serve } from './serve.js';
+import { BENCH_HELP, CHAT_HELP, EMULATE_HELP, MAIN_HELP, SERVE_HELP } from './help.js';
 
-const HELP = `Usage: sluice <command> [options]
+interface Command {
+  help: string;
+  /** Resolves to the exit code, or `undefined` for a command that keeps running (a server). */
+  run(args: string[]): Promise<number | undefined>;
+}
 
-Commands:
-  serve      start the gateway (--demo for emulated providers)
-  emulate    start the provider emulators
-  help       show this help
-
-Run "sluice <command> --help" for a command's options.
-`;
-
-const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<void> }> = {
-  serve: { help: SERVE_HELP, run: (args) => serve(args) },
-  start: { help: SERVE_HELP, run: (args) => serve(args, true) },
-  emulate: { help: EMULATE_HELP, run: emulate },
+// Commands load their code on demand: `sluice chat` never loads the gateway, and the reverse.
+const COMMANDS: Record<string, Command> = {
+  chat: { help: CHAT_HELP, run: async (args) => (await import('./chat.js')).chat(args) },
+  bench: { help: BENCH_HELP, run: async (args) => (await import('./bench.js')).bench(args) },
+  serve: {
+    help: SERVE_HELP,
+    run: async (args) => {
+      await (await import('./serve.js')).serve(args);
+      return undefined;
+    },
+  },
+  start: {
+    help: SERVE_HELP,
+    run: async (args) => {
+      await (await import('./serve.js')).serve(args, true);
+      return undefined;
+    },
+  },
+  emulate: {
+    help: EMULATE_HELP,
+    run: async (args) => {
+      await (await import('./serve.js')).emulate(args);
+      return undefined;
+    },
+  },
 };
 
-async function main(argv: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number | undefined> {
   const [name, ...args] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    process.stdout.write(HELP);
+    const topic = name === 'help' && args[0] !== undefined ? COMMANDS[args[0]] : undefined;
+    if (name === 'help' && args[0] !== undefined && topic === undefined) {
+      process.stderr.write(`sluice: unknown command "${args[0]}"\n\n${MAIN_HELP}`);
+      return 2;
+    }
+    process.stdout.write(topic?.help ?? MAIN_HELP);
     return name === undefined ? 2 : 0;
   }
   const command = COMMANDS[name];
   if (command === undefined) {
-    process.stderr.write(`sluice: unknown command "${name}"\n\n${HELP}`);
+    process.stderr.write(`sluice: unknown command "${name}"\n\n${MAIN_HELP}`);
     return 2;
   }
-  if (args.includes('--help') || args.includes('-h')) {
+  // Options end at `--`: `sluice chat -- --help` asks the model about "--help".
+  const optionArgs = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
+  if (optionArgs.includes('--help') || optionArgs.includes('-h')) {
     process.stdout.write(command.help);
     return 0;
   }
-  await command.run(args);
-  return -1;
+  return command.run(args);
 }
 
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) process.exitCode = code;
+    if (code !== undefined) process.exitCode = code;
   },
   (error: unknown) => {
     process.stderr.write(`sluice: ${error instanceof Error ? error.message : String(error)}\n`);

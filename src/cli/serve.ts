@@ -3,33 +3,8 @@ import { EmulatorServer } from '../emulators/server.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { startGateway } from '../server/gateway.js';
 
-export const SERVE_HELP = `Usage: sluice serve [--demo] [--port N] [--host H]
-
-Starts the gateway. Every setting of CONTRACT.md is read from the environment
-(PORT, HOST, OPENAI_API_KEY, ..., SLUICE_IDLE_TIMEOUT_MS, REDIS_URL, ...).
-
-Options:
-  --demo        serve every provider without a key from the built-in emulators (SLUICE_DEMO=1)
-  --port N      listen on port N (default: PORT or 8000)
-  --host H      listen on host H (default: HOST or 127.0.0.1)
-  -h, --help    show this help
-`;
-
-export const EMULATE_HELP = `Usage: sluice emulate [--port N] [--host H] [--ttft MS] [--delay MS] [--chunks N]
-
-Starts the wire-accurate provider emulators on one port and prints the base URL of each,
-ready for OPENAI_BASE_URL, ANTHROPIC_BASE_URL, GEMINI_BASE_URL, TOGETHER_BASE_URL, OLLAMA_BASE_URL.
-
-Options:
-  --port N      listen on port N (default 9100)
-  --host H      listen on host H (default 127.0.0.1)
-  --ttft MS     delay before the first token (default 150)
-  --delay MS    delay between chunks (default 25)
-  --chunks N    answer length in chunks (default 40)
-  --control     serve /__control/* (enqueue, defaults, reset, stats) so tests and
-                benchmarks in other processes can script pace, content and faults
-  -h, --help    show this help
-`;
+// The help texts live in help.ts so `sluice help` does not load the gateway.
+export { EMULATE_HELP, SERVE_HELP } from './help.js';
 
 function takeOption(args: string[], name: string): string | undefined {
   const index = args.indexOf(name);
@@ -58,6 +33,10 @@ function rejectRest(args: string[]): void {
   if (args.length > 0) throw new Error(`unknown argument "${args[0]}"`);
 }
 
+function logLine(line: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
+}
+
 export async function serve(argv: readonly string[], defaultDemo = false): Promise<void> {
   const args = [...argv];
   const demoFlag = takeFlag(args, '--demo');
@@ -70,6 +49,8 @@ export async function serve(argv: readonly string[], defaultDemo = false): Promi
   const gateway = await startGateway({
     env,
     settings: { port: port(portValue, base.port), host: hostValue ?? base.host },
+    // One JSON line per finished generation on stdout, unless SLUICE_LOG=0.
+    ...(env.SLUICE_LOG === '0' ? {} : { log: (line: Record<string, unknown>) => logLine(line) }),
   });
   const emulated = [...gateway.providers].filter(([, runtime]) => runtime.emulated).map(([id]) => id);
   const configured = [...gateway.providers]

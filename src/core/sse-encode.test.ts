@@ -7,10 +7,31 @@ import { DONE_SENTINEL, encodeComment, encodeData, encodeFrame, encodeRetry } fr
 /** Text that tries hard to break SSE framing. */
 const hostileText = fc.oneof(
   fc.string({ unit: 'binary' }),
-  fc.string({ unit: fc.constantFrom('\n', '\r', '\r\n', '\u2028', '\u2029', '\u0000', 'a', ':', ' ', 'data: ', '\ud800', '\udfff', '\u{1F600}', 'é') }),
+  fc.string({
+    unit: fc.constantFrom(
+      '\n',
+      '\r',
+      '\r\n',
+      '\u2028',
+      '\u2029',
+      '\u0000',
+      'a',
+      ':',
+      ' ',
+      'data: ',
+      '\ud800',
+      '\udfff',
+      '\u{1F600}',
+      'é',
+    ),
+  }),
 );
 
-function parseAll(text: string): { events: { id?: string; event?: string; data: string }[]; retries: number[]; comments: string[] } {
+function parseAll(text: string): {
+  events: { id?: string; event?: string; data: string }[];
+  retries: number[];
+  comments: string[];
+} {
   const events: { id?: string; event?: string; data: string }[] = [];
   const retries: number[] = [];
   const comments: string[] = [];
@@ -50,7 +71,10 @@ describe('SSE encoder', () => {
   it('splits nowhere in the data line, even at any chunking of the output', () => {
     fc.assert(
       fc.property(hostileText, fc.array(fc.nat(), { maxLength: 6 }), (text, cuts) => {
-        const wire = encodeFrame(7, { event: 'thinking', data: { provider: 'p', model: 'm', delta_text: text } });
+        const wire = encodeFrame(7, {
+          event: 'thinking',
+          data: { provider: 'p', model: 'm', delta_text: text },
+        });
         const parsed: string[] = [];
         const parser = createParser({ onEvent: (event) => parsed.push(event.data) });
         let previous = 0;

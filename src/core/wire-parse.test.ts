@@ -3,7 +3,8 @@ import { createNdjsonParser, createSseParser, type WireEvent, type WireParser } 
 
 function run(parser: WireParser, pieces: (string | Uint8Array)[]): WireEvent[] {
   const events: WireEvent[] = [];
-  for (const piece of pieces) events.push(...parser.push(typeof piece === 'string' ? Buffer.from(piece) : piece));
+  for (const piece of pieces)
+    events.push(...parser.push(typeof piece === 'string' ? Buffer.from(piece) : piece));
   events.push(...parser.end());
   return events;
 }
@@ -51,7 +52,8 @@ describe('SSE wire parser', () => {
   });
 
   it('catches a raw JSON error body written without data: prefixes (Gemini)', () => {
-    const raw = 'data: {"a":1}\r\n\r\n{\n  "error": {\n    "code": 503,\n    "status": "UNAVAILABLE"\n  }\n}\n';
+    const raw =
+      'data: {"a":1}\r\n\r\n{\n  "error": {\n    "code": 503,\n    "status": "UNAVAILABLE"\n  }\n}\n';
     for (const pieces of everySplit(raw)) {
       expect(run(createSseParser(), pieces)).toEqual([
         { type: 'message', event: undefined, data: { a: 1 } },

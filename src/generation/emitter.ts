@@ -18,6 +18,7 @@ export class FrameEmitter {
   /** Any content frame (reasoning, text, tool call) went out: no more retries from here on. */
   contentSent = false;
   private thinkingOpen = false;
+  private thinkingDoneSent = false;
   private toolCallCount = 0;
   firstContentAt: number | undefined;
   finish: { reason: Exclude<FinishReason, 'error' | 'cancelled'>; raw: string } | undefined;
@@ -47,7 +48,7 @@ export class FrameEmitter {
           break;
         }
         case 'thinking':
-          this.markContent();
+          this.markContent(true);
           this.thinkingOpen = true;
           summary.thinkingPieces.push(part.text);
           if (this.includeThinking)
@@ -59,7 +60,7 @@ export class FrameEmitter {
           if (this.includeThinking) out.push({ event: 'redacted_thinking', data: { provider, model } });
           break;
         case 'text':
-          this.markContent();
+          this.markContent(true);
           this.closeThinking(out);
           summary.textPieces.push(part.text);
           out.push({
@@ -153,34 +154,31 @@ export class FrameEmitter {
       streamingSeconds > 0 && usage.output_tokens > 0
         ? Math.round((usage.output_tokens / streamingSeconds) * 10) / 10
         : null;
-    this.generation.summary.finishReason = finishReason;
-    this.generation.summary.usage = usage;
-    return {
-      event: 'done',
-      data: {
-        ...this.envelope,
-        finish_reason: finishReason,
-        usage,
-        stats: {
-          ttft_ms: ttft,
-          duration_ms: Math.round(now - startedAt),
-          output_tokens_per_second: speed,
-          attempts,
-        },
-      },
+    const stats = {
+      ttft_ms: ttft,
+      duration_ms: Math.round(now - startedAt),
+      output_tokens_per_second: speed,
+      attempts,
     };
+    const summary = this.generation.summary;
+    summary.finishReason = finishReason;
+    summary.usage = usage;
+    summary.stats = stats;
+    return { event: 'done', data: { ...this.envelope, finish_reason: finishReason, usage, stats } };
   }
 
-  private markContent(): void {
-    if (!this.contentSent) {
-      this.contentSent = true;
-      this.firstContentAt = this.clock();
-    }
+  /** Any content ends the retry window; only text (answer or reasoning) starts the ttft clock. */
+  private markContent(isText = false): void {
+    this.contentSent = true;
+    if (isText && this.firstContentAt === undefined) this.firstContentAt = this.clock();
   }
 
+  /** `thinking_done` goes out once, before the first answer that follows reasoning. */
   private closeThinking(out: Frame[]): void {
     if (!this.thinkingOpen) return;
     this.thinkingOpen = false;
+    if (this.thinkingDoneSent) return;
+    this.thinkingDoneSent = true;
     if (this.includeThinking) out.push({ event: 'thinking_done', data: { ...this.envelope } });
   }
 }

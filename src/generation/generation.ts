@@ -1,4 +1,4 @@
-import type { ErrorData, FinishReason, ToolCallData, Usage } from '../protocol/frames.js';
+import type { ErrorData, FinishReason, Stats, ToolCallData, Usage } from '../protocol/frames.js';
 import { MemoryFrameLog } from './log.js';
 
 export type CancelReason = 'cancelled' | 'client_gone' | 'shutdown';
@@ -18,6 +18,7 @@ export interface GenerationSummary {
   toolCalls: Omit<ToolCallData, 'provider' | 'model'>[];
   finishReason: FinishReason | null;
   usage: Usage | null;
+  stats: Stats | null;
   error: Pick<ErrorData, 'code' | 'message' | 'retryable' | 'partial'> | null;
 }
 
@@ -48,6 +49,7 @@ export class Generation {
     toolCalls: [],
     finishReason: null,
     usage: null,
+    stats: null,
     error: null,
   };
   endedAt: number | undefined;
@@ -137,6 +139,7 @@ export class Generation {
       tool_calls: summary.toolCalls,
       finish_reason: summary.finishReason,
       usage: summary.usage,
+      stats: summary.stats,
       error: summary.error,
     };
   }

@@ -233,6 +233,7 @@ function summaryFromFrames(texts: readonly string[]): Record<string, unknown> {
     toolCalls: [],
     finishReason: null,
     usage: null,
+    stats: null,
     error: null,
   };
   for (const text of texts) {

@@ -32,6 +32,8 @@ export interface AppContext {
   /** When REDIS_URL is set: generations other instances run can be resumed, cancelled, read. */
   redis: RedisGenerations | undefined;
   version: string;
+  /** Receives one line per finished generation (no request content, no secrets). */
+  log: ((line: Record<string, unknown>) => void) | undefined;
   /** Set once shutdown begins: new streams are refused. */
   isShuttingDown(): boolean;
 }
@@ -118,6 +120,26 @@ export function createRequestHandler(
       generation.remoteReaders = () => redis.remoteReaders(generation.id);
       redis.publish(generation);
     }
+    const log = context.log;
+    if (log !== undefined) {
+      generation.onEnd(() => {
+        const summary = generation.summary;
+        log({
+          event: 'generation',
+          id: generation.id,
+          provider: generation.provider,
+          model: generation.model,
+          emulated: generation.emulated,
+          finish_reason: summary.finishReason,
+          error: summary.error?.code ?? null,
+          attempts: summary.stats?.attempts ?? null,
+          ttft_ms: summary.stats?.ttft_ms ?? null,
+          duration_ms: summary.stats?.duration_ms ?? null,
+          input_tokens: summary.usage?.input_tokens ?? null,
+          output_tokens: summary.usage?.output_tokens ?? null,
+        });
+      });
+    }
     const settings = context.settings;
     runGeneration({
       generation,
@@ -157,6 +179,9 @@ export function createRequestHandler(
         emulated: runtime?.emulated ?? false,
         default_model: provider.defaultModel,
         models: provider.models ?? provider.suggestedModels,
+        capabilities: Object.fromEntries(
+          (provider.models ?? provider.suggestedModels).map((model) => [model, provider.capabilities(model)]),
+        ),
       };
     }
     return {

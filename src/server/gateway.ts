@@ -18,6 +18,8 @@ export interface GatewayOptions {
   settings?: Partial<Settings>;
   /** Serve the web page from here (default: the package's `web/` folder when present). */
   webRoot?: string | null;
+  /** Where one JSON line per finished generation goes (default: nowhere). */
+  log?: (line: Record<string, unknown>) => void;
 }
 
 export interface Gateway {
@@ -108,6 +110,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     providers,
     staticFiles,
     redis,
+    log: options.log,
     version: readVersion(),
     isShuttingDown: () => shuttingDown,
   });

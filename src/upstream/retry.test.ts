@@ -17,7 +17,9 @@ describe('retry policy', () => {
     expect(retryAfterFromHeaders({ 'retry-after': 'Thu, 01 Jan 2026 00:00:05 GMT' }, 429, now)).toBe(5000);
     expect(retryAfterFromHeaders({ 'x-ratelimit-reset-requests': '120ms' }, 429, now)).toBe(120);
     expect(retryAfterFromHeaders({ 'x-ratelimit-reset-requests': '120ms' }, 500, now)).toBeUndefined();
-    expect(retryAfterFromHeaders({ 'anthropic-ratelimit-requests-reset': '2026-01-01T00:00:02Z' }, 429, now)).toBe(2000);
+    expect(
+      retryAfterFromHeaders({ 'anthropic-ratelimit-requests-reset': '2026-01-01T00:00:02Z' }, 429, now),
+    ).toBe(2000);
     expect(retryAfterFromHeaders({}, 429, now)).toBeUndefined();
   });
 

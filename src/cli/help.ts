@@ -1,0 +1,100 @@
+/** Every command's help text, in one place so `sluice help` loads no command code. */
+
+const EXIT_CODES = `Exit codes:
+  0    success: the stream finished with stop, length or tool_calls (bench: every run did)
+  1    the stream failed: an error frame, a finish of error, content_filter or cancelled,
+       a stream lost and not resumable, or an answer that is not a Sluice stream
+       (bench: at least one run failed)
+  2    usage error (unknown option, missing prompt, malformed number or URL)
+  3    the gateway is not reachable at the URL
+  4    the gateway refused the request (HTTP error before the stream: bad field, unknown
+       provider or model, missing key, ...); the message names the field
+  130  interrupted (Ctrl-C): the generation was cancelled upstream
+`;
+
+export const MAIN_HELP = `Usage: sluice <command> [options]
+
+Commands:
+  chat       stream one answer from the gateway to the terminal
+  bench      measure time to first token and tokens per second per provider and model
+  serve      start the gateway (--demo for emulated providers)
+  emulate    start the provider emulators
+  help       show this help, or "sluice help <command>" for one command
+
+The gateway URL for chat and bench: --url, else SLUICE_URL, else http://127.0.0.1:8000.
+
+${EXIT_CODES}`;
+
+export const CHAT_HELP = `Usage: sluice chat <prompt | -> [options]
+
+Streams the answer to stdout as it arrives. Reasoning goes to stderr under a
+"thinking:" label (dimmed on a terminal), tool calls to stderr as they start, and a
+stats line (time to first token, tokens per second, tokens in/out, finish reason)
+to stderr at the end. A prompt of "-" is read from stdin.
+
+Options:
+  --provider P          openai, anthropic, gemini, together, ollama (default: openai)
+  --model M             the provider's model (default: the provider's default)
+  --system TEXT         a system message before the prompt
+  --thinking-budget N   cap reasoning at N tokens (0 turns it off)
+  --no-thinking         turn reasoning off (thinking_budget 0)
+  --hide-thinking       let the model reason but do not stream its reasoning
+  --temperature T       sampling temperature (0 to 2; some providers allow less)
+  --max-tokens N        cap the answer at N tokens
+  --tools JSON|@FILE    OpenAI-style function tools (a JSON array); calls are shown on stderr
+  --json                print every frame as one NDJSON line on stdout
+                        ({"id":..,"event":..,"data":{..}}) and nothing else there
+  --url URL             the gateway (default: SLUICE_URL or http://127.0.0.1:8000)
+  -h, --help            show this help
+
+Ctrl-C stops reading, cancels the generation upstream and exits 130.
+
+${EXIT_CODES}`;
+
+export const BENCH_HELP = `Usage: sluice bench [options]
+
+Streams the same prompt several times per provider and model and reports time to
+first token (from the request to the first answer or reasoning text) and tokens per
+second (output tokens over the time from the first token to done), both measured by
+this client: median, p90 and spread (min-max). A progress bar is drawn on stderr when
+it is a terminal; the table goes to stdout.
+
+Options:
+  --providers a,b      providers to measure (default: every provider the gateway has configured)
+  --models m1,m2       models; a plain name applies to every provider, "provider:model"
+                       to one (default: each provider's default model from the gateway)
+  --runs N             runs per provider and model (default 5)
+  --concurrency N      runs in flight at once (default 1)
+  --prompt TEXT        the prompt (default: a short fixed question)
+  --max-tokens N       cap each answer at N tokens
+  --json               print one JSON document with every figure and sample instead of the table
+  --url URL            the gateway (default: SLUICE_URL or http://127.0.0.1:8000)
+  -h, --help           show this help
+
+${EXIT_CODES}`;
+
+export const SERVE_HELP = `Usage: sluice serve [--demo] [--port N] [--host H]
+
+Starts the gateway. Every setting of CONTRACT.md is read from the environment
+(PORT, HOST, OPENAI_API_KEY, ..., SLUICE_IDLE_TIMEOUT_MS, REDIS_URL, ...).
+
+Options:
+  --demo        serve every provider without a key from the built-in emulators (SLUICE_DEMO=1)
+  --port N      listen on port N (default: PORT or 8000)
+  --host H      listen on host H (default: HOST or 127.0.0.1)
+  -h, --help    show this help
+`;
+
+export const EMULATE_HELP = `Usage: sluice emulate [--port N] [--host H] [--ttft MS] [--delay MS] [--chunks N]
+
+Starts the wire-accurate provider emulators on one port and prints the base URL of each,
+ready for OPENAI_BASE_URL, ANTHROPIC_BASE_URL, GEMINI_BASE_URL, TOGETHER_BASE_URL, OLLAMA_BASE_URL.
+
+Options:
+  --port N      listen on port N (default 9100)
+  --host H      listen on host H (default 127.0.0.1)
+  --ttft MS     delay before the first token (default 150)
+  --delay MS    delay between chunks (default 25)
+  --chunks N    answer length in chunks (default 40)
+  -h, --help    show this help
+`;

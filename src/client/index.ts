@@ -1,0 +1,44 @@
+/**
+ * Sluice client: streams chat from a Sluice gateway in browsers and Node 20, with typed frames,
+ * live accumulated state, transparent resume and upstream cancel.
+ */
+export { cancelGeneration, getGeneration, health, resumeStream, startGeneration, streamChat } from './api.js';
+export type { ChatStream } from './chat-stream.js';
+export {
+  SluiceConnectionError,
+  SluiceError,
+  SluiceProtocolError,
+  SluiceRequestError,
+} from './errors.js';
+export type {
+  ChatMessageInput,
+  ChatRequestBody,
+  ChatResult,
+  ChunkData,
+  ClientOptions,
+  DeltaData,
+  DoneData,
+  Envelope,
+  ErrorData,
+  FinishReason,
+  Frame,
+  FrameEvent,
+  GenerationResult,
+  HealthResult,
+  LiveStats,
+  MetadataData,
+  ProviderHealth,
+  ReconnectOptions,
+  ResumeOptions,
+  StartData,
+  StartedGeneration,
+  Stats,
+  StreamErrorCode,
+  StreamFrame,
+  StreamOptions,
+  ToolCallData,
+  ToolCallStartData,
+  ToolCallState,
+  ToolInput,
+  Usage,
+} from './types.js';

@@ -1,0 +1,196 @@
+import type {
+  DoneData,
+  ErrorData,
+  FinishReason,
+  Frame,
+  FrameEvent,
+  Stats,
+  Usage,
+} from '../protocol/frames.js';
+
+/**
+ * The client's view of the wire contract (CONTRACT.md). Frame types come from the protocol
+ * layer as type-only imports, so nothing of the gateway ends up in the browser bundle.
+ */
+
+export type {
+  ChunkData,
+  DeltaData,
+  DoneData,
+  Envelope,
+  ErrorData,
+  FinishReason,
+  Frame,
+  FrameEvent,
+  MetadataData,
+  StartData,
+  Stats,
+  StreamErrorCode,
+  ToolCallData,
+  ToolCallStartData,
+  Usage,
+} from '../protocol/frames.js';
+
+/** A frame as the client yields it: the contract's union plus its SSE `id` (1, 2, 3, ...). */
+export type StreamFrame = Frame & { id: number };
+
+/** Frame events this client knows; frames of newer types are skipped, as the contract allows. */
+export const KNOWN_EVENTS: ReadonlySet<string> = new Set<FrameEvent>([
+  'start',
+  'metadata',
+  'thinking',
+  'redacted_thinking',
+  'thinking_done',
+  'chunk',
+  'tool_call_start',
+  'tool_call',
+  'error',
+  'cancelled',
+  'done',
+]);
+
+/** One message of a chat request (CONTRACT.md section 2). */
+export interface ChatMessageInput {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string | null;
+  tool_call_id?: string;
+  tool_calls?: { id: string; type?: 'function'; function: { name: string; arguments: string } }[];
+}
+
+/** An OpenAI-style function tool. */
+export interface ToolInput {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: Record<string, unknown> };
+}
+
+/** The body of `POST /api/v1/chat/stream` and `POST /api/v1/generations`. */
+export interface ChatRequestBody {
+  provider: string;
+  model?: string | null;
+  messages: ChatMessageInput[];
+  temperature?: number | null;
+  max_tokens?: number | null;
+  /** `null` lets the model decide, `0` turns reasoning off, a positive number caps it. */
+  thinking_budget?: number | null;
+  include_thinking?: boolean | null;
+  tools?: ToolInput[] | null;
+}
+
+/** Options every call takes. */
+export interface ClientOptions {
+  /** The gateway's origin, e.g. `http://127.0.0.1:8000`. Empty means this page's origin (browsers). */
+  baseUrl?: string;
+  /** Extra request headers (an `Authorization` for a proxy in front of the gateway, ...). */
+  headers?: Record<string, string>;
+  /** Aborting it has the same effect as {@link ChatStream.abort}: stop reading, cancel upstream. */
+  signal?: AbortSignal;
+  /** A `fetch` to use instead of the global one. */
+  fetch?: typeof fetch;
+}
+
+/** How a dropped stream is resumed. */
+export interface ReconnectOptions {
+  /** Reconnect attempts in a row without receiving a frame before giving up; 0 disables resuming. */
+  maxAttempts: number;
+  /** First backoff delay when the gateway sent no `retry:` (the server's value wins). */
+  baseDelayMs: number;
+  /** Cap on one backoff delay. */
+  maxDelayMs: number;
+}
+
+export interface StreamOptions extends ClientOptions {
+  reconnect?: Partial<ReconnectOptions>;
+  /**
+   * A connection that delivers no byte (not even a keep-alive comment) for this long counts as
+   * dropped and is resumed. The gateway pings every 15 s. 0 disables. Default 45000.
+   */
+  idleTimeoutMs?: number;
+}
+
+export interface ResumeOptions extends StreamOptions {
+  /** Resume after this frame id (0 or absent: from the first frame). */
+  lastEventId?: number;
+}
+
+/** A tool call as accumulated from `tool_call_start` and `tool_call` frames. */
+export interface ToolCallState {
+  index: number;
+  id: string;
+  name: string;
+  /** The complete JSON arguments; `null` until the `tool_call` frame arrives. */
+  arguments: string | null;
+}
+
+/** Timing as the client sees it, plus the gateway's own `done.stats` once it arrives. */
+export interface LiveStats {
+  /** From the call to the first answer or reasoning text (or tool call); `null` before it. */
+  ttftMs: number | null;
+  /** From the call to now, or to the end of the stream. */
+  elapsedMs: number;
+  /** Output tokens so far: the gateway's count after `done`, else an estimate (4 characters a token). */
+  outputTokens: number;
+  /** Output speed since the first token; the gateway's figure after `done`. */
+  tokensPerSecond: number | null;
+  /** Attempts made to resume this stream after a dropped connection. */
+  reconnects: number;
+  /** `done.stats` from the gateway. */
+  final: Stats | null;
+}
+
+/** What a stream accumulated, as `ChatStream.result` resolves it. */
+export interface ChatResult {
+  generationId: string | null;
+  provider: string | null;
+  model: string | null;
+  text: string;
+  thinking: string;
+  toolCalls: ToolCallState[];
+  /** `null` when the stream was aborted by this client before `done`. */
+  finishReason: FinishReason | null;
+  usage: Usage | null;
+  /** The last `error` frame's data. */
+  error: ErrorData | null;
+  stats: LiveStats;
+  /** The caller aborted the stream (it was cancelled upstream). */
+  aborted: boolean;
+  /** The `done` frame, when one arrived. */
+  done: DoneData | null;
+}
+
+/** `POST /api/v1/generations` answer. */
+export interface StartedGeneration {
+  generation_id: string;
+  stream_url: string;
+}
+
+/** `GET /api/v1/generations/{id}` answer. */
+export interface GenerationResult {
+  generation_id: string;
+  status: 'running' | 'done';
+  provider: string;
+  model: string;
+  text: string;
+  thinking: string;
+  tool_calls: { index: number; id: string; name: string; arguments: string }[];
+  finish_reason: FinishReason | null;
+  usage: Usage | null;
+  error: Pick<ErrorData, 'code' | 'message' | 'retryable' | 'partial'> | null;
+  [extra: string]: unknown;
+}
+
+/** One provider in the health answer. */
+export interface ProviderHealth {
+  configured: boolean;
+  emulated: boolean;
+  default_model?: string;
+  models?: string[];
+  [extra: string]: unknown;
+}
+
+/** `GET /api/v1/chat/stream/health` answer. */
+export interface HealthResult {
+  status: string;
+  providers: Record<string, ProviderHealth>;
+  active_streams: number;
+  [extra: string]: unknown;
+}
