@@ -301,7 +301,7 @@ describe('Anthropic codec on edge cases', () => {
       {
         type: 'error',
         code: 'upstream_error',
-        message: 'Anthropic sent an event whose data is not an object',
+        message: 'Anthropic sent an event that is not a JSON object',
         retryable: true,
       },
     ]);

@@ -1,4 +1,4 @@
-import type { WireEvent } from '../../core/wire-parse.js';
+import { createObjectCodec } from '../object-codec.js';
 import type { CodecPart, StreamCodec, UsageCounts } from '../types.js';
 import { classifyAnthropicError } from './errors.js';
 
@@ -265,38 +265,15 @@ export function createAnthropicCodec(): StreamCodec {
     }
   };
 
-  return {
-    push(event: WireEvent): CodecPart[] {
-      const parts: CodecPart[] = [];
-      switch (event.type) {
-        case 'message': {
-          if (typeof event.data !== 'object' || event.data === null || Array.isArray(event.data)) {
-            parts.push(malformed('sent an event whose data is not an object'));
-            break;
-          }
-          const data = event.data as StreamEvent;
-          // `data.type` always equals the SSE event name (shared/wire §2.3); either will do.
-          const type = typeof data.type === 'string' ? data.type : (event.event ?? '');
-          // Anthropic may add event types; unknown ones are skipped, as its docs ask.
-          if (isEventType(type)) onEvent(data, type, parts);
-          break;
-        }
-        case 'end_marker':
-          break;
-        case 'malformed':
-          parts.push(malformed(`sent a malformed event (${event.reason})`));
-          break;
-        default: {
-          const exhaustive: never = event;
-          throw new Error(`unhandled wire event ${JSON.stringify(exhaustive)}`);
-        }
-      }
-      return parts;
+  return createObjectCodec({
+    displayName: 'Anthropic',
+    unit: 'event',
+    onObject(data, eventName, parts) {
+      const event = data as StreamEvent;
+      // `data.type` always equals the SSE event name (shared/wire §2.3); either will do.
+      const type = typeof event.type === 'string' ? event.type : (eventName ?? '');
+      // Anthropic may add event types; unknown ones are skipped, as its docs ask.
+      if (isEventType(type)) onEvent(event, type, parts);
     },
-    end(): CodecPart[] {
-      // A body that ends without message_delta/message_stop is reported incomplete by the
-      // generation layer; pending tool calls are not completed, since their JSON may be cut.
-      return [];
-    },
-  };
+  });
 }

@@ -1,5 +1,5 @@
 import { redactSecrets } from '../../core/errors.js';
-import type { WireEvent } from '../../core/wire-parse.js';
+import { createObjectCodec } from '../object-codec.js';
 import type { CodecPart, StreamCodec, UsageCounts } from '../types.js';
 import { classifyGoogleError, readGoogleError } from './errors.js';
 import { isPromptBlocked, mapGeminiFinishReason } from './finish-reason.js';
@@ -151,49 +151,12 @@ export function createGeminiCodec(): StreamCodec {
     }
   };
 
-  return {
-    push(event: WireEvent): CodecPart[] {
-      const parts: CodecPart[] = [];
-      switch (event.type) {
-        case 'message': {
-          // `event.event` is undefined both for `data:` events and for the raw error text that
-          // Gemini writes outside SSE fields (the wire parser collects it, shared/wire §3.7).
-          const chunks: unknown[] = Array.isArray(event.data) ? event.data : [event.data];
-          for (const chunk of chunks) {
-            if (isObject(chunk) && !Array.isArray(chunk)) {
-              onChunk(chunk as GeminiChunk, parts);
-            } else {
-              parts.push({
-                type: 'error',
-                code: 'upstream_error',
-                message: 'Gemini sent an event that is not a response object',
-                retryable: true,
-              });
-            }
-          }
-          break;
-        }
-        case 'end_marker':
-          // Gemini has no end marker; a stray `[DONE]` from a proxy changes nothing.
-          break;
-        case 'malformed':
-          parts.push({
-            type: 'error',
-            code: 'upstream_error',
-            message: `Gemini sent a malformed event (${event.reason})`,
-            retryable: true,
-          });
-          break;
-        default: {
-          const exhaustive: never = event;
-          throw new Error(`unhandled wire event ${JSON.stringify(exhaustive)}`);
-        }
-      }
-      return parts;
-    },
-    end(): CodecPart[] {
-      // No finishReason by EOF: say nothing, and the generation layer reports `incomplete`.
-      return [];
-    },
-  };
+  // `eventName` is undefined both for `data:` events and for the raw error text that Gemini
+  // writes outside SSE fields (the wire parser collects it, shared/wire §3.7).
+  return createObjectCodec({
+    displayName: 'Gemini',
+    unit: 'event',
+    acceptArrays: true,
+    onObject: (data, _eventName, parts) => onChunk(data as GeminiChunk, parts),
+  });
 }

@@ -1,4 +1,4 @@
-import type { WireEvent } from '../../core/wire-parse.js';
+import { createObjectCodec } from '../object-codec.js';
 import type { CodecPart, StreamCodec } from '../types.js';
 import { classifyOllamaStreamError } from './errors.js';
 
@@ -101,43 +101,9 @@ export function createOllamaCodec(): StreamCodec {
     parts.push({ type: 'finish', reason: mapOllamaDoneReason(rawReason), rawReason });
   };
 
-  return {
-    push(event: WireEvent): CodecPart[] {
-      const parts: CodecPart[] = [];
-      switch (event.type) {
-        case 'message':
-          if (typeof event.data === 'object' && event.data !== null && !Array.isArray(event.data)) {
-            onLine(event.data as OllamaLine, parts);
-          } else {
-            parts.push({
-              type: 'error',
-              code: 'upstream_error',
-              message: 'Ollama sent a line that is not a JSON object',
-              retryable: true,
-            });
-          }
-          break;
-        case 'end_marker':
-          // NDJSON has no end marker; the `done: true` line ends the answer.
-          break;
-        case 'malformed':
-          parts.push({
-            type: 'error',
-            code: 'upstream_error',
-            message: `Ollama sent a malformed line (${event.reason})`,
-            retryable: true,
-          });
-          break;
-        default: {
-          const exhaustive: never = event;
-          throw new Error(`unhandled wire event ${JSON.stringify(exhaustive)}`);
-        }
-      }
-      return parts;
-    },
-    end(): CodecPart[] {
-      // A body that ends without `done: true` gets no finish: the generation layer reports it.
-      return [];
-    },
-  };
+  return createObjectCodec({
+    displayName: 'Ollama',
+    unit: 'line',
+    onObject: (data, _eventName, parts) => onLine(data as OllamaLine, parts),
+  });
 }

@@ -1,5 +1,5 @@
-import type { WireEvent } from '../../core/wire-parse.js';
 import type { StreamErrorCode } from '../../protocol/frames.js';
+import { createObjectCodec } from '../object-codec.js';
 import type { CodecPart, StreamCodec } from '../types.js';
 
 /**
@@ -189,46 +189,13 @@ export function createOpenAiCodec(displayName = 'OpenAI'): StreamCodec {
     }
   };
 
-  return {
-    push(event: WireEvent): CodecPart[] {
-      const parts: CodecPart[] = [];
-      switch (event.type) {
-        case 'message':
-          if (typeof event.data === 'object' && event.data !== null) {
-            if (event.event === 'error') {
-              const body = event.data as { error?: unknown };
-              onChunk({ error: body.error ?? body }, parts);
-            } else {
-              onChunk(event.data as ChatChunk, parts);
-            }
-          } else {
-            parts.push({
-              type: 'error',
-              code: 'upstream_error',
-              message: `${displayName} sent an unexpected event`,
-              retryable: true,
-            });
-          }
-          break;
-        case 'end_marker':
-          break;
-        case 'malformed':
-          parts.push({
-            type: 'error',
-            code: 'upstream_error',
-            message: `${displayName} sent a malformed event (${event.reason})`,
-            retryable: true,
-          });
-          break;
-        default: {
-          const exhaustive: never = event;
-          throw new Error(`unhandled wire event ${JSON.stringify(exhaustive)}`);
-        }
-      }
-      return parts;
+  return createObjectCodec({
+    displayName,
+    unit: 'event',
+    onObject(data, eventName, parts) {
+      // An SSE `event: error` carries its error object as data (openai-node handles it too).
+      if (eventName === 'error') onChunk({ error: (data as { error?: unknown }).error ?? data }, parts);
+      else onChunk(data as ChatChunk, parts);
     },
-    end(): CodecPart[] {
-      return [];
-    },
-  };
+  });
 }
