@@ -17,7 +17,9 @@ function newestMtime(directory) {
   return newest;
 }
 
-if (!existsSync(join(root, 'node_modules'))) run('npm ci --no-audit --no-fund');
+// `npm install` follows package-lock.json (`npm ci` refuses it where the registry lacks the
+// other platforms' optional Biome binaries).
+if (!existsSync(join(root, 'node_modules'))) run('npm install --no-audit --no-fund');
 const entry = join(root, 'dist', 'cli', 'main.js');
 if (!existsSync(entry) || newestMtime(join(root, 'src')) > statSync(entry).mtimeMs)
   run('npm run build --silent');

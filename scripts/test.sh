@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
 
 if [ ! -d node_modules ]; then
-  step "npm ci"
-  npm ci --no-audit --no-fund
+  # `npm install` follows package-lock.json as `npm ci` would; `npm ci` itself refuses this
+  # lock because the registry here lacks the other platforms' optional Biome binaries.
+  step "npm install (from package-lock.json)"
+  npm install --no-audit --no-fund
 fi
 
 step "system packages"
