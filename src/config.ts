@@ -28,6 +28,8 @@ export interface Settings {
   maxGenerations: number;
   /** Bound on one generation's stored frames, in bytes of SSE text. */
   maxLogBytes: number;
+  /** Bound on the frames kept for finished generations (resume window), in bytes. */
+  maxStoredBytes: number;
   /** `Access-Control-Allow-Origin` for browser clients. */
   corsOrigin: string;
 }
@@ -69,6 +71,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     shutdownGraceMs: integer(env, 'SLUICE_SHUTDOWN_GRACE_MS', 10_000),
     maxGenerations: integer(env, 'SLUICE_MAX_GENERATIONS', 10_000, 1),
     maxLogBytes: integer(env, 'SLUICE_MAX_LOG_BYTES', 64 * 1024 * 1024, 1024),
+    maxStoredBytes: integer(env, 'SLUICE_MAX_STORED_BYTES', 256 * 1024 * 1024, 1024),
     corsOrigin: env.SLUICE_CORS_ORIGIN || '*',
   };
 }

@@ -2,7 +2,15 @@ import { createParser } from 'eventsource-parser';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Frame } from '../protocol/frames.js';
-import { DONE_SENTINEL, encodeComment, encodeData, encodeFrame, encodeRetry } from './sse-encode.js';
+import {
+  chunkDataPrefix,
+  DONE_SENTINEL,
+  encodeChunkFrame,
+  encodeComment,
+  encodeData,
+  encodeFrame,
+  encodeRetry,
+} from './sse-encode.js';
 
 /** Text that tries hard to break SSE framing. */
 const hostileText = fc.oneof(
@@ -103,5 +111,20 @@ describe('SSE encoder', () => {
     expect(retries).toEqual([1500]);
     expect(comments).toEqual(['ping x']);
     expect(events.map((event) => event.data)).toEqual(['{"provider":"p","model":"m"}', '[DONE]']);
+  });
+});
+
+describe('chunk fast path', () => {
+  it('writes exactly what the generic encoder writes', () => {
+    fc.assert(
+      fc.property(hostileText, fc.string(), fc.string(), fc.nat(), (text, provider, model, id) => {
+        const frame: Frame = {
+          event: 'chunk',
+          data: { provider, model, delta_text: text, finish_reason: null, usage: null },
+        };
+        expect(encodeChunkFrame(id, chunkDataPrefix(provider, model), text)).toBe(encodeFrame(id, frame));
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -155,6 +155,9 @@ export class Generation {
     this.endedAt = Date.now();
     this.clearGrace();
     this.log.end();
+    // Kept for the resume window: one string each instead of one per frame.
+    this.summary.textPieces = [this.summary.textPieces.join('')];
+    this.summary.thinkingPieces = [this.summary.thinkingPieces.join('')];
     for (const listener of this.endListeners.splice(0)) listener();
   }
 

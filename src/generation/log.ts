@@ -1,4 +1,4 @@
-import { encodeFrame } from '../core/sse-encode.js';
+import { chunkDataPrefix, encodeChunkFrame, encodeFrame } from '../core/sse-encode.js';
 import type { Frame } from '../protocol/frames.js';
 
 /**
@@ -24,15 +24,19 @@ export interface FrameLog {
 }
 
 export class MemoryFrameLog implements FrameLog {
-  private readonly encoded: string[] = [];
+  private encoded: string[] = [];
+  /** After the end: all frames as one string, and where each frame starts in it. */
+  private compacted: { text: string; offsets: Uint32Array } | undefined;
   private readonly listeners = new Set<() => void>();
   private bytes = 0;
   private closed = false;
+  /** Provider and model never change within a generation, so a chunk's envelope is built once. */
+  private chunkPrefix: string | undefined;
 
   constructor(private readonly maxBytes: number) {}
 
   get lastId(): number {
-    return this.encoded.length;
+    return this.compacted === undefined ? this.encoded.length : this.compacted.offsets.length - 1;
   }
 
   get ended(): boolean {
@@ -52,7 +56,14 @@ export class MemoryFrameLog implements FrameLog {
     if (this.closed) throw new Error('append to an ended log');
     if (frames.length === 0) return;
     for (const frame of frames) {
-      const text = encodeFrame(this.encoded.length + 1, frame);
+      const id = this.encoded.length + 1;
+      let text: string;
+      if (frame.event === 'chunk') {
+        this.chunkPrefix ??= chunkDataPrefix(frame.data.provider, frame.data.model);
+        text = encodeChunkFrame(id, this.chunkPrefix, frame.data.delta_text);
+      } else {
+        text = encodeFrame(id, frame);
+      }
       this.encoded.push(text);
       this.bytes += text.length;
     }
@@ -64,9 +75,30 @@ export class MemoryFrameLog implements FrameLog {
     this.closed = true;
     this.notify();
     this.listeners.clear();
+    this.compact();
+  }
+
+  /**
+   * A finished log is kept for resume as one string plus offsets: one object for the garbage
+   * collector to trace instead of one per frame, and a resumed read becomes one slice.
+   */
+  private compact(): void {
+    const offsets = new Uint32Array(this.encoded.length + 1);
+    let position = 0;
+    this.encoded.forEach((text, index) => {
+      offsets[index] = position;
+      position += text.length;
+    });
+    offsets[this.encoded.length] = position;
+    this.compacted = { text: this.encoded.join(''), offsets };
+    this.encoded = [];
   }
 
   textAfter(afterId: number): string {
+    if (this.compacted !== undefined) {
+      const { text, offsets } = this.compacted;
+      return text.slice(offsets[Math.min(Math.max(0, afterId), offsets.length - 1)]);
+    }
     const start = Math.max(0, afterId);
     if (start >= this.encoded.length) return '';
     if (start === this.encoded.length - 1) return this.encoded[start] ?? '';
@@ -74,7 +106,13 @@ export class MemoryFrameLog implements FrameLog {
   }
 
   slice(from: number, to: number): string[] {
-    return this.encoded.slice(from, to);
+    if (this.compacted === undefined) return this.encoded.slice(from, to);
+    const { text, offsets } = this.compacted;
+    const pieces: string[] = [];
+    for (let index = Math.max(0, from); index < Math.min(to, offsets.length - 1); index++) {
+      pieces.push(text.slice(offsets[index], offsets[index + 1]));
+    }
+    return pieces;
   }
 
   subscribe(listener: () => void): () => void {

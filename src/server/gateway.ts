@@ -89,7 +89,11 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     await emulator.listen();
   }
   const providers = providerRuntimes(env, emulator);
-  const store = new GenerationStore({ ttlMs: settings.resumeTtlMs, maxGenerations: settings.maxGenerations });
+  const store = new GenerationStore({
+    ttlMs: settings.resumeTtlMs,
+    maxGenerations: settings.maxGenerations,
+    maxStoredBytes: settings.maxStoredBytes,
+  });
   const transport = new Transport({ connectTimeoutMs: settings.connectTimeoutMs });
   const webRoot = options.webRoot === undefined ? join(packageRoot, 'web') : options.webRoot;
   const staticFiles =

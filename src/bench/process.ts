@@ -1,0 +1,147 @@
+import { EmulatorServer } from '../emulators/server.js';
+import type { Scenario } from '../emulators/types.js';
+import { PROVIDERS } from '../providers/registry.js';
+import { startGateway } from '../server/gateway.js';
+import { closeIdle, closePools, type LoadSpec, type LoadTarget, openIdle, runLoad } from './loadgen.js';
+import { startPassthrough } from './passthrough.js';
+
+/**
+ * Entry point of the benchmark's child processes: `node dist/bench/process.js <role>`, one
+ * role per process (emulator, passthrough, gateway, loadgen). The parent drives them over the
+ * IPC channel only, so nothing that steers the benchmark (the emulator's pace included) is
+ * reachable over HTTP, through the gateway or otherwise.
+ */
+
+export type Role = 'emulator' | 'passthrough' | 'gateway' | 'loadgen';
+
+export interface Call {
+  id: number;
+  method: string;
+  params?: unknown;
+}
+export interface Reply {
+  id: number;
+  result?: unknown;
+  error?: string;
+}
+export interface Ready {
+  ready: true;
+  url: string;
+}
+
+export interface MemorySample {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  gcAvailable: boolean;
+}
+
+type Handlers = Record<string, (params: unknown) => unknown>;
+
+/** Full collection when the process runs with --expose-gc; always reports memoryUsage(). */
+async function collect(): Promise<MemorySample> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc !== undefined) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+  }
+  const usage = process.memoryUsage();
+  return {
+    rss: usage.rss,
+    heapUsed: usage.heapUsed,
+    external: usage.external,
+    arrayBuffers: usage.arrayBuffers,
+    gcAvailable: gc !== undefined,
+  };
+}
+
+function serve(url: string, handlers: Handlers): void {
+  const send = (message: Reply | Ready): void => {
+    process.send?.(message);
+  };
+  process.on('message', (message: Call) => {
+    const handler = handlers[message.method];
+    if (handler === undefined) {
+      send({ id: message.id, error: `unknown method ${message.method}` });
+      return;
+    }
+    Promise.resolve()
+      .then(() => handler(message.params))
+      .then(
+        (result) => send({ id: message.id, result }),
+        (error: unknown) =>
+          send({ id: message.id, error: error instanceof Error ? error.message : String(error) }),
+      );
+  });
+  // The parent going away ends the child too, whatever state the benchmark is in.
+  process.on('disconnect', () => process.exit(0));
+  send({ ready: true, url });
+}
+
+const exit = (): void => {
+  // process.exit() still writes a --cpu-prof profile; a signal would not.
+  setImmediate(() => process.exit(0));
+};
+
+async function main(role: string): Promise<void> {
+  switch (role) {
+    case 'emulator': {
+      const emulator = new EmulatorServer({
+        dialects: PROVIDERS.map((provider) => provider.emulator()),
+        host: '127.0.0.1',
+        port: 0,
+      });
+      const origin = await emulator.listen();
+      serve(origin, {
+        pace: (scenario) => emulator.setDefaults(scenario as Scenario),
+        exit,
+      });
+      return;
+    }
+    case 'passthrough': {
+      const upstream = process.env.BENCH_UPSTREAM;
+      if (upstream === undefined) throw new Error('BENCH_UPSTREAM is not set');
+      const proxy = await startPassthrough({ upstream });
+      serve(proxy.url, { memory: collect, exit });
+      return;
+    }
+    case 'gateway': {
+      // The same startGateway that `sluice serve` runs, configured from the environment the
+      // parent set (OPENAI_BASE_URL at the emulator, a dummy key, SLUICE_DEMO=0).
+      const gateway = await startGateway({
+        env: process.env,
+        settings: { host: '127.0.0.1', port: 0 },
+        webRoot: null,
+      });
+      serve(gateway.url, { memory: collect, exit });
+      return;
+    }
+    case 'loadgen':
+      serve('', {
+        run: (spec) => runLoad(spec as LoadSpec),
+        openIdle: (params) => {
+          const { target, count, timeoutMs } = params as {
+            target: LoadTarget;
+            count: number;
+            timeoutMs: number;
+          };
+          return openIdle(target, count, timeoutMs);
+        },
+        closeIdle: () => closeIdle(),
+        exit: async () => {
+          await closePools();
+          exit();
+        },
+      });
+      return;
+    default:
+      throw new Error(`unknown role "${role}"`);
+  }
+}
+
+main(process.argv[2] ?? '').catch((error: unknown) => {
+  process.stderr.write(`bench ${process.argv[2]}: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
