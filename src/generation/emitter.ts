@@ -17,6 +17,7 @@ export class FrameEmitter {
   private readonly envelope: Envelope;
   /** Any content frame (reasoning, text, tool call) went out: no more retries from here on. */
   contentSent = false;
+  private answerSent = false;
   private thinkingOpen = false;
   private thinkingDoneSent = false;
   private toolCallCount = 0;
@@ -61,6 +62,7 @@ export class FrameEmitter {
           break;
         case 'text':
           this.markContent(true);
+          this.answerSent = true;
           this.closeThinking(out);
           summary.textPieces.push(part.text);
           out.push({
@@ -70,6 +72,7 @@ export class FrameEmitter {
           break;
         case 'tool_call_start':
           this.markContent();
+          this.answerSent = true;
           this.closeThinking(out);
           out.push({
             event: 'tool_call_start',
@@ -120,9 +123,12 @@ export class FrameEmitter {
     return reason;
   }
 
-  /** Answer text, reasoning or a tool call already went out. */
+  /**
+   * The contract's `partial`: part of the answer (text, or a tool call, which is the answer of a
+   * tool-calling turn) already went out. Reasoning alone does not make an answer partial.
+   */
   get partial(): boolean {
-    return this.contentSent;
+    return this.answerSent;
   }
 
   errorFrame(failure: StreamFailure): Frame {

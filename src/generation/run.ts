@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { UpstreamError } from '../core/errors.js';
+import { redactSecrets, UpstreamError } from '../core/errors.js';
 import { createWireParser } from '../core/wire-parse.js';
 import type { Frame } from '../protocol/frames.js';
 import type { ChatRequest } from '../protocol/request.js';
@@ -282,7 +282,13 @@ async function finish(
       break;
     }
     case 'failed':
-      frames.push(emitter.errorFrame(outcome.failure));
+      // Provider bodies echo keys back (OpenAI's 401 does, masked); never let one through.
+      frames.push(
+        emitter.errorFrame({
+          ...outcome.failure,
+          message: redactSecrets(outcome.failure.message, [plan.providerSettings.apiKey ?? '']),
+        }),
+      );
       finishReason = outcome.failure.code === 'content_filter' ? 'content_filter' : 'error';
       break;
     case 'aborted':

@@ -123,9 +123,12 @@ const FAULTS: FaultCase[] = [
   },
 ];
 
+/** Reasoning off, so that the faults' chunk counts fall in the answer itself. */
+const answerOnly = (provider: string) => chatBody(provider, { thinking_budget: 0 });
+
 async function run(provider: string, scenarios: Scenario[]): Promise<StreamResult> {
   harness.emulator.enqueue(provider, ...scenarios);
-  return postStream(harness.url, chatBody(provider));
+  return postStream(harness.url, answerOnly(provider));
 }
 
 for (const provider of PROVIDERS.map((entry) => entry.id)) {
@@ -152,7 +155,7 @@ for (const provider of PROVIDERS.map((entry) => entry.id)) {
         // No duplicated text: a retried stream carries exactly one answer.
         if (fault.expect.finish === 'stop') {
           const text = textOf(result.frames);
-          const clean = await postStream(harness.url, chatBody(provider));
+          const clean = await postStream(harness.url, answerOnly(provider));
           expect(text).toBe(textOf(clean.frames));
         }
       });
@@ -177,6 +180,21 @@ describe('retry policy edges', () => {
       retryable: true,
     });
     expect(harness.emulator.stats('openai').requests).toBe(1);
+  });
+
+  it('an error after reasoning but before any answer is not partial', async () => {
+    harness.emulator.enqueue('anthropic', { fault: { type: 'reset', afterChunks: 3 } });
+    const result = await postStream(
+      harness.url,
+      chatBody('anthropic', { thinking_budget: 2048, max_tokens: 4096 }),
+    );
+    expect(result.frames.some((frame) => frame.event === 'thinking')).toBe(true);
+    expect(result.frames.find((frame) => frame.event === 'error')?.data).toMatchObject({
+      code: 'upstream_disconnected',
+      partial: false,
+    });
+    // Reasoning went out, so the stream is not retried: a retry would repeat it.
+    expect(harness.emulator.stats('anthropic').requests).toBe(1);
   });
 
   it('never leaks the API key into frames', async () => {
