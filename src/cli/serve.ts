@@ -1,4 +1,5 @@
 import { loadSettings } from '../config.js';
+import { redactSecrets } from '../core/errors.js';
 import { EmulatorServer } from '../emulators/server.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { startGateway } from '../server/gateway.js';
@@ -64,6 +65,11 @@ export async function serve(argv: readonly string[], defaultDemo = false): Promi
       `  try:       curl -N ${gateway.url}/api/v1/chat/stream -H 'content-type: application/json' ` +
       `-d '{"provider":"openai","messages":[{"role":"user","content":"Hello"}]}'\n`,
   );
+  // A stray rejection must not take every running stream down with the process.
+  process.on('unhandledRejection', (reason: unknown) => {
+    const message = reason instanceof Error ? reason.message : String(reason);
+    logLine({ event: 'unhandled_rejection', message: redactSecrets(message) });
+  });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {

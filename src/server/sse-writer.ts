@@ -121,5 +121,7 @@ export function streamGeneration(
 
   const unsubscribe = log.subscribe(onAppend);
   response.on('close', cleanup);
+  // A write racing a client that just left fails here; 'close' does the cleanup.
+  response.on('error', () => {});
   flush();
 }
