@@ -1,5 +1,6 @@
 import type { ChatMessage, ChatRequest } from '../../protocol/request.js';
 import type { UpstreamRequest } from '../../upstream/transport.js';
+import { checkToolArguments, parseToolArguments } from '../tool-arguments.js';
 import type { ProviderIssue, ProviderSettings } from '../types.js';
 
 /**
@@ -32,19 +33,6 @@ export function isAnthropicReasoningModel(model: string): boolean {
   if (name.startsWith('claude-3-7')) return true;
   const generation = /^claude-(?:[a-z]+-)?(\d+)(?:[-.@]|$)/.exec(name)?.[1];
   return generation !== undefined && Number(generation) >= 4 && Number(generation) < 100;
-}
-
-/** A tool call's arguments as the JSON object Anthropic's `tool_use.input` must be, if they are one. */
-function argumentsObject(text: string): Record<string, unknown> | undefined {
-  if (text.trim().length === 0) return {};
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -83,18 +71,7 @@ export function validateAnthropicRequest(request: ChatRequest): ProviderIssue | 
       };
     }
   }
-  for (const [messageIndex, message] of request.messages.entries()) {
-    for (const [callIndex, call] of (message.tool_calls ?? []).entries()) {
-      if (argumentsObject(call.function.arguments) === undefined) {
-        return {
-          code: 'invalid_request',
-          field: `messages.${messageIndex}.tool_calls.${callIndex}.function.arguments`,
-          message: 'Anthropic needs tool call arguments that are a JSON object',
-        };
-      }
-    }
-  }
-  return undefined;
+  return checkToolArguments(request.messages, 'Anthropic');
 }
 
 /**
@@ -130,7 +107,7 @@ export function toAnthropicMessages(messages: readonly ChatMessage[]): {
             type: 'tool_use',
             id: call.id,
             name: call.function.name,
-            input: argumentsObject(call.function.arguments) ?? {},
+            input: parseToolArguments(call.function.arguments) ?? {},
           });
         }
         converted.push({ role: 'assistant', content: blocks });

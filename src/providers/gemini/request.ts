@@ -1,12 +1,11 @@
 import type { ChatMessage, ChatRequest, ToolDefinition } from '../../protocol/request.js';
 import type { UpstreamRequest } from '../../upstream/transport.js';
+import { checkToolArguments, type JsonObject, parseToolArguments } from '../tool-arguments.js';
 import type { ProviderIssue, ProviderSettings } from '../types.js';
 import { geminiModelId, geminiModelTraits, needsThoughtSignature } from './models.js';
 import { toGeminiSchema } from './schema.js';
 
 /** The request side of `models/{model}:streamGenerateContent` (shared/wire §3.1). */
-
-type JsonObject = Record<string, unknown>;
 
 export type GeminiPart =
   | { text: string }
@@ -23,17 +22,6 @@ export const SKIP_SIGNATURE = 'skip_thought_signature_validator';
 
 function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Tool-call arguments as Gemini wants them (a Struct): undefined when they are not a JSON object. */
-export function parseToolArguments(text: string): JsonObject | undefined {
-  if (text.trim().length === 0) return {};
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return isJsonObject(parsed) ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** A tool result as a `functionResponse.response` (a Struct): the JSON object itself, else wrapped. */
@@ -73,18 +61,8 @@ export function checkGeminiMessages(messages: readonly ChatMessage[]): ProviderI
         message: `messages.${position}.tool_call_id "${message.tool_call_id}" matches no earlier assistant tool call; Gemini needs the function name of every tool result`,
       };
     }
-    for (const [callPosition, call] of (message.tool_calls ?? []).entries()) {
-      if (parseToolArguments(call.function.arguments) === undefined) {
-        const field = `messages.${position}.tool_calls.${callPosition}.function.arguments`;
-        return {
-          code: 'invalid_request',
-          field,
-          message: `${field} must be the JSON text of an object; Gemini takes function call arguments as an object`,
-        };
-      }
-    }
   }
-  return undefined;
+  return checkToolArguments(messages, 'Gemini');
 }
 
 /**

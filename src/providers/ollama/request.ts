@@ -1,5 +1,7 @@
 import type { ChatMessage, ChatRequest } from '../../protocol/request.js';
 import type { UpstreamRequest } from '../../upstream/transport.js';
+import { toOpenAiTools } from '../openai/request.js';
+import { checkToolArguments, parseToolArguments } from '../tool-arguments.js';
 import type { ProviderIssue, ProviderSettings } from '../types.js';
 
 /**
@@ -31,32 +33,9 @@ export function ollamaCanThink(model: string): boolean {
   return THINKING_FAMILIES.test(base) && !base.startsWith('qwen3-coder');
 }
 
-/** A Chat Completions argument string as the object Ollama expects, or undefined if it is not one. */
-export function argumentsObject(text: string): JsonObject | undefined {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
-      ? (parsed as JsonObject)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Tool call arguments that cannot become an object would be refused by Ollama mid-request. */
 export function validateOllamaRequest(request: ChatRequest): ProviderIssue | undefined {
-  for (const [messageIndex, message] of request.messages.entries()) {
-    for (const [callIndex, call] of (message.tool_calls ?? []).entries()) {
-      if (argumentsObject(call.function.arguments) === undefined) {
-        return {
-          code: 'invalid_request',
-          field: `messages.${messageIndex}.tool_calls.${callIndex}.function.arguments`,
-          message: 'Ollama needs tool call arguments to be a JSON object',
-        };
-      }
-    }
-  }
-  return undefined;
+  return checkToolArguments(request.messages, 'Ollama');
 }
 
 export function toOllamaMessages(messages: readonly ChatMessage[]): OllamaMessage[] {
@@ -74,7 +53,10 @@ export function toOllamaMessages(messages: readonly ChatMessage[]): OllamaMessag
           role: 'assistant',
           content,
           tool_calls: message.tool_calls.map((call) => ({
-            function: { name: call.function.name, arguments: argumentsObject(call.function.arguments) ?? {} },
+            function: {
+              name: call.function.name,
+              arguments: parseToolArguments(call.function.arguments) ?? {},
+            },
           })),
         };
       }
@@ -114,14 +96,7 @@ export function buildOllamaRequest(
   if (request.max_tokens !== undefined) options.num_predict = request.max_tokens;
   if (Object.keys(options).length > 0) body.options = options;
   if (request.tools?.length) {
-    body.tools = request.tools.map((tool) => ({
-      type: 'function',
-      function: {
-        name: tool.function.name,
-        ...(tool.function.description !== undefined ? { description: tool.function.description } : {}),
-        parameters: tool.function.parameters ?? { type: 'object', properties: {} },
-      },
-    }));
+    body.tools = toOpenAiTools(request.tools);
   }
   const think = thinkSetting(model, request.thinking_budget);
   if (think !== undefined) body.think = think;

@@ -1,4 +1,4 @@
-import type { ChatMessage, ChatRequest } from '../../protocol/request.js';
+import type { ChatMessage, ChatRequest, ToolDefinition } from '../../protocol/request.js';
 import type { UpstreamRequest } from '../../upstream/transport.js';
 import type { ProviderSettings } from '../types.js';
 
@@ -49,6 +49,18 @@ export function reasoningEffort(model: string, budget: number): string {
   return 'high';
 }
 
+/** The request's tools in Chat Completions form (Ollama takes the same). */
+export function toOpenAiTools(tools: readonly ToolDefinition[]): unknown[] {
+  return tools.map((tool) => ({
+    type: 'function',
+    function: {
+      name: tool.function.name,
+      ...(tool.function.description !== undefined ? { description: tool.function.description } : {}),
+      parameters: tool.function.parameters ?? { type: 'object', properties: {} },
+    },
+  }));
+}
+
 export interface OpenAiCompatibleOptions {
   /** OpenAI proper takes `max_completion_tokens`; compatible hosts still read `max_tokens`. */
   maxTokensField: 'max_completion_tokens' | 'max_tokens';
@@ -72,16 +84,7 @@ export function buildOpenAiCompatibleRequest(
   if (options.reasoningEffort && request.thinking_budget !== undefined && isOpenAiReasoningModel(model)) {
     body.reasoning_effort = reasoningEffort(model, request.thinking_budget);
   }
-  if (request.tools?.length) {
-    body.tools = request.tools.map((tool) => ({
-      type: 'function',
-      function: {
-        name: tool.function.name,
-        ...(tool.function.description !== undefined ? { description: tool.function.description } : {}),
-        parameters: tool.function.parameters ?? { type: 'object', properties: {} },
-      },
-    }));
-  }
+  if (request.tools?.length) body.tools = toOpenAiTools(request.tools);
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     accept: 'text/event-stream',
