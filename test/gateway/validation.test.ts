@@ -231,3 +231,25 @@ describe('requests refused before any stream starts', () => {
     expect(((await wrongMethod.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
   });
 });
+
+describe('an upstream that is not there', () => {
+  it('Ollama refused: a clear upstream_error naming where it was looked for, then done', async () => {
+    const gateway = await startGateway({
+      env: { OLLAMA_BASE_URL: 'http://127.0.0.1:9' },
+      settings: { port: 0, host: '127.0.0.1', maxRetries: 1, retryBaseMs: 5 },
+      webRoot: null,
+    });
+    try {
+      const result = await postStream(gateway.url, chatBody('ollama'));
+      expect(result.status).toBe(200);
+      const error = result.frames.find((frame) => frame.event === 'error')?.data;
+      expect(error).toMatchObject({ code: 'upstream_error', retryable: true, partial: false });
+      expect(error.message).toContain('is Ollama running at http://127.0.0.1:9');
+      expect(result.frames.at(-1)?.data).toMatchObject({ finish_reason: 'error' });
+      expect(result.frames.at(-1)?.data.stats.attempts).toBe(2);
+      expect(result.raw.endsWith('data: [DONE]\n\n')).toBe(true);
+    } finally {
+      await gateway.close(100);
+    }
+  });
+});
