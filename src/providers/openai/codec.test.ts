@@ -107,4 +107,18 @@ describe('OpenAI codec on recorded transcripts', () => {
     expect(parts).toContainEqual({ type: 'finish', reason: 'length', rawReason: 'length' });
     expect(readFileSync(fixture('openai-text.txt'), 'utf8').length).toBeGreaterThan(0);
   });
+
+  it('reads a whole chat.completion body from a proxy that ignored stream: true', () => {
+    const body = {
+      id: 'chatcmpl-whole',
+      object: 'chat.completion',
+      model: 'gpt-4o',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'All at once.' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 },
+    };
+    const parts = replayEverySplit(codec, 'sse', Buffer.from(JSON.stringify(body, null, 2)));
+    expect(textOf(parts, 'text')).toBe('All at once.');
+    expect(parts).toContainEqual({ type: 'finish', reason: 'stop', rawReason: 'stop' });
+    expect(parts).toContainEqual({ type: 'usage', usage: { inputTokens: 5, outputTokens: 3 } });
+  });
 });

@@ -15,15 +15,18 @@ interface ToolCallDelta {
   id?: string | null;
   function?: { name?: string | null; arguments?: string | null } | null;
 }
+interface ChoiceDelta {
+  content?: string | null;
+  refusal?: string | null;
+  reasoning?: string | null;
+  reasoning_content?: string | null;
+  tool_calls?: ToolCallDelta[] | null;
+}
 interface ChunkChoice {
   index?: number;
-  delta?: {
-    content?: string | null;
-    refusal?: string | null;
-    reasoning?: string | null;
-    reasoning_content?: string | null;
-    tool_calls?: ToolCallDelta[] | null;
-  } | null;
+  delta?: ChoiceDelta | null;
+  /** A whole `chat.completion` (a proxy that ignored `stream: true`) carries `message` instead. */
+  message?: ChoiceDelta | null;
   finish_reason?: string | null;
 }
 interface ChatChunk {
@@ -153,7 +156,7 @@ export function createOpenAiCodec(displayName = 'OpenAI'): StreamCodec {
     const choice = Array.isArray(chunk.choices)
       ? chunk.choices.find((entry) => (entry.index ?? 0) === 0)
       : undefined;
-    const delta = choice?.delta;
+    const delta = choice?.delta ?? choice?.message;
     if (delta) {
       const reasoning = delta.reasoning_content ?? delta.reasoning;
       if (typeof reasoning === 'string' && reasoning.length > 0)
