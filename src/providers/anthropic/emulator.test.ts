@@ -1,6 +1,7 @@
 import Anthropic, { APIError } from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { textOf } from '../../../test/helpers/replay.js';
+import { chatRequest } from '../../../test/helpers/requests.js';
 import { createWireParser } from '../../core/wire-parse.js';
 import { EmulatorServer } from '../../emulators/server.js';
 import type { ChatRequest } from '../../protocol/request.js';
@@ -35,17 +36,11 @@ const weatherTool = {
 };
 
 function chat(overrides: Partial<ChatRequest> = {}): ChatRequest {
-  return {
+  return chatRequest({
     provider: 'anthropic',
-    model: undefined,
     messages: [{ role: 'user', content: 'Tell me about sluices' }],
-    temperature: undefined,
-    max_tokens: undefined,
-    thinking_budget: undefined,
-    include_thinking: true,
-    tools: undefined,
     ...overrides,
-  };
+  });
 }
 
 async function send(request: ChatRequest, { apiKey }: { apiKey?: string } = { apiKey: 'sk-ant-emulated' }) {

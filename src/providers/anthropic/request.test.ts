@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { chatRequest } from '../../../test/helpers/requests.js';
 import type { ChatRequest } from '../../protocol/request.js';
 import { anthropic } from './index.js';
 import { buildAnthropicRequest, isAnthropicReasoningModel, validateAnthropicRequest } from './request.js';
@@ -6,17 +7,7 @@ import { buildAnthropicRequest, isAnthropicReasoningModel, validateAnthropicRequ
 const settings = { apiKey: 'sk-ant-test-key', baseUrl: 'https://api.anthropic.com/' };
 
 function chat(overrides: Partial<ChatRequest> = {}): ChatRequest {
-  return {
-    provider: 'anthropic',
-    model: undefined,
-    messages: [{ role: 'user', content: 'Hello' }],
-    temperature: undefined,
-    max_tokens: undefined,
-    thinking_budget: undefined,
-    include_thinking: true,
-    tools: undefined,
-    ...overrides,
-  };
+  return chatRequest({ provider: 'anthropic', ...overrides });
 }
 
 function bodyOf(request: ChatRequest, model = 'claude-sonnet-4-5'): Record<string, unknown> {

@@ -1,20 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { chatRequest } from '../../../test/helpers/requests.js';
 import type { ChatMessage, ChatRequest } from '../../protocol/request.js';
 import { gemini } from './index.js';
 import { SKIP_SIGNATURE } from './request.js';
 import { toGeminiSchema } from './schema.js';
 
-const request = (overrides: Partial<ChatRequest> = {}): ChatRequest => ({
-  provider: 'gemini',
-  model: undefined,
-  messages: [{ role: 'user', content: 'Hi' }],
-  temperature: undefined,
-  max_tokens: undefined,
-  thinking_budget: undefined,
-  include_thinking: true,
-  tools: undefined,
-  ...overrides,
-});
+const request = (overrides: Partial<ChatRequest> = {}): ChatRequest =>
+  chatRequest({ provider: 'gemini', messages: [{ role: 'user', content: 'Hi' }], ...overrides });
 const settings = { apiKey: 'AIzaSyTESTKEY0123456789abcdefghij', baseUrl: 'https://example.test/' };
 const build = (overrides: Partial<ChatRequest> = {}, model = 'gemini-2.5-flash') => {
   const upstream = gemini.buildRequest(request(overrides), model, settings);

@@ -2,6 +2,7 @@ import { type ChatResponse, Ollama } from 'ollama';
 import { request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { textOf } from '../../../test/helpers/replay.js';
+import { chatRequest as baseRequest } from '../../../test/helpers/requests.js';
 import { createWireParser } from '../../core/wire-parse.js';
 import { EmulatorServer } from '../../emulators/server.js';
 import type { ChatRequest } from '../../protocol/request.js';
@@ -43,17 +44,12 @@ async function collect(stream: AsyncIterable<ChatResponse>): Promise<ChatRespons
 }
 
 function chatRequest(overrides: Partial<ChatRequest> = {}): ChatRequest {
-  return {
+  return baseRequest({
     provider: 'ollama',
     model: 'llama3.2',
     messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
-    temperature: undefined,
-    max_tokens: undefined,
-    thinking_budget: undefined,
-    include_thinking: true,
-    tools: undefined,
     ...overrides,
-  };
+  });
 }
 
 /** The gateway's path in miniature: our request mapping, a real socket, our framing and codec. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { chatRequest as baseRequest } from '../../../test/helpers/requests.js';
 import type { ChatRequest } from '../../protocol/request.js';
 import { mapOllamaHttpError } from './errors.js';
 import { ollama } from './index.js';
@@ -6,17 +7,7 @@ import { ollama } from './index.js';
 const settings = { apiKey: undefined, baseUrl: 'http://127.0.0.1:11434/' };
 
 function chatRequest(overrides: Partial<ChatRequest> = {}): ChatRequest {
-  return {
-    provider: 'ollama',
-    model: undefined,
-    messages: [{ role: 'user', content: 'hi' }],
-    temperature: undefined,
-    max_tokens: undefined,
-    thinking_budget: undefined,
-    include_thinking: true,
-    tools: undefined,
-    ...overrides,
-  };
+  return baseRequest({ provider: 'ollama', messages: [{ role: 'user', content: 'hi' }], ...overrides });
 }
 
 const bodyOf = (request: ChatRequest, model: string): Record<string, unknown> =>

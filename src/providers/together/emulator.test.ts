@@ -2,6 +2,7 @@ import Together from 'together-ai';
 import { request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { textOf } from '../../../test/helpers/replay.js';
+import { chatRequest as baseRequest } from '../../../test/helpers/requests.js';
 import { createWireParser } from '../../core/wire-parse.js';
 import { EmulatorServer } from '../../emulators/server.js';
 import type { ChatRequest } from '../../protocol/request.js';
@@ -39,17 +40,14 @@ const sdk = () =>
   new Together({ apiKey: 'test-key', baseURL: emulator.baseUrl('together'), maxRetries: 0, timeout: 10_000 });
 
 function chatRequest(overrides: Partial<ChatRequest> = {}): ChatRequest {
-  return {
+  return baseRequest({
     provider: 'together',
     model: MODEL,
     messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
     temperature: 0.2,
     max_tokens: 256,
-    thinking_budget: undefined,
-    include_thinking: true,
-    tools: undefined,
     ...overrides,
-  };
+  });
 }
 
 /** The gateway's path in miniature: our request mapping, a real socket, our framing and codec. */
