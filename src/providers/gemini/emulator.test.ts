@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useEmulator } from '../../../test/helpers/emulator.js';
 import { replayEverySplit, textOf } from '../../../test/helpers/replay.js';
-import { EmulatorServer } from '../../emulators/server.js';
 import type { ChatRequest } from '../../protocol/request.js';
 import type { CodecPart } from '../types.js';
 import { createGeminiCodec } from './codec.js';
@@ -8,21 +8,7 @@ import { createGeminiDialect, googleJson } from './emulator.js';
 import { mapGeminiHttpError } from './errors.js';
 import { gemini } from './index.js';
 
-let emulator: EmulatorServer;
-
-beforeAll(async () => {
-  emulator = new EmulatorServer({
-    dialects: [createGeminiDialect()],
-    defaults: { ttftMs: 0, chunkDelayMs: 0 },
-  });
-  await emulator.listen();
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(() => {
-  emulator.reset();
-});
+const emulator = useEmulator(createGeminiDialect());
 
 interface Answer {
   status: number;

@@ -1,10 +1,10 @@
 import { type ChatResponse, Ollama } from 'ollama';
 import { request as undiciRequest } from 'undici';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useEmulator } from '../../../test/helpers/emulator.js';
 import { textOf } from '../../../test/helpers/replay.js';
 import { chatRequest as baseRequest } from '../../../test/helpers/requests.js';
 import { createWireParser } from '../../core/wire-parse.js';
-import { EmulatorServer } from '../../emulators/server.js';
 import type { ChatRequest } from '../../protocol/request.js';
 import type { CodecPart } from '../types.js';
 import { createOllamaDialect } from './emulator.js';
@@ -19,21 +19,7 @@ const WEATHER_TOOL = {
   },
 };
 
-let emulator: EmulatorServer;
-
-beforeAll(async () => {
-  emulator = new EmulatorServer({
-    dialects: [createOllamaDialect()],
-    defaults: { ttftMs: 0, chunkDelayMs: 0 },
-  });
-  await emulator.listen();
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(() => {
-  emulator.reset();
-});
+const emulator = useEmulator(createOllamaDialect());
 
 const client = () => new Ollama({ host: emulator.baseUrl('ollama') });
 

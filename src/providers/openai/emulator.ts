@@ -105,6 +105,30 @@ export function openAiMidstreamError(kind: MidstreamErrorKind): string[] {
   ];
 }
 
+/** The HTTP side that every Chat Completions-compatible dialect shares: route, auth, request. */
+export function chatCompletionsEndpoint(
+  provider: string,
+): Pick<
+  EmulatorDialect,
+  'provider' | 'mount' | 'baseSuffix' | 'contentType' | 'route' | 'authorized' | 'parseRequest'
+> {
+  return {
+    provider,
+    mount: `/${provider}`,
+    baseSuffix: '/v1',
+    contentType: 'text/event-stream; charset=utf-8',
+    route(method, path) {
+      return method === 'POST' && path === '/v1/chat/completions' ? {} : undefined;
+    },
+    authorized(headers: IncomingHttpHeaders) {
+      return /^Bearer \S+/.test(headers.authorization ?? '');
+    },
+    parseRequest(body) {
+      return parseOpenAiRequest(body);
+    },
+  };
+}
+
 export function createOpenAiDialect(): EmulatorDialect {
   const chunk = (
     context: ResponseContext,
@@ -132,19 +156,7 @@ export function createOpenAiDialect(): EmulatorDialect {
   });
 
   return {
-    provider: 'openai',
-    mount: '/openai',
-    baseSuffix: '/v1',
-    contentType: 'text/event-stream; charset=utf-8',
-    route(method, path) {
-      return method === 'POST' && path === '/v1/chat/completions' ? {} : undefined;
-    },
-    authorized(headers: IncomingHttpHeaders) {
-      return /^Bearer \S+/.test(headers.authorization ?? '');
-    },
-    parseRequest(body) {
-      return parseOpenAiRequest(body);
-    },
+    ...chatCompletionsEndpoint('openai'),
     begin(context) {
       return [chunk(context, [delta({ role: 'assistant', content: '', refusal: null })])];
     },

@@ -1,10 +1,10 @@
 import Together from 'together-ai';
 import { request as undiciRequest } from 'undici';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useEmulator } from '../../../test/helpers/emulator.js';
 import { textOf } from '../../../test/helpers/replay.js';
 import { chatRequest as baseRequest } from '../../../test/helpers/requests.js';
 import { createWireParser } from '../../core/wire-parse.js';
-import { EmulatorServer } from '../../emulators/server.js';
 import type { ChatRequest } from '../../protocol/request.js';
 import type { CodecPart } from '../types.js';
 import { createTogetherDialect } from './emulator.js';
@@ -20,21 +20,7 @@ const WEATHER_TOOL = {
   },
 };
 
-let emulator: EmulatorServer;
-
-beforeAll(async () => {
-  emulator = new EmulatorServer({
-    dialects: [createTogetherDialect()],
-    defaults: { ttftMs: 0, chunkDelayMs: 0 },
-  });
-  await emulator.listen();
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(() => {
-  emulator.reset();
-});
+const emulator = useEmulator(createTogetherDialect());
 
 const sdk = () =>
   new Together({ apiKey: 'test-key', baseURL: emulator.baseUrl('together'), maxRetries: 0, timeout: 10_000 });

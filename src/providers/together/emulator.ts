@@ -1,11 +1,10 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type {
   EmulatedFinish,
   EmulatedToolCall,
   EmulatorDialect,
   ResponseContext,
 } from '../../emulators/types.js';
-import { openAiMidstreamError, parseOpenAiRequest } from '../openai/emulator.js';
+import { chatCompletionsEndpoint, openAiMidstreamError } from '../openai/emulator.js';
 
 /**
  * Together's Chat Completions stream (shared/wire §4, from a real chunk pair in
@@ -95,19 +94,7 @@ export function createTogetherDialect(): EmulatorDialect {
   };
 
   return {
-    provider: 'together',
-    mount: '/together',
-    baseSuffix: '/v1',
-    contentType: 'text/event-stream; charset=utf-8',
-    route(method, path) {
-      return method === 'POST' && path === '/v1/chat/completions' ? {} : undefined;
-    },
-    authorized(headers: IncomingHttpHeaders) {
-      return /^Bearer \S+/.test(headers.authorization ?? '');
-    },
-    parseRequest(body) {
-      return parseOpenAiRequest(body);
-    },
+    ...chatCompletionsEndpoint('together'),
     begin() {
       // Together's first chunk already carries the first token; there is no role-only chunk.
       return [];
