@@ -70,6 +70,16 @@ export function replay(
   return parts;
 }
 
+/** Feeds a live response body, in the pieces it arrived in, through a provider's framing and codec. */
+export async function replayBody(
+  provider: { framing: Framing; createCodec(): StreamCodec },
+  body: AsyncIterable<Uint8Array>,
+): Promise<CodecPart[]> {
+  const pieces: Uint8Array[] = [];
+  for await (const piece of body) pieces.push(piece);
+  return replay(() => provider.createCodec(), provider.framing, pieces);
+}
+
 /** Replays whole, byte by byte, and at many random offsets; asserts all give the same parts. */
 export function replayEverySplit(
   createCodec: () => StreamCodec,

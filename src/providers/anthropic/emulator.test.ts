@@ -1,8 +1,7 @@
 import Anthropic, { APIError } from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { textOf } from '../../../test/helpers/replay.js';
+import { replayBody, textOf } from '../../../test/helpers/replay.js';
 import { chatRequest } from '../../../test/helpers/requests.js';
-import { createWireParser } from '../../core/wire-parse.js';
 import { EmulatorServer } from '../../emulators/server.js';
 import type { ChatRequest } from '../../protocol/request.js';
 import type { ResponseHeaders } from '../../upstream/transport.js';
@@ -60,18 +59,7 @@ async function send(request: ChatRequest, { apiKey }: { apiKey?: string } = { ap
 async function partsFor(request: ChatRequest): Promise<CodecPart[]> {
   const response = await send(request);
   expect(response.status).toBe(200);
-  const parser = createWireParser(anthropic.framing);
-  const codec = anthropic.createCodec();
-  const parts: CodecPart[] = [];
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    for (const event of parser.push(value)) parts.push(...codec.push(event));
-  }
-  for (const event of parser.end()) parts.push(...codec.push(event));
-  parts.push(...codec.end());
-  return parts;
+  return replayBody(anthropic, response.body as unknown as AsyncIterable<Uint8Array>);
 }
 
 function headersOf(response: Response): ResponseHeaders {

@@ -2,9 +2,8 @@ import { type ChatResponse, Ollama } from 'ollama';
 import { request as undiciRequest } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../../../test/helpers/emulator.js';
-import { textOf } from '../../../test/helpers/replay.js';
+import { replayBody, textOf } from '../../../test/helpers/replay.js';
 import { chatRequest as baseRequest } from '../../../test/helpers/requests.js';
-import { createWireParser } from '../../core/wire-parse.js';
 import type { ChatRequest } from '../../protocol/request.js';
 import type { CodecPart } from '../types.js';
 import { createOllamaDialect } from './emulator.js';
@@ -57,14 +56,7 @@ async function throughGateway(
     return { status: response.statusCode, parts: [], body: await response.body.text() };
   }
   expect(response.headers['content-type']).toBe('application/x-ndjson');
-  const parser = createWireParser(ollama.framing);
-  const codec = ollama.createCodec();
-  const parts: CodecPart[] = [];
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    for (const event of parser.push(chunk)) parts.push(...codec.push(event));
-  }
-  for (const event of parser.end()) parts.push(...codec.push(event));
-  parts.push(...codec.end());
+  const parts = await replayBody(ollama, response.body as AsyncIterable<Uint8Array>);
   return { status: 200, parts, body: '' };
 }
 

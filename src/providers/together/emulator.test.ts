@@ -2,9 +2,8 @@ import Together from 'together-ai';
 import { request as undiciRequest } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../../../test/helpers/emulator.js';
-import { textOf } from '../../../test/helpers/replay.js';
+import { replayBody, textOf } from '../../../test/helpers/replay.js';
 import { chatRequest as baseRequest } from '../../../test/helpers/requests.js';
-import { createWireParser } from '../../core/wire-parse.js';
 import type { ChatRequest } from '../../protocol/request.js';
 import type { CodecPart } from '../types.js';
 import { createTogetherDialect } from './emulator.js';
@@ -53,14 +52,7 @@ async function throughGateway(
   if (response.statusCode !== 200) {
     return { status: response.statusCode, parts: [], body: await response.body.text() };
   }
-  const parser = createWireParser(together.framing);
-  const codec = together.createCodec();
-  const parts: CodecPart[] = [];
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    for (const event of parser.push(chunk)) parts.push(...codec.push(event));
-  }
-  for (const event of parser.end()) parts.push(...codec.push(event));
-  parts.push(...codec.end());
+  const parts = await replayBody(together, response.body as AsyncIterable<Uint8Array>);
   return { status: 200, parts, body: '' };
 }
 
