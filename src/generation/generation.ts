@@ -78,10 +78,6 @@ export class Generation {
     return this.endedAt === undefined;
   }
 
-  get readerCount(): number {
-    return this.readers;
-  }
-
   /** Stops the upstream request at once; the run ends the log with the matching frames. */
   cancel(reason: CancelReason): boolean {
     if (!this.running || this.controller.signal.aborted) return false;

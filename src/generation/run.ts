@@ -139,20 +139,11 @@ function attempt(plan: RunPlan, emitter: FrameEmitter): Promise<AttemptOutcome> 
         return failureOf(new UpstreamError('timeout', reason.message, { retryable: true }));
       }
       if (error instanceof UpstreamError) {
-        if (
-          error.code === 'upstream_error' &&
-          /refused/.test(error.message) &&
-          provider.describeConnectionFailure
-        ) {
-          return failureOf(
-            new UpstreamError(
-              'upstream_error',
-              provider.describeConnectionFailure(plan.providerSettings.baseUrl),
-              {
-                retryable: true,
-              },
-            ),
-          );
+        // Decided by the socket error, not by the wording of the message.
+        const refused = (error.cause as { code?: string } | undefined)?.code === 'ECONNREFUSED';
+        if (refused && provider.describeConnectionFailure) {
+          const message = provider.describeConnectionFailure(plan.providerSettings.baseUrl);
+          return failureOf(new UpstreamError('upstream_error', message, { retryable: true, cause: error }));
         }
         return failureOf(error);
       }

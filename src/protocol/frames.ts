@@ -102,9 +102,3 @@ export type Frame =
   | { event: 'done'; data: DoneData };
 
 export type FrameEvent = Frame['event'];
-
-/** A frame as stored in a generation log: its sequence number (the SSE `id`) and its wire text. */
-export interface SequencedFrame {
-  id: number;
-  frame: Frame;
-}

@@ -8,7 +8,6 @@ export type {
   Frame,
   FrameEvent,
   MetadataData,
-  SequencedFrame,
   StartData,
   Stats,
   StreamErrorCode,

@@ -49,7 +49,7 @@ const toolSchema = z.object({
 
 const nullable = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
 
-export const chatRequestSchema = z.object({
+const chatRequestSchema = z.object({
   provider: z.string({ error: 'provider is required and must be a string' }).min(1, 'provider is required'),
   model: nullable(
     z
