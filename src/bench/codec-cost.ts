@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { createWireParser } from '../core/wire-parse.js';
 import { answerPieces } from '../emulators/content.js';
 import type { EmulatedRequest, ResponseContext } from '../emulators/types.js';
+import { sseEncoder } from '../faces/sse.js';
 import { FrameEmitter } from '../generation/emitter.js';
-import { Generation } from '../generation/generation.js';
+import { FrameLog } from '../generation/log.js';
+import { createFramePipeline, createPartStream } from '../generation/pipeline.js';
 import type { Frame } from '../protocol/frames.js';
 import { parseChatRequest } from '../protocol/request.js';
 import type { ProviderDefinition } from '../providers/types.js';
@@ -78,48 +79,35 @@ function timeCodec(
   provider: ProviderDefinition,
   reads: readonly Buffer[],
 ): { ms: number; textParts: number } {
-  const parser = createWireParser(provider.framing);
-  const codec = provider.createCodec();
+  const parts = createPartStream(provider);
   let textParts = 0;
   const started = performance.now();
   for (const read of reads) {
-    for (const event of parser.push(read)) {
-      for (const part of codec.push(event)) if (part.type === 'text') textParts++;
-    }
+    for (const part of parts.push(read)) if (part.type === 'text') textParts++;
   }
-  for (const event of parser.end()) codec.push(event);
-  codec.end();
+  parts.end();
   return { ms: performance.now() - started, textParts };
 }
 
+/** The gateway's in-process path, as run.ts drives it: the frame pipeline, one log append per read, the SSE encoding a reader writes. */
 function timePipeline(provider: ProviderDefinition, reads: readonly Buffer[]): number {
-  const generation = new Generation({
-    id: 'gen_bench',
-    provider: provider.id,
-    model: provider.defaultModel,
-    emulated: false,
-    maxLogBytes: 1 << 30,
-    graceMs: 0,
-  });
-  const emitter = new FrameEmitter(generation, true, () => performance.now());
-  const parser = createWireParser(provider.framing);
-  const codec = provider.createCodec();
-  const frames: Frame[] = [];
+  const log = new FrameLog();
+  const emitter = new FrameEmitter({ provider: provider.id, model: provider.defaultModel }, true, () =>
+    performance.now(),
+  );
+  const pipeline = createFramePipeline(provider, emitter);
+  const encoder = sseEncoder(1000);
   let cursor = 0;
   let written = 0;
   const started = performance.now();
-  // Mirrors run.ts `consume` (one log append per network read) and the SSE writer's read.
-  const consume = (events: ReturnType<typeof parser.push>): void => {
-    frames.length = 0;
-    for (const event of events) emitter.frames(codec.push(event), frames);
+  const consume = (frames: readonly Frame[]): void => {
     if (frames.length === 0) return;
-    generation.log.append(frames);
-    written += generation.log.textAfter(cursor).length;
-    cursor = generation.log.lastId;
+    log.append(frames);
+    written += encoder.encode(log, cursor + 1, log.lastId, cursor === 0).length;
+    cursor = log.lastId;
   };
-  for (const read of reads) consume(parser.push(read));
-  consume(parser.end());
-  codec.end();
+  for (const read of reads) consume(pipeline.push(read).frames);
+  consume(pipeline.end().frames);
   const elapsed = performance.now() - started;
   if (written === 0) throw new Error('pipeline wrote nothing');
   return elapsed;

@@ -45,6 +45,16 @@ export class RequestError extends Error {
   }
 }
 
+/**
+ * How one upstream stream failed, in the terms of the contract's `error` frame: the one shape
+ * codecs, error mappings and the run use for a failure.
+ */
+export interface StreamFailure {
+  code: StreamErrorCode;
+  message: string;
+  retryable: boolean;
+}
+
 /** HTTP statuses that are worth another attempt (before the first token only). */
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 409 || status === 429 || status >= 500;

@@ -3,11 +3,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Frame } from '../protocol/frames.js';
 import {
+  chunkDataJson,
   chunkDataPrefix,
   DONE_SENTINEL,
-  encodeChunkFrame,
   encodeComment,
   encodeData,
+  encodeEvent,
   encodeFrame,
   encodeRetry,
 } from './sse-encode.js';
@@ -122,7 +123,9 @@ describe('chunk fast path', () => {
           event: 'chunk',
           data: { provider, model, delta_text: text, finish_reason: null, usage: null },
         };
-        expect(encodeChunkFrame(id, chunkDataPrefix(provider, model), text)).toBe(encodeFrame(id, frame));
+        expect(encodeEvent(id, 'chunk', chunkDataJson(chunkDataPrefix(provider, model), text))).toBe(
+          encodeFrame(id, frame),
+        );
       }),
       { numRuns: 500 },
     );

@@ -18,9 +18,14 @@ export function encodeData(value: unknown): string {
   return LINE_SEPARATORS.test(json) ? json.replace(LINE_SEPARATORS, escapeSeparator) : json;
 }
 
+/** One SSE event block: the frame's sequence number, its event name, and its data JSON. */
+export function encodeEvent(id: number, event: string, dataJson: string): string {
+  return `id: ${id}\nevent: ${event}\ndata: ${dataJson}\n\n`;
+}
+
 /** One SSE event block for a frame with sequence number `id`. */
 export function encodeFrame(id: number, frame: Frame): string {
-  return `id: ${id}\nevent: ${frame.event}\ndata: ${encodeData(frame.data)}\n\n`;
+  return encodeEvent(id, frame.event, encodeData(frame.data));
 }
 
 /**
@@ -32,11 +37,11 @@ export function chunkDataPrefix(provider: string, model: string): string {
 }
 
 /**
- * A `chunk` frame, byte for byte what `encodeFrame` writes, but stringifying only the text:
- * chunks are nearly every frame, and the envelope around the text never changes.
+ * A `chunk` frame's data JSON, byte for byte what `encodeData` writes, but stringifying only the
+ * text: chunks are nearly every frame, and the envelope around the text never changes.
  */
-export function encodeChunkFrame(id: number, dataPrefix: string, text: string): string {
-  return `id: ${id}\nevent: chunk\ndata: ${dataPrefix}${encodeData(text)},"finish_reason":null,"usage":null}\n\n`;
+export function chunkDataJson(dataPrefix: string, text: string): string {
+  return `${dataPrefix}${encodeData(text)},"finish_reason":null,"usage":null}`;
 }
 
 /** The `retry:` field that precedes the first frame a response carries. */

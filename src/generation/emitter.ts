@@ -1,17 +1,11 @@
-import type { Envelope, FinishReason, Frame, StreamErrorCode, Usage } from '../protocol/frames.js';
+import type { StreamFailure } from '../core/errors.js';
+import type { Envelope, FinishReason, Frame, Usage } from '../protocol/frames.js';
 import type { CodecPart, UsageCounts } from '../providers/types.js';
-import type { Generation } from './generation.js';
-
-export interface StreamFailure {
-  code: StreamErrorCode;
-  message: string;
-  retryable: boolean;
-}
 
 /**
  * Turns codec parts into contract frames for one generation: the envelope, `thinking_done`
- * before the first answer text that follows reasoning, reasoning suppressed when asked,
- * the summary kept up to date, and the terminal frames (error, cancelled, done) built once.
+ * before the first answer text that follows reasoning, reasoning suppressed when asked, and
+ * the terminal frames (error, cancelled, done). One emitter spans every attempt of a generation.
  */
 export class FrameEmitter {
   private readonly envelope: Envelope;
@@ -24,19 +18,25 @@ export class FrameEmitter {
   firstContentAt: number | undefined;
   finish: { reason: Exclude<FinishReason, 'error' | 'cancelled'>; raw: string } | undefined;
   readonly usage: Partial<UsageCounts> = {};
+  /** Every piece of output (reasoning, answer, tool calls), for a token count when the provider gives none. */
+  private readonly outputPieces: string[] = [];
 
   constructor(
-    private readonly generation: Generation,
+    envelope: Envelope,
     private readonly includeThinking: boolean,
     private readonly clock: () => number,
   ) {
-    this.envelope = { provider: generation.provider, model: generation.model };
+    this.envelope = { provider: envelope.provider, model: envelope.model };
+  }
+
+  /** The output so far as one text: what a tokenizer counts when the provider reports no usage. */
+  get outputText(): string {
+    return this.outputPieces.join('');
   }
 
   /** Frames for non-error parts. Error parts are the run's business (retry or terminate). */
   frames(parts: readonly CodecPart[], out: Frame[]): void {
     const { provider, model } = this.envelope;
-    const summary = this.generation.summary;
     for (const part of parts) {
       switch (part.type) {
         case 'metadata': {
@@ -51,7 +51,7 @@ export class FrameEmitter {
         case 'thinking':
           this.markContent(true);
           this.thinkingOpen = true;
-          summary.thinkingPieces.push(part.text);
+          this.outputPieces.push(part.text);
           if (this.includeThinking)
             out.push({ event: 'thinking', data: { provider, model, delta_text: part.text } });
           break;
@@ -64,7 +64,7 @@ export class FrameEmitter {
           this.markContent(true);
           this.answerSent = true;
           this.closeThinking(out);
-          summary.textPieces.push(part.text);
+          this.outputPieces.push(part.text);
           out.push({
             event: 'chunk',
             data: { provider, model, delta_text: part.text, finish_reason: null, usage: null },
@@ -82,12 +82,7 @@ export class FrameEmitter {
         case 'tool_call':
           this.markContent();
           this.toolCallCount++;
-          summary.toolCalls.push({
-            index: part.index,
-            id: part.id,
-            name: part.name,
-            arguments: part.arguments,
-          });
+          this.outputPieces.push(part.name, part.arguments);
           out.push({
             event: 'tool_call',
             data: {
@@ -139,12 +134,6 @@ export class FrameEmitter {
       retryable: failure.retryable,
       partial: this.partial,
     };
-    this.generation.summary.error = {
-      code: data.code,
-      message: data.message,
-      retryable: data.retryable,
-      partial: data.partial,
-    };
     return { event: 'error', data };
   }
 
@@ -166,10 +155,6 @@ export class FrameEmitter {
       output_tokens_per_second: speed,
       attempts,
     };
-    const summary = this.generation.summary;
-    summary.finishReason = finishReason;
-    summary.usage = usage;
-    summary.stats = stats;
     return { event: 'done', data: { ...this.envelope, finish_reason: finishReason, usage, stats } };
   }
 

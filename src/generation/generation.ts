@@ -1,5 +1,5 @@
-import type { ErrorData, FinishReason, Stats, ToolCallData, Usage } from '../protocol/frames.js';
-import { MemoryFrameLog } from './log.js';
+import { FrameLog, type LogReader } from './log.js';
+import { type GenerationResult, resultOf } from './result.js';
 
 export type CancelReason = 'cancelled' | 'client_gone' | 'shutdown';
 
@@ -9,17 +9,6 @@ export class GenerationAbort extends Error {
     super(`generation stopped: ${reason}`);
     this.name = 'GenerationAbort';
   }
-}
-
-/** The accumulated result served by `GET /api/v1/generations/{id}`. */
-export interface GenerationSummary {
-  textPieces: string[];
-  thinkingPieces: string[];
-  toolCalls: Omit<ToolCallData, 'provider' | 'model'>[];
-  finishReason: FinishReason | null;
-  usage: Usage | null;
-  stats: Stats | null;
-  error: Pick<ErrorData, 'code' | 'message' | 'retryable' | 'partial'> | null;
 }
 
 export interface GenerationInit {
@@ -32,26 +21,25 @@ export interface GenerationInit {
   graceMs: number;
 }
 
+/** What a reader holds of a generation, on this instance or mirrored from another. */
+export interface Followable {
+  readonly id: string;
+  readonly log: LogReader;
+  attachReader(): void;
+  detachReader(): void;
+}
+
 /**
- * One generation's lifetime: its log, its abort controller, its readers and grace timer, and
- * its summary. The run (run.ts) is the only writer; readers only follow the log.
+ * One generation's lifetime: its log, its abort controller, its readers and grace timer. The
+ * run (run.ts) is the only writer; readers only follow the log.
  */
-export class Generation {
+export class Generation implements Followable {
   readonly id: string;
   readonly provider: string;
   readonly model: string;
   readonly emulated: boolean;
   readonly createdAt = Date.now();
-  readonly log: MemoryFrameLog;
-  readonly summary: GenerationSummary = {
-    textPieces: [],
-    thinkingPieces: [],
-    toolCalls: [],
-    finishReason: null,
-    usage: null,
-    stats: null,
-    error: null,
-  };
+  readonly log: FrameLog;
   endedAt: number | undefined;
   private readonly controller = new AbortController();
   private readers = 0;
@@ -67,7 +55,7 @@ export class Generation {
     this.model = init.model;
     this.emulated = init.emulated;
     this.graceMs = init.graceMs;
-    this.log = new MemoryFrameLog(init.maxLogBytes);
+    this.log = new FrameLog(init.maxLogBytes);
   }
 
   get signal(): AbortSignal {
@@ -122,21 +110,12 @@ export class Generation {
   }
 
   /** The body of `GET /api/v1/generations/{id}`. */
-  result(): Record<string, unknown> {
-    const summary = this.summary;
+  result(): GenerationResult {
     return {
-      generation_id: this.id,
-      status: this.running ? 'running' : 'done',
+      ...resultOf(this.id, this.log.all(), !this.running),
       provider: this.provider,
       model: this.model,
       emulated: this.emulated,
-      text: summary.textPieces.join(''),
-      thinking: summary.thinkingPieces.join(''),
-      tool_calls: summary.toolCalls,
-      finish_reason: summary.finishReason,
-      usage: summary.usage,
-      stats: summary.stats,
-      error: summary.error,
     };
   }
 
@@ -151,9 +130,6 @@ export class Generation {
     this.endedAt = Date.now();
     this.clearGrace();
     this.log.end();
-    // Kept for the resume window: one string each instead of one per frame.
-    this.summary.textPieces = [this.summary.textPieces.join('')];
-    this.summary.thinkingPieces = [this.summary.thinkingPieces.join('')];
     for (const listener of this.endListeners.splice(0)) listener();
   }
 

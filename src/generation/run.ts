@@ -1,13 +1,13 @@
 import { performance } from 'node:perf_hooks';
-import { redactSecrets, UpstreamError } from '../core/errors.js';
-import { createWireParser } from '../core/wire-parse.js';
+import { redactSecrets, type StreamFailure, UpstreamError } from '../core/errors.js';
 import type { Frame } from '../protocol/frames.js';
 import type { ChatRequest } from '../protocol/request.js';
 import type { ProviderDefinition, ProviderSettings } from '../providers/types.js';
 import { backoffDelay } from '../upstream/retry.js';
 import { readBodyText, type Transport, toUpstreamError } from '../upstream/transport.js';
-import { FrameEmitter, type StreamFailure } from './emitter.js';
+import { FrameEmitter } from './emitter.js';
 import { type Generation, GenerationAbort } from './generation.js';
+import { createFramePipeline } from './pipeline.js';
 import { finalizeUsage } from './usage.js';
 
 export interface RunPlan {
@@ -45,7 +45,7 @@ function failureOf(error: UpstreamError): AttemptOutcome {
 }
 
 /**
- * Drives one generation: upstream request -> wire parser -> codec -> frames -> log. Owns the
+ * Drives one generation: upstream request -> frame pipeline -> log. Owns the
  * retries (before the first content frame only), the idle timeout, the abort signal that
  * cancel and the grace period use, and the terminal frames: whatever happens, the log ends
  * with exactly one `done`.
@@ -171,38 +171,13 @@ function attempt(plan: RunPlan, emitter: FrameEmitter): Promise<AttemptOutcome> 
           );
           return;
         }
-        const parser = createWireParser(provider.framing);
-        const codec = provider.createCodec();
-        const frames: Frame[] = [];
+        const pipeline = createFramePipeline(provider, emitter);
 
-        /** Runs parts through the emitter; stops at the first error part. Returns false when it stopped. */
-        const consume = (events: ReturnType<typeof parser.push>, final: boolean): boolean => {
-          frames.length = 0;
-          let failure: StreamFailure | undefined;
-          for (const event of events) {
-            const parts = codec.push(event);
-            const errorAt = parts.findIndex((part) => part.type === 'error');
-            if (errorAt === -1) {
-              emitter.frames(parts, frames);
-              continue;
-            }
-            emitter.frames(parts.slice(0, errorAt), frames);
-            const part = parts[errorAt];
-            if (part?.type === 'error')
-              failure = { code: part.code, message: part.message, retryable: part.retryable };
-            break;
-          }
-          if (final && failure === undefined) {
-            const parts = codec.end();
-            const errorPart = parts.find((part) => part.type === 'error');
-            emitter.frames(parts, frames);
-            if (errorPart?.type === 'error') {
-              failure = { code: errorPart.code, message: errorPart.message, retryable: errorPart.retryable };
-            }
-          }
-          if (frames.length > 0) generation.log.append(frames);
-          if (failure !== undefined) {
-            settle({ kind: 'failed', failure });
+        /** Appends what one read produced; false when the attempt stopped (failure or a full log). */
+        const consume = (step: { frames: Frame[]; failure: StreamFailure | undefined }): boolean => {
+          if (step.frames.length > 0) generation.log.append(step.frames);
+          if (step.failure !== undefined) {
+            settle({ kind: 'failed', failure: step.failure });
             return false;
           }
           if (generation.log.full) {
@@ -222,11 +197,11 @@ function attempt(plan: RunPlan, emitter: FrameEmitter): Promise<AttemptOutcome> 
         response.body.on('data', (chunk: Buffer) => {
           if (settled) return;
           idle.refresh();
-          consume(parser.push(chunk), false);
+          consume(pipeline.push(chunk));
         });
         response.body.on('end', () => {
           if (settled) return;
-          if (!consume(parser.end(), true)) return;
+          if (!consume(pipeline.end())) return;
           if (emitter.finish !== undefined) {
             settle({ kind: 'finished' });
           } else {
@@ -254,7 +229,6 @@ async function finish(
   attempts: number,
 ): Promise<void> {
   const { generation } = plan;
-  const summary = generation.summary;
   const frames: Frame[] = [];
   let finishReason: Parameters<FrameEmitter['doneFrame']>[0];
   switch (outcome.kind) {
@@ -298,10 +272,7 @@ async function finish(
       throw new Error(`unhandled outcome ${JSON.stringify(exhaustive)}`);
     }
   }
-  const outputText =
-    summary.thinkingPieces.join('') +
-    summary.textPieces.join('') +
-    summary.toolCalls.map((call) => call.name + call.arguments).join('');
+  const outputText = emitter.outputText;
   let usage: Awaited<ReturnType<typeof finalizeUsage>>;
   try {
     usage = await finalizeUsage(emitter.usage, plan.request.messages, outputText);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { GenerationStore } from './store.js';
+import { MemoryStore } from './store.js';
 
-function finish(store: GenerationStore, textBytes: number): string {
-  const generation = store.create({
+function finish(store: MemoryStore, textBytes: number): string {
+  const generation = store.start({
     provider: 'p',
     model: 'm',
     emulated: true,
@@ -28,7 +28,8 @@ function finish(store: GenerationStore, textBytes: number): string {
 
 describe('generation store bounds', () => {
   it('drops the oldest finished generations past the stored-bytes bound', () => {
-    const store = new GenerationStore({ ttlMs: 60_000, maxGenerations: 100, maxStoredBytes: 3000 });
+    // Each 1000-character answer is held as UTF-16 twice (frame and encoded data): about 4 KB.
+    const store = new MemoryStore({ ttlMs: 60_000, maxGenerations: 100, maxStoredBytes: 9000 });
     const ids = [finish(store, 1000), finish(store, 1000), finish(store, 1000)];
     expect(store.get(ids[0] ?? '')).toBeUndefined();
     expect(store.get(ids[2] ?? '')).toBeDefined();
@@ -37,25 +38,25 @@ describe('generation store bounds', () => {
   });
 
   it('drops the oldest finished generation past the count bound, and refuses when all are running', () => {
-    const store = new GenerationStore({ ttlMs: 60_000, maxGenerations: 2, maxStoredBytes: 1 << 30 });
+    const store = new MemoryStore({ ttlMs: 60_000, maxGenerations: 2, maxStoredBytes: 1 << 30 });
     const first = finish(store, 10);
     finish(store, 10);
     finish(store, 10);
     expect(store.get(first)).toBeUndefined();
-    const running = new GenerationStore({ ttlMs: 60_000, maxGenerations: 1, maxStoredBytes: 1 << 30 });
+    const running = new MemoryStore({ ttlMs: 60_000, maxGenerations: 1, maxStoredBytes: 1 << 30 });
     expect(
-      running.create({ provider: 'p', model: 'm', emulated: true, maxLogBytes: 1024, graceMs: 10 }),
+      running.start({ provider: 'p', model: 'm', emulated: true, maxLogBytes: 1024, graceMs: 10 }),
     ).toBeDefined();
     expect(
-      running.create({ provider: 'p', model: 'm', emulated: true, maxLogBytes: 1024, graceMs: 10 }),
+      running.start({ provider: 'p', model: 'm', emulated: true, maxLogBytes: 1024, graceMs: 10 }),
     ).toBeUndefined();
     store.clear();
     running.clear();
   });
 
-  it('serves a finished log compacted, the same as before', () => {
-    const store = new GenerationStore({ ttlMs: 60_000, maxGenerations: 10, maxStoredBytes: 1 << 30 });
-    const generation = store.create({
+  it('serves a finished log the same as a running one, and its result from the frames', async () => {
+    const store = new MemoryStore({ ttlMs: 60_000, maxGenerations: 10, maxStoredBytes: 1 << 30 });
+    const generation = store.start({
       provider: 'p',
       model: 'm',
       emulated: true,
@@ -71,12 +72,15 @@ describe('generation store bounds', () => {
         },
       ]);
     }
-    const before = [0, 1, 2, 3, 4].map((afterId) => generation.log.textAfter(afterId));
-    const slices = generation.log.slice(1, 3);
+    const read = () => [1, 2, 3].map((id) => generation.log.dataJson(id));
+    const before = read();
+    expect(before[2]).toBe(
+      '{"provider":"p","model":"m","delta_text":"c\\u2028","finish_reason":null,"usage":null}',
+    );
     generation.markEnded();
-    expect([0, 1, 2, 3, 4].map((afterId) => generation.log.textAfter(afterId))).toEqual(before);
-    expect(generation.log.slice(1, 3)).toEqual(slices);
+    expect(read()).toEqual(before);
     expect(generation.log.lastId).toBe(3);
+    expect(await store.result(generation.id)).toMatchObject({ status: 'done', text: 'ab\nc\u2028' });
     store.clear();
   });
 });

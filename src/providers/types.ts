@@ -1,7 +1,7 @@
-import type { UpstreamError } from '../core/errors.js';
+import type { StreamFailure, UpstreamError } from '../core/errors.js';
 import type { Framing, WireEvent } from '../core/wire-parse.js';
 import type { EmulatorDialect } from '../emulators/types.js';
-import type { FinishReason, StreamErrorCode } from '../protocol/frames.js';
+import type { FinishReason } from '../protocol/frames.js';
 import type { ChatRequest } from '../protocol/request.js';
 import type { ResponseHeaders, UpstreamRequest } from '../upstream/transport.js';
 
@@ -21,7 +21,7 @@ export type CodecPart =
   | { type: 'usage'; usage: Partial<UsageCounts> }
   /** The upstream's finish reason, mapped onto the contract's (`error`/`cancelled` are never used here). */
   | { type: 'finish'; reason: Exclude<FinishReason, 'error' | 'cancelled'>; rawReason: string }
-  | { type: 'error'; code: StreamErrorCode; message: string; retryable: boolean };
+  | ({ type: 'error' } & StreamFailure);
 
 export interface UsageCounts {
   inputTokens: number;

@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_IDLE_TIMEOUT_MS, type Settings } from '../config.js';
 import { RequestError } from '../core/errors.js';
-import type { Generation } from '../generation/generation.js';
-import type { Followable, RedisGenerations } from '../generation/redis.js';
+import { sseEncoder } from '../faces/sse.js';
+import type { Followable, Generation } from '../generation/generation.js';
 import { runGeneration } from '../generation/run.js';
 import type { GenerationStore } from '../generation/store.js';
 import { parseChatRequest } from '../protocol/request.js';
@@ -11,8 +11,8 @@ import { PROVIDERS, resolveRequest } from '../providers/registry.js';
 import type { ProviderSettings } from '../providers/types.js';
 import type { Transport } from '../upstream/transport.js';
 import { readJsonBody } from './body.js';
-import { streamGeneration } from './sse-writer.js';
 import type { StaticFiles } from './static.js';
+import { followLog } from './stream-writer.js';
 
 /** How each provider is reached in this process. */
 export interface ProviderRuntime {
@@ -29,8 +29,6 @@ export interface AppContext {
   transport: Transport;
   providers: ReadonlyMap<string, ProviderRuntime>;
   staticFiles: StaticFiles | undefined;
-  /** When REDIS_URL is set: generations other instances run can be resumed, cancelled, read. */
-  redis: RedisGenerations | undefined;
   version: string;
   /** Receives one line per finished generation (no request content, no secrets). */
   log: ((line: Record<string, unknown>) => void) | undefined;
@@ -107,7 +105,7 @@ export function createRequestHandler(
         'provider',
       );
     }
-    const generation = context.store.create({
+    const generation = context.store.start({
       provider: provider.id,
       model,
       emulated: runtime.emulated,
@@ -115,28 +113,23 @@ export function createRequestHandler(
       graceMs: context.settings.resumeGraceMs,
     });
     if (generation === undefined) throw new RequestError('unavailable', 'too many generations are running');
-    if (context.redis !== undefined) {
-      const redis = context.redis;
-      generation.remoteReaders = () => redis.remoteReaders(generation.id);
-      redis.publish(generation);
-    }
     const log = context.log;
     if (log !== undefined) {
       generation.onEnd(() => {
-        const summary = generation.summary;
+        const result = generation.result();
         log({
           event: 'generation',
           id: generation.id,
           provider: generation.provider,
           model: generation.model,
           emulated: generation.emulated,
-          finish_reason: summary.finishReason,
-          error: summary.error?.code ?? null,
-          attempts: summary.stats?.attempts ?? null,
-          ttft_ms: summary.stats?.ttft_ms ?? null,
-          duration_ms: summary.stats?.duration_ms ?? null,
-          input_tokens: summary.usage?.input_tokens ?? null,
-          output_tokens: summary.usage?.output_tokens ?? null,
+          finish_reason: result.finish_reason,
+          error: result.error?.code ?? null,
+          attempts: result.stats?.attempts ?? null,
+          ttft_ms: result.stats?.ttft_ms ?? null,
+          duration_ms: result.stats?.duration_ms ?? null,
+          input_tokens: result.usage?.input_tokens ?? null,
+          output_tokens: result.usage?.output_tokens ?? null,
         });
       });
     }
@@ -159,13 +152,13 @@ export function createRequestHandler(
     return generation;
   };
 
+  const sse = sseEncoder(context.settings.clientRetryMs);
   const stream = (generation: Followable, response: ServerResponse, afterId: number): void => {
-    streamGeneration(generation, response, {
+    followLog(generation, response, sse, {
       afterId,
       keepAliveMs: context.settings.keepAliveMs,
       bufferFrames: context.settings.bufferFrames,
       stallTimeoutMs: context.settings.stallTimeoutMs,
-      clientRetryMs: context.settings.clientRetryMs,
       headers: corsHeaders,
     });
   };
@@ -189,7 +182,7 @@ export function createRequestHandler(
       version: context.version,
       demo: context.settings.demo,
       providers,
-      active_streams: context.store.activeCount,
+      active_streams: context.store.running().length,
       stored_generations: context.store.size,
     };
   };
@@ -253,22 +246,12 @@ export function createRequestHandler(
     const cancelMatch = /^\/api\/v1\/chat\/stream\/([A-Za-z0-9_-]{1,64})\/cancel$/.exec(path);
     if (cancelMatch) {
       allow('POST');
-      const id = cancelMatch[1] ?? '';
-      const generation = context.store.get(id);
-      if (generation === undefined) {
-        const remote = context.redis === undefined ? 'unknown' : await context.redis.cancel(id);
-        if (remote === 'unknown') throw notFound('unknown or expired generation id');
-        if (remote === 'cancelled') sendJson(response, 200, { cancelled: true }, corsHeaders);
-        else
-          sendJson(response, 409, { cancelled: false, reason: 'the generation already ended' }, corsHeaders);
-        return;
-      }
-      if (generation.cancel('cancelled')) {
-        sendJson(response, 200, { cancelled: true }, corsHeaders);
-      } else {
-        const reason = generation.running
-          ? 'the generation is already stopping'
-          : 'the generation already ended';
+      const outcome = await context.store.cancel(cancelMatch[1] ?? '');
+      if (outcome === 'unknown') throw notFound('unknown or expired generation id');
+      if (outcome === 'cancelled') sendJson(response, 200, { cancelled: true }, corsHeaders);
+      else {
+        const reason =
+          outcome === 'stopping' ? 'the generation is already stopping' : 'the generation already ended';
         sendJson(response, 409, { cancelled: false, reason }, corsHeaders);
       }
       return;
@@ -278,7 +261,7 @@ export function createRequestHandler(
       allow('GET');
       const id = resumeMatch[1] ?? '';
       const afterId = parseAfterId(request, url);
-      const generation = context.store.get(id) ?? (await context.redis?.follow(id));
+      const generation = await context.store.follow(id);
       if (generation === undefined) throw notFound('unknown or expired generation id');
       stream(generation, response, afterId);
       return;
@@ -287,7 +270,7 @@ export function createRequestHandler(
     if (resultMatch) {
       allow('GET');
       const id = resultMatch[1] ?? '';
-      const result = context.store.get(id)?.result() ?? (await context.redis?.result(id));
+      const result = await context.store.result(id);
       if (result === undefined) throw notFound('unknown or expired generation id');
       sendJson(response, 200, result, corsHeaders);
       return;

@@ -5,8 +5,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Environment, loadSettings, type Settings } from '../config.js';
 import { EmulatorServer } from '../emulators/server.js';
-import { RedisGenerations } from '../generation/redis.js';
-import { GenerationStore } from '../generation/store.js';
+import { RedisStore } from '../generation/redis.js';
+import { type GenerationStore, MemoryStore } from '../generation/store.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { Transport } from '../upstream/transport.js';
 import { createRequestHandler, type ProviderRuntime } from './app.js';
@@ -89,11 +89,17 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     await emulator.listen();
   }
   const providers = providerRuntimes(env, emulator);
-  const store = new GenerationStore({
+  const memory = new MemoryStore({
     ttlMs: settings.resumeTtlMs,
     maxGenerations: settings.maxGenerations,
     maxStoredBytes: settings.maxStoredBytes,
   });
+  let store: GenerationStore = memory;
+  if (settings.redisUrl !== undefined) {
+    const redis = new RedisStore(settings.redisUrl, memory, Math.ceil(settings.resumeTtlMs / 1000));
+    await redis.connect();
+    store = redis;
+  }
   const transport = new Transport({ connectTimeoutMs: settings.connectTimeoutMs });
   const webRoot = options.webRoot === undefined ? join(packageRoot, 'web') : options.webRoot;
   const staticFiles =
@@ -101,11 +107,6 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       ? undefined
       : new StaticFiles({ '/client/': join(packageRoot, 'dist', 'client'), '/': webRoot });
   let shuttingDown = false;
-  let redis: RedisGenerations | undefined;
-  if (settings.redisUrl !== undefined) {
-    redis = new RedisGenerations(settings.redisUrl, Math.ceil(settings.resumeTtlMs / 1000));
-    await redis.start();
-  }
 
   const handler = createRequestHandler({
     settings,
@@ -113,7 +114,6 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     transport,
     providers,
     staticFiles,
-    redis,
     log: options.log,
     version: readVersion(),
     isShuttingDown: () => shuttingDown,
@@ -152,9 +152,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       // Let writers flush the terminal frames before the sockets go.
       await new Promise((done) => setImmediate(done));
       server.closeAllConnections();
-      store.clear();
+      await store.close();
       await transport.close();
-      await redis?.close();
       await emulator?.close();
     })();
     return closing;

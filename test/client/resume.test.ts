@@ -98,7 +98,7 @@ describe('transparent resume across cut connections', () => {
     // Forgetting every generation at the cut plays a gateway restarted without shared storage.
     proxy = await startCuttingProxy(gateway.url, [900], {
       mode: 'reset',
-      onCut: () => gateway.store.clear(),
+      onCut: () => void gateway.store.close(),
     });
     const stream = await streamChat(request, { baseUrl: proxy.url, ...fast });
     const frames: StreamFrame[] = [];

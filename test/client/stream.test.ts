@@ -135,7 +135,9 @@ describe('client against a demo gateway', () => {
     expect(result.finishReason).toBeNull();
     // The gateway ended the generation as cancelled.
     const id = stream.generationId ?? '';
-    expect(await waitFor(() => gateway.store.get(id)?.running === false, 3000)).toBe(true);
+    expect(
+      await waitFor(() => !gateway.store.running().some((generation) => generation.id === id), 3000),
+    ).toBe(true);
     expect((await getGeneration(id, { baseUrl })).finish_reason).toBe('cancelled');
   });
 

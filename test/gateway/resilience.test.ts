@@ -134,10 +134,10 @@ describe('no leaks', () => {
         }),
       );
       const deadline = Date.now() + 3000;
-      while (gateway.gateway.store.activeCount > 0 && Date.now() < deadline) {
+      while (gateway.gateway.store.running().length > 0 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      expect(gateway.gateway.store.activeCount).toBe(0);
+      expect(gateway.gateway.store.running().length).toBe(0);
     } finally {
       await agent.close();
       await gateway.close();

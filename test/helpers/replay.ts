@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createWireParser, type Framing } from '../../src/core/wire-parse.js';
+import type { Framing } from '../../src/core/wire-parse.js';
+import { createPartStream } from '../../src/generation/pipeline.js';
 import type { CodecPart, StreamCodec } from '../../src/providers/types.js';
 
 /** Reads a transcript, dropping `# source:` / `#` comment lines at its top. */
@@ -53,20 +54,16 @@ export function randomOffsets(length: number, count: number, seed: number): numb
   return offsets;
 }
 
-/** Feeds bytes, in the given pieces, through the framing parser and a fresh codec. */
+/** Feeds bytes, in the given pieces, through the gateway's part stream (framing parser and a fresh codec). */
 export function replay(
   createCodec: () => StreamCodec,
   framing: Framing,
   pieces: readonly Uint8Array[],
 ): CodecPart[] {
-  const parser = createWireParser(framing);
-  const codec = createCodec();
+  const stream = createPartStream({ framing, createCodec });
   const parts: CodecPart[] = [];
-  for (const piece of pieces) {
-    for (const event of parser.push(piece)) parts.push(...codec.push(event));
-  }
-  for (const event of parser.end()) parts.push(...codec.push(event));
-  parts.push(...codec.end());
+  for (const piece of pieces) parts.push(...stream.push(piece));
+  parts.push(...stream.end());
   return parts;
 }
 

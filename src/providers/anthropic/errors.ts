@@ -1,4 +1,10 @@
-import { codeForStatus, isRetryableStatus, redactSecrets, UpstreamError } from '../../core/errors.js';
+import {
+  codeForStatus,
+  isRetryableStatus,
+  redactSecrets,
+  type StreamFailure,
+  UpstreamError,
+} from '../../core/errors.js';
 import type { StreamErrorCode } from '../../protocol/frames.js';
 import { retryAfterFromHeaders } from '../../upstream/retry.js';
 import type { ResponseHeaders } from '../../upstream/transport.js';
@@ -23,10 +29,7 @@ const ERROR_TYPES: Readonly<Record<string, { code: StreamErrorCode; retryable: b
   billing_error: { code: 'upstream_error', retryable: false },
 };
 
-export interface ClassifiedError {
-  code: StreamErrorCode;
-  message: string;
-  retryable: boolean;
+export interface ClassifiedError extends StreamFailure {
   /** Anthropic's own `error.type`, when it gave one. */
   type: string | undefined;
 }

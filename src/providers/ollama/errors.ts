@@ -1,4 +1,10 @@
-import { codeForStatus, isRetryableStatus, redactSecrets, UpstreamError } from '../../core/errors.js';
+import {
+  codeForStatus,
+  isRetryableStatus,
+  redactSecrets,
+  type StreamFailure,
+  UpstreamError,
+} from '../../core/errors.js';
 import type { StreamErrorCode } from '../../protocol/frames.js';
 import { retryAfterFromHeaders } from '../../upstream/retry.js';
 import type { ResponseHeaders } from '../../upstream/transport.js';
@@ -12,12 +18,6 @@ import type { ResponseHeaders } from '../../upstream/transport.js';
 /** `model 'x' not found, try pulling it first` (older) and `model "x" not found` (newer). */
 const MODEL_NOT_FOUND = /\bmodel\b.*\bnot found\b/i;
 
-export interface ClassifiedOllamaError {
-  code: StreamErrorCode;
-  message: string;
-  retryable: boolean;
-}
-
 /** The text of an Ollama error value: a string, or an object with a `message` / `error` string. */
 export function ollamaErrorText(error: unknown): string {
   if (typeof error === 'string' && error.length > 0) return error;
@@ -30,7 +30,7 @@ export function ollamaErrorText(error: unknown): string {
 }
 
 /** An error line inside a stream (the HTTP status was already 200). */
-export function classifyOllamaStreamError(error: unknown, status?: unknown): ClassifiedOllamaError {
+export function classifyOllamaStreamError(error: unknown, status?: unknown): StreamFailure {
   const message = ollamaErrorText(error);
   // A missing model cannot succeed on another attempt: the user has to pull it.
   if (MODEL_NOT_FOUND.test(message)) return { code: 'bad_request', message, retryable: false };

@@ -1,4 +1,4 @@
-import type { StreamErrorCode } from '../../protocol/frames.js';
+import type { StreamFailure } from '../../core/errors.js';
 import { createObjectCodec } from '../object-codec.js';
 import type { CodecPart, StreamCodec } from '../types.js';
 
@@ -69,11 +69,7 @@ export function mapOpenAiFinishReason(reason: string): MappedReason {
 }
 
 /** An OpenAI-style error object, in a stream or an HTTP body, onto a stream error code. */
-export function classifyOpenAiError(error: unknown): {
-  code: StreamErrorCode;
-  message: string;
-  retryable: boolean;
-} {
+export function classifyOpenAiError(error: unknown): StreamFailure {
   const object = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
   const message =
     typeof object.message === 'string'

@@ -1,0 +1,28 @@
+import { DONE_SENTINEL, encodeComment, encodeEvent, encodeRetry } from '../core/sse-encode.js';
+import type { LogReader } from '../generation/log.js';
+import type { StreamEncoder } from './types.js';
+
+/** The contract's stream headers (CONTRACT.md section 3). */
+const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache',
+  'X-Accel-Buffering': 'no',
+} as const;
+
+/**
+ * The native form: one SSE event per frame (`id`, `event`, `data`), `retry:` before the first,
+ * `: ping` comments as keep-alive, `data: [DONE]` after `done`.
+ */
+export function sseEncoder(clientRetryMs: number): StreamEncoder {
+  const retry = encodeRetry(clientRetryMs);
+  return {
+    headers: SSE_HEADERS,
+    encode(log: LogReader, fromId: number, toId: number, first: boolean): string {
+      let text = first ? retry : '';
+      for (let id = fromId; id <= toId; id++) text += encodeEvent(id, log.frame(id).event, log.dataJson(id));
+      return text;
+    },
+    keepAlive: encodeComment('ping'),
+    trailer: DONE_SENTINEL,
+  };
+}

@@ -1,0 +1,91 @@
+import type { StreamFailure } from '../core/errors.js';
+import { createWireParser, type Framing, type WireEvent } from '../core/wire-parse.js';
+import type { Frame } from '../protocol/frames.js';
+import type { CodecPart, StreamCodec } from '../providers/types.js';
+import type { FrameEmitter } from './emitter.js';
+
+/** What the pipeline needs of a provider: how its body is framed, and a fresh codec. */
+export interface StreamSource {
+  framing: Framing;
+  createCodec(): StreamCodec;
+}
+
+/** Upstream bytes -> wire events -> codec parts: one attempt's parser and codec. */
+export interface PartStream {
+  push(bytes: Uint8Array): CodecPart[];
+  /** The body ended: the parser's last event and the codec's verdict. */
+  end(): CodecPart[];
+}
+
+export function createPartStream(source: StreamSource): PartStream {
+  const parser = createWireParser(source.framing);
+  const codec = source.createCodec();
+  const decode = (events: readonly WireEvent[], out: CodecPart[]): CodecPart[] => {
+    for (const event of events) for (const part of codec.push(event)) out.push(part);
+    return out;
+  };
+  return {
+    push: (bytes) => decode(parser.push(bytes), []),
+    end: () => {
+      const parts = decode(parser.end(), []);
+      for (const part of codec.end()) parts.push(part);
+      return parts;
+    },
+  };
+}
+
+/** The frames one upstream read produced, and the failure it ended with, if any. */
+export interface PipelineStep {
+  /** Reused by the next call: consume before pushing again. */
+  readonly frames: Frame[];
+  readonly failure: StreamFailure | undefined;
+}
+
+/** Upstream bytes -> contract frames, for one attempt of a generation. */
+export interface FramePipeline {
+  push(bytes: Uint8Array): PipelineStep;
+  end(): PipelineStep;
+}
+
+/**
+ * The one chain from bytes to frames: wire parser -> provider codec -> frame emitter. Frames
+ * stop at the first error part, which becomes the step's failure (the run decides whether it
+ * retries or ends the stream); nothing is produced after a failure.
+ */
+export function createFramePipeline(source: StreamSource, emitter: FrameEmitter): FramePipeline {
+  const parser = createWireParser(source.framing);
+  const codec = source.createCodec();
+  const frames: Frame[] = [];
+  let failed = false;
+
+  const emit = (parts: readonly CodecPart[]): StreamFailure | undefined => {
+    const errorAt = parts.findIndex((part) => part.type === 'error');
+    if (errorAt === -1) {
+      emitter.frames(parts, frames);
+      return undefined;
+    }
+    emitter.frames(parts.slice(0, errorAt), frames);
+    const part = parts[errorAt];
+    return part?.type === 'error'
+      ? { code: part.code, message: part.message, retryable: part.retryable }
+      : undefined;
+  };
+
+  const run = (events: readonly WireEvent[], final: boolean): PipelineStep => {
+    frames.length = 0;
+    if (failed) return { frames, failure: undefined };
+    let failure: StreamFailure | undefined;
+    for (const event of events) {
+      failure = emit(codec.push(event));
+      if (failure !== undefined) break;
+    }
+    if (final && failure === undefined) failure = emit(codec.end());
+    if (failure !== undefined) failed = true;
+    return { frames, failure };
+  };
+
+  return {
+    push: (bytes) => run(parser.push(bytes), false),
+    end: () => run(parser.end(), true),
+  };
+}

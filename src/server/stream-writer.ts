@@ -1,0 +1,141 @@
+import type { ServerResponse } from 'node:http';
+import type { StreamEncoder } from '../faces/types.js';
+import type { Followable } from '../generation/generation.js';
+
+export interface StreamWriterOptions {
+  /** Write frames with id greater than this (0 = from the start). */
+  afterId: number;
+  keepAliveMs: number;
+  /** Frames a reader may fall behind the log while its socket is full before it counts as stalled. */
+  bufferFrames: number;
+  /**
+   * How long the socket must stay full (no `drain`) before a reader that is `bufferFrames`
+   * behind counts as stalled. A burst from a fast upstream fills any socket for a moment; only
+   * a reader that stays full is slow.
+   */
+  stallTimeoutMs: number;
+  headers: Record<string, string>;
+}
+
+/**
+ * Most characters handed to the socket in one write. A backlog (a resume of a long answer, a
+ * burst) goes out in slices that each wait for `drain`, so what a reader that stops reading
+ * holds is one slice and the socket's buffer, whatever the answer's size.
+ */
+const SLICE_CHARS = 64 * 1024;
+
+/**
+ * Follows a generation's log onto one HTTP response in one output form. Writes straight to
+ * the socket; when `write()` says the socket is full it stops and waits for `drain`, so a slow
+ * reader costs the gateway one pending slice, not a growing queue. A reader whose socket stays
+ * full for `stallTimeoutMs` while more than `bufferFrames` frames wait for it is disconnected,
+ * whether the log is running or finished: it can resume from its last id.
+ */
+export function followLog(
+  generation: Followable,
+  response: ServerResponse,
+  encoder: StreamEncoder,
+  options: StreamWriterOptions,
+): void {
+  const log = generation.log;
+  let cursor = options.afterId;
+  let first = true;
+  let blockedSince: number | undefined;
+  let stallTimer: NodeJS.Timeout | undefined;
+  let wroteSinceTick = true;
+  let closed = false;
+
+  response.writeHead(200, {
+    ...options.headers,
+    ...encoder.headers,
+    'X-Generation-Id': generation.id,
+  });
+  generation.attachReader();
+
+  const cleanup = (): void => {
+    if (closed) return;
+    closed = true;
+    unsubscribe();
+    clearInterval(keepAlive);
+    clearTimeout(stallTimer);
+    response.off('drain', onDrain);
+    generation.detachReader();
+  };
+
+  /** Writes slices until the socket is full or the reader has caught up. */
+  const flush = (): void => {
+    while (!closed && blockedSince === undefined) {
+      const lastId = log.lastId;
+      if (cursor >= lastId) {
+        if (log.ended) {
+          response.end(encoder.trailer);
+          cleanup();
+        }
+        return;
+      }
+      let text = '';
+      let toId = cursor;
+      while (toId < lastId && text.length < SLICE_CHARS) {
+        toId++;
+        text += encoder.encode(log, toId, toId, first && text.length === 0);
+      }
+      first = false;
+      cursor = toId;
+      wroteSinceTick = true;
+      if (!response.write(text)) {
+        blockedSince = Date.now();
+        response.once('drain', onDrain);
+        // Checked again when the stall bound passes, in case no frame arrives to trigger it.
+        stallTimer = setTimeout(dropIfStalled, options.stallTimeoutMs + 1);
+      }
+    }
+  };
+
+  function onDrain(): void {
+    blockedSince = undefined;
+    clearTimeout(stallTimer);
+    flush();
+  }
+
+  /** Drops a reader whose socket stayed full past the stall bound: it can resume, nothing is lost. */
+  const dropIfStalled = (): void => {
+    if (blockedSince === undefined || closed) return;
+    const blockedFor = Date.now() - blockedSince;
+    if (blockedFor >= options.stallTimeoutMs && (log.ended || log.lastId - cursor > options.bufferFrames)) {
+      response.destroy();
+      cleanup();
+      return;
+    }
+    // Not stalled yet: look again when the bound could next be passed.
+    clearTimeout(stallTimer);
+    const wait =
+      blockedFor < options.stallTimeoutMs ? options.stallTimeoutMs - blockedFor : options.stallTimeoutMs;
+    stallTimer = setTimeout(dropIfStalled, wait + 1);
+  };
+
+  const onAppend = (): void => {
+    if (blockedSince !== undefined) {
+      dropIfStalled();
+      return;
+    }
+    flush();
+  };
+
+  // The flag is cleared every half period and a keep-alive goes out when nothing was written
+  // over a whole half period, so the longest silence is one full keep-alive interval.
+  const keepAliveText = encoder.keepAlive;
+  const keepAlive = setInterval(
+    () => {
+      if (!wroteSinceTick && blockedSince === undefined && !closed && keepAliveText !== undefined)
+        response.write(keepAliveText);
+      wroteSinceTick = false;
+    },
+    Math.max(5, Math.floor(options.keepAliveMs / 2)),
+  );
+
+  const unsubscribe = log.subscribe(onAppend);
+  response.on('close', cleanup);
+  // A write racing a client that just left fails here; 'close' does the cleanup.
+  response.on('error', () => {});
+  flush();
+}
