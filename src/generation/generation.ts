@@ -17,6 +17,8 @@ export interface GenerationInit {
   model: string;
   emulated: boolean;
   maxLogBytes: number;
+  /** Who asked for it (a client address, later a key): the store shares its bytes fairly between owners. */
+  owner?: string;
   /** Grace period after the last reader leaves before the upstream is aborted (0 = at once). */
   graceMs: number;
 }
@@ -38,6 +40,7 @@ export class Generation implements Followable {
   readonly provider: string;
   readonly model: string;
   readonly emulated: boolean;
+  readonly owner: string;
   readonly createdAt = Date.now();
   readonly log: FrameLog;
   endedAt: number | undefined;
@@ -54,6 +57,7 @@ export class Generation implements Followable {
     this.provider = init.provider;
     this.model = init.model;
     this.emulated = init.emulated;
+    this.owner = init.owner ?? '';
     this.graceMs = init.graceMs;
     this.log = new FrameLog(init.maxLogBytes);
   }

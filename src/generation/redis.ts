@@ -4,7 +4,7 @@ import type { Frame } from '../protocol/frames.js';
 import type { Followable, Generation, GenerationInit } from './generation.js';
 import { FrameLog, type LogReader } from './log.js';
 import { type GenerationResult, resultOf } from './result.js';
-import type { CancelOutcome, GenerationStore, MemoryStore } from './store.js';
+import type { CancelOutcome, GenerationStore, MemoryStore, StoreRefusal } from './store.js';
 
 /**
  * Generations shared through Redis, so that any gateway instance can resume, cancel or read a
@@ -81,9 +81,9 @@ export class RedisStore implements GenerationStore {
     return this.local.running();
   }
 
-  start(init: Omit<GenerationInit, 'id'>): Generation | undefined {
+  start(init: Omit<GenerationInit, 'id'>): Generation | StoreRefusal {
     const generation = this.local.start(init);
-    if (generation === undefined) return undefined;
+    if (typeof generation === 'string') return generation;
     generation.remoteReaders = async () => Number((await this.client.get(readersKey(generation.id))) ?? 0);
     this.mirror(generation);
     return generation;

@@ -1,14 +1,19 @@
 import { performance } from 'node:perf_hooks';
 import { redactSecrets, type StreamFailure, UpstreamError } from '../core/errors.js';
-import type { Frame } from '../protocol/frames.js';
+import type { Frame, Usage } from '../protocol/frames.js';
 import type { ChatRequest } from '../protocol/request.js';
 import type { ProviderDefinition, ProviderSettings } from '../providers/types.js';
 import { backoffDelay } from '../upstream/retry.js';
-import { readBodyText, type Transport, toUpstreamError } from '../upstream/transport.js';
+import {
+  readBodyText,
+  type Transport,
+  toUpstreamError,
+  type UpstreamRequest,
+} from '../upstream/transport.js';
 import { FrameEmitter } from './emitter.js';
 import { type Generation, GenerationAbort } from './generation.js';
 import { createFramePipeline } from './pipeline.js';
-import { finalizeUsage } from './usage.js';
+import { finalizeUsage, reportedUsage } from './usage.js';
 
 export interface RunPlan {
   generation: Generation;
@@ -36,6 +41,20 @@ class IdleTimeout extends Error {
   }
 }
 
+/** A fault of the gateway itself: never retried, never described beyond what a client may read. */
+function internalFailure(message: string): AttemptOutcome {
+  return { kind: 'failed', failure: { code: 'internal', message, retryable: false } };
+}
+
+/** The outcome `decide` gives, or an internal failure when it throws. */
+function guarded(decide: () => AttemptOutcome): AttemptOutcome {
+  try {
+    return decide();
+  } catch {
+    return internalFailure('the upstream answer could not be read');
+  }
+}
+
 function failureOf(error: UpstreamError): AttemptOutcome {
   return {
     kind: 'failed',
@@ -53,6 +72,17 @@ function failureOf(error: UpstreamError): AttemptOutcome {
 export async function runGeneration(plan: RunPlan): Promise<void> {
   const { generation } = plan;
   const emitter = new FrameEmitter(generation, plan.request.include_thinking, () => performance.now());
+  const progress = { attempts: 0 };
+  try {
+    await drive(plan, emitter, progress);
+  } catch {
+    // Whatever threw, the generation still ends, exactly once, with `error` and `done`.
+    endAfterFault(plan, emitter, progress.attempts);
+  }
+}
+
+async function drive(plan: RunPlan, emitter: FrameEmitter, progress: { attempts: number }): Promise<void> {
+  const { generation } = plan;
   generation.log.append([
     {
       event: 'start',
@@ -66,14 +96,13 @@ export async function runGeneration(plan: RunPlan): Promise<void> {
     },
   ]);
 
-  let attempts = 0;
   let outcome: AttemptOutcome;
   for (;;) {
-    attempts++;
+    progress.attempts++;
     outcome = await attempt(plan, emitter);
     if (outcome.kind !== 'failed' || !outcome.failure.retryable || emitter.contentSent) break;
-    if (attempts > plan.maxRetries) break;
-    const delay = backoffDelay(attempts, plan.retryBaseMs, outcome.retryAfterMs);
+    if (progress.attempts > plan.maxRetries) break;
+    const delay = backoffDelay(progress.attempts, plan.retryBaseMs, outcome.retryAfterMs);
     if (delay === undefined) break;
     const aborted = await sleep(delay, generation.signal);
     if (aborted) {
@@ -81,7 +110,27 @@ export async function runGeneration(plan: RunPlan): Promise<void> {
       break;
     }
   }
-  await finish(plan, emitter, outcome, attempts);
+  await finish(plan, emitter, outcome, progress.attempts);
+}
+
+/** The last resort after a fault: terminal frames with what is known, no tokenizer, no await. */
+function endAfterFault(plan: RunPlan, emitter: FrameEmitter, attempts: number): void {
+  const { generation } = plan;
+  if (!generation.running) return;
+  try {
+    if (!generation.log.ended) {
+      generation.log.append([
+        emitter.errorFrame({
+          code: 'internal',
+          message: 'the gateway failed on this generation',
+          retryable: false,
+        }),
+        emitter.doneFrame('error', reportedUsage(emitter.usage), Math.max(1, attempts), plan.receivedAt),
+      ]);
+    }
+  } finally {
+    generation.markEnded();
+  }
 }
 
 function abortOf(signal: AbortSignal): GenerationAbort {
@@ -108,7 +157,12 @@ function attempt(plan: RunPlan, emitter: FrameEmitter): Promise<AttemptOutcome> 
   const { generation, provider } = plan;
   if (generation.signal.aborted)
     return Promise.resolve({ kind: 'aborted', abort: abortOf(generation.signal) });
-  const upstreamRequest = provider.buildRequest(plan.request, plan.model, plan.providerSettings);
+  let upstreamRequest: UpstreamRequest;
+  try {
+    upstreamRequest = provider.buildRequest(plan.request, plan.model, plan.providerSettings);
+  } catch {
+    return Promise.resolve(internalFailure(`the request could not be prepared for ${provider.displayName}`));
+  }
   const controller = new AbortController();
 
   return new Promise<AttemptOutcome>((resolve) => {
@@ -142,12 +196,12 @@ function attempt(plan: RunPlan, emitter: FrameEmitter): Promise<AttemptOutcome> 
         // Decided by the socket error, not by the wording of the message.
         const refused = (error.cause as { code?: string } | undefined)?.code === 'ECONNREFUSED';
         if (refused && provider.describeConnectionFailure) {
-          const message = provider.describeConnectionFailure(plan.providerSettings.baseUrl);
+          const message = provider.describeConnectionFailure();
           return failureOf(new UpstreamError('upstream_error', message, { retryable: true, cause: error }));
         }
         return failureOf(error);
       }
-      const upstreamError = toUpstreamError(error, upstreamRequest.url);
+      const upstreamError = toUpstreamError(error, provider.displayName);
       if (emitter.contentSent || settled) {
         return failureOf(
           new UpstreamError('upstream_disconnected', upstreamError.message, { retryable: true }),
@@ -156,7 +210,7 @@ function attempt(plan: RunPlan, emitter: FrameEmitter): Promise<AttemptOutcome> 
       return failureOf(upstreamError);
     };
 
-    plan.transport.open(upstreamRequest, controller.signal).then(
+    plan.transport.open(upstreamRequest, controller.signal, provider.displayName).then(
       (response) => {
         body = response.body;
         if (settled) {
@@ -166,7 +220,10 @@ function attempt(plan: RunPlan, emitter: FrameEmitter): Promise<AttemptOutcome> 
         idle.refresh();
         if (response.status < 200 || response.status >= 300) {
           readBodyText(response.body).then(
-            (text) => settle(failureOf(provider.mapHttpError(response.status, text, response.headers))),
+            (text) =>
+              settle(
+                guarded(() => failureOf(provider.mapHttpError(response.status, text, response.headers))),
+              ),
             (error: unknown) => settle(classify(error)),
           );
           return;
@@ -194,14 +251,24 @@ function attempt(plan: RunPlan, emitter: FrameEmitter): Promise<AttemptOutcome> 
           return true;
         };
 
+        // A codec that throws is a bug, but it must end this generation, not the process.
         response.body.on('data', (chunk: Buffer) => {
           if (settled) return;
           idle.refresh();
-          consume(pipeline.push(chunk));
+          try {
+            consume(pipeline.push(chunk));
+          } catch {
+            settle(internalFailure(`the ${provider.displayName} stream could not be read`));
+          }
         });
         response.body.on('end', () => {
           if (settled) return;
-          if (!consume(pipeline.end())) return;
+          try {
+            if (!consume(pipeline.end())) return;
+          } catch {
+            settle(internalFailure(`the ${provider.displayName} stream could not be read`));
+            return;
+          }
           if (emitter.finish !== undefined) {
             settle({ kind: 'finished' });
           } else {
@@ -273,19 +340,11 @@ async function finish(
     }
   }
   const outputText = emitter.outputText;
-  let usage: Awaited<ReturnType<typeof finalizeUsage>>;
+  let usage: Usage;
   try {
     usage = await finalizeUsage(emitter.usage, plan.request.messages, outputText);
   } catch {
-    const input = emitter.usage.inputTokens ?? 0;
-    const output = emitter.usage.outputTokens ?? 0;
-    usage = {
-      input_tokens: input,
-      output_tokens: output,
-      thinking_tokens: emitter.usage.thinkingTokens ?? null,
-      total_tokens: input + output,
-      estimated: true,
-    };
+    usage = reportedUsage(emitter.usage);
   }
   frames.push(emitter.doneFrame(finishReason, usage, attempts, plan.receivedAt));
   generation.log.append(frames);

@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from './store.js';
 
-function finish(store: MemoryStore, textBytes: number): string {
+function finish(store: MemoryStore, textBytes: number, owner = 'a'): string {
   const generation = store.start({
     provider: 'p',
     model: 'm',
     emulated: true,
     maxLogBytes: 1 << 30,
+    owner,
     graceMs: 0,
   });
-  if (generation === undefined) throw new Error('store full');
+  if (typeof generation === 'string') throw new Error(`store refused: ${generation}`);
   generation.log.append([
     {
       event: 'chunk',
@@ -27,31 +28,41 @@ function finish(store: MemoryStore, textBytes: number): string {
 }
 
 describe('generation store bounds', () => {
-  it('drops the oldest finished generations past the stored-bytes bound', () => {
+  it('refuses new work past the stored-bytes bound, and keeps every finished generation', () => {
     // Each 1000-character answer is held as UTF-16 twice (frame and encoded data): about 4 KB.
-    const store = new MemoryStore({ ttlMs: 60_000, maxGenerations: 100, maxStoredBytes: 9000 });
-    const ids = [finish(store, 1000), finish(store, 1000), finish(store, 1000)];
-    expect(store.get(ids[0] ?? '')).toBeUndefined();
-    expect(store.get(ids[2] ?? '')).toBeDefined();
-    expect(store.size).toBe(2);
+    const store = new MemoryStore({ ttlMs: 60_000, maxGenerations: 100, maxStoredBytes: 40_000 });
+    const ids = [finish(store, 1000, 'a'), finish(store, 1000, 'a'), finish(store, 1000, 'a')];
+    // One owner holds a quarter of the store at most: its own new work is refused, no one else's.
+    expect(
+      store.start({ provider: 'p', model: 'm', emulated: true, maxLogBytes: 1024, owner: 'a', graceMs: 0 }),
+    ).toBe('owner_bytes');
+    for (const owner of ['b', 'c', 'd', 'e', 'f', 'g', 'h']) finish(store, 1000, owner);
+    expect(
+      store.start({ provider: 'p', model: 'm', emulated: true, maxLogBytes: 1024, owner: 'z', graceMs: 0 }),
+    ).toBe('bytes');
+    for (const id of ids) expect(store.get(id)).toBeDefined();
+    expect(store.size).toBe(10);
     store.clear();
   });
 
-  it('drops the oldest finished generation past the count bound, and refuses when all are running', () => {
+  it('refuses new work past the count bound, and keeps every finished generation', () => {
     const store = new MemoryStore({ ttlMs: 60_000, maxGenerations: 2, maxStoredBytes: 1 << 30 });
     const first = finish(store, 10);
     finish(store, 10);
-    finish(store, 10);
-    expect(store.get(first)).toBeUndefined();
-    const running = new MemoryStore({ ttlMs: 60_000, maxGenerations: 1, maxStoredBytes: 1 << 30 });
-    expect(
-      running.start({ provider: 'p', model: 'm', emulated: true, maxLogBytes: 1024, graceMs: 10 }),
-    ).toBeDefined();
-    expect(
-      running.start({ provider: 'p', model: 'm', emulated: true, maxLogBytes: 1024, graceMs: 10 }),
-    ).toBeUndefined();
+    expect(store.start({ provider: 'p', model: 'm', emulated: true, maxLogBytes: 1024, graceMs: 10 })).toBe(
+      'generations',
+    );
+    expect(store.get(first)).toBeDefined();
     store.clear();
-    running.clear();
+  });
+
+  it('frees an expired generation for new work', async () => {
+    const store = new MemoryStore({ ttlMs: 20, maxGenerations: 1, maxStoredBytes: 1 << 30 });
+    const first = finish(store, 10);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(store.get(first)).toBeUndefined();
+    expect(typeof finish(store, 10)).toBe('string');
+    store.clear();
   });
 
   it('serves a finished log the same as a running one, and its result from the frames', async () => {
@@ -63,7 +74,7 @@ describe('generation store bounds', () => {
       maxLogBytes: 1 << 20,
       graceMs: 0,
     });
-    if (generation === undefined) throw new Error('store full');
+    if (typeof generation === 'string') throw new Error('store full');
     for (const text of ['a', 'b\n', 'c\u2028']) {
       generation.log.append([
         {

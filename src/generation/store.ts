@@ -9,9 +9,15 @@ export type CancelOutcome = 'cancelled' | 'stopping' | 'ended' | 'unknown';
  * Where generations live: the one interface the server asks, whether they are held in this
  * process alone or shared with other instances through Redis.
  */
+/** Why a store refused new work. */
+export type StoreRefusal = 'generations' | 'bytes' | 'owner_bytes';
+
 export interface GenerationStore {
-  /** Registers a generation this instance runs; undefined when the store is full of running ones. */
-  start(init: Omit<GenerationInit, 'id'>): Generation | undefined;
+  /**
+   * Registers a generation this instance runs, or says why not: the store is full, and the
+   * promise made to generations already held (their resume window) is kept over new work.
+   */
+  start(init: Omit<GenerationInit, 'id'>): Generation | StoreRefusal;
   /** A generation to read, wherever it runs; undefined when unknown or expired. */
   follow(id: string): Promise<Followable | undefined>;
   /** Stops a running generation, wherever it runs. */
@@ -31,9 +37,15 @@ export interface StoreOptions {
   ttlMs: number;
   /** Most generations held at once, running and finished. */
   maxGenerations: number;
-  /** Most bytes of frames kept for finished generations; past it the oldest go first. */
+  /** Most bytes of frames held for finished generations; past it, new work is refused. */
   maxStoredBytes: number;
 }
+
+/**
+ * The share of the stored bytes one owner may hold: one client that fills the store can only
+ * refuse its own new work, never everyone's.
+ */
+const OWNER_SHARE = 0.25;
 
 /**
  * Ids are unguessable (122 random bits): knowing one is what lets a client resume or cancel.
@@ -45,30 +57,38 @@ function newGenerationId(): string {
 
 /**
  * The in-process store: running generations plus finished ones kept for resume until their
- * TTL. Bounded: past `maxGenerations`, the oldest finished one is dropped; when every slot is
- * running, new generations are refused.
+ * TTL, never evicted before it. Bounded by count and by the bytes finished generations hold;
+ * at a bound, new work is refused (503) rather than cutting anyone's resume window short.
  */
 export class MemoryStore implements GenerationStore {
   private readonly generations = new Map<string, Generation>();
   private readonly expiry = new Map<string, NodeJS.Timeout>();
   private finishedBytes = 0;
+  private readonly ownerBytes = new Map<string, number>();
 
   constructor(private readonly options: StoreOptions) {}
 
-  start(init: Omit<GenerationInit, 'id'>): Generation | undefined {
-    if (this.generations.size >= this.options.maxGenerations && !this.evictOldestFinished()) return undefined;
+  start(init: Omit<GenerationInit, 'id'>): Generation | StoreRefusal {
+    if (this.generations.size >= this.options.maxGenerations) return 'generations';
+    if (this.finishedBytes >= this.options.maxStoredBytes) return 'bytes';
+    const owner = init.owner ?? '';
+    if ((this.ownerBytes.get(owner) ?? 0) >= this.options.maxStoredBytes * OWNER_SHARE) return 'owner_bytes';
     const generation = new Generation({ ...init, id: newGenerationId() });
     this.generations.set(generation.id, generation);
     generation.onEnd(() => {
       const timer = setTimeout(() => this.remove(generation.id), this.options.ttlMs);
       timer.unref();
       this.expiry.set(generation.id, timer);
-      this.finishedBytes += generation.log.sizeBytes;
-      while (this.finishedBytes > this.options.maxStoredBytes && this.evictOldestFinished()) {
-        // evicted one; check the bound again
-      }
+      this.account(generation, generation.log.sizeBytes);
     });
     return generation;
+  }
+
+  private account(generation: Generation, bytes: number): void {
+    this.finishedBytes += bytes;
+    const held = (this.ownerBytes.get(generation.owner) ?? 0) + bytes;
+    if (held > 0) this.ownerBytes.set(generation.owner, held);
+    else this.ownerBytes.delete(generation.owner);
   }
 
   /** A generation held here (running or finished), synchronously. */
@@ -114,6 +134,7 @@ export class MemoryStore implements GenerationStore {
     this.expiry.clear();
     this.generations.clear();
     this.finishedBytes = 0;
+    this.ownerBytes.clear();
   }
 
   private remove(id: string): void {
@@ -121,18 +142,7 @@ export class MemoryStore implements GenerationStore {
     if (timer !== undefined) clearTimeout(timer);
     this.expiry.delete(id);
     const generation = this.generations.get(id);
-    if (generation !== undefined && !generation.running) this.finishedBytes -= generation.log.sizeBytes;
+    if (generation !== undefined && !generation.running) this.account(generation, -generation.log.sizeBytes);
     this.generations.delete(id);
-  }
-
-  private evictOldestFinished(): boolean {
-    // Map iteration is insertion order, so the first finished one is the oldest.
-    for (const generation of this.generations.values()) {
-      if (!generation.running) {
-        this.remove(generation.id);
-        return true;
-      }
-    }
-    return false;
   }
 }

@@ -87,6 +87,6 @@ export interface ProviderDefinition {
   mapHttpError(status: number, bodyText: string, headers: ResponseHeaders): UpstreamError;
   /** The wire-accurate emulator of this provider (demo mode, tests, benchmarks). */
   emulator(): EmulatorDialect;
-  /** A sentence for a refused connection ("is Ollama running at ...?"). */
-  describeConnectionFailure?(baseUrl: string): string;
+  /** A sentence for a refused connection ("is Ollama running ...?"), naming no address. */
+  describeConnectionFailure?(): string;
 }

@@ -106,13 +106,21 @@ export function createRequestHandler(
       );
     }
     const generation = context.store.start({
+      owner: request.socket.remoteAddress ?? '',
       provider: provider.id,
       model,
       emulated: runtime.emulated,
       maxLogBytes: context.settings.maxLogBytes,
       graceMs: context.settings.resumeGraceMs,
     });
-    if (generation === undefined) throw new RequestError('unavailable', 'too many generations are running');
+    if (typeof generation === 'string') {
+      throw new RequestError(
+        'unavailable',
+        generation === 'owner_bytes'
+          ? 'this client holds its share of stored generations; try again when some expire'
+          : 'the gateway holds as many generations as it can; try again later',
+      );
+    }
     const log = context.log;
     if (log !== undefined) {
       generation.onEnd(() => {

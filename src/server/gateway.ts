@@ -7,6 +7,7 @@ import { type Environment, loadSettings, type Settings } from '../config.js';
 import { EmulatorServer } from '../emulators/server.js';
 import { RedisStore } from '../generation/redis.js';
 import { type GenerationStore, MemoryStore } from '../generation/store.js';
+import { loadTokenizer } from '../generation/usage.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { Transport } from '../upstream/transport.js';
 import { createRequestHandler, type ProviderRuntime } from './app.js';
@@ -128,6 +129,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       resolvePromise();
     });
   });
+  // The usage tokenizer is a large table: load it now, not in the middle of someone's stream.
+  void loadTokenizer().catch(() => {});
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
@@ -148,7 +151,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       await Promise.race([allEnded, deadline]);
       clearTimeout(timer);
       for (const generation of store.running()) generation.cancel('shutdown');
-      await allEnded;
+      // A cancelled run ends at once; should one not, shutdown still finishes a second later.
+      let lastTimer: NodeJS.Timeout | undefined;
+      await Promise.race([allEnded, new Promise<void>((done) => (lastTimer = setTimeout(done, 1000)))]);
+      clearTimeout(lastTimer);
       // Let writers flush the terminal frames before the sockets go.
       await new Promise((done) => setImmediate(done));
       server.closeAllConnections();

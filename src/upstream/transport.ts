@@ -40,8 +40,15 @@ export class Transport {
     });
   }
 
-  /** Sends the request; resolves once response headers arrive. Rejects with an UpstreamError. */
-  async open(upstreamRequest: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+  /**
+   * Sends the request; resolves once response headers arrive. Rejects with an UpstreamError
+   * whose message names the upstream as `upstreamName` (the provider), never by its address.
+   */
+  async open(
+    upstreamRequest: UpstreamRequest,
+    signal: AbortSignal,
+    upstreamName: string,
+  ): Promise<UpstreamResponse> {
     try {
       const response = await request(upstreamRequest.url, {
         method: 'POST',
@@ -57,7 +64,7 @@ export class Transport {
       };
     } catch (error) {
       if (signal.aborted) throw signal.reason ?? error;
-      throw toUpstreamError(error, upstreamRequest.url);
+      throw toUpstreamError(error, upstreamName);
     }
   }
 
@@ -66,41 +73,34 @@ export class Transport {
   }
 }
 
-function hostOf(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}`;
-  } catch {
-    return 'the upstream';
-  }
-}
-
-/** Connection-level failures: all retryable, none carrying the URL's query (keys live there). */
-export function toUpstreamError(error: unknown, url: string): UpstreamError {
-  const host = hostOf(url);
+/**
+ * Connection-level failures: all retryable. Messages name the upstream by `name` (the provider),
+ * never by host, port or URL: error frames reach clients, and addresses are internal.
+ */
+export function toUpstreamError(error: unknown, name: string): UpstreamError {
   const code = (error as { code?: string } | null)?.code;
   if (error instanceof undiciErrors.ConnectTimeoutError || code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return new UpstreamError('timeout', `connecting to ${host} timed out`, { retryable: true, cause: error });
+    return new UpstreamError('timeout', `connecting to ${name} timed out`, { retryable: true, cause: error });
   }
   if (code === 'ECONNREFUSED') {
-    return new UpstreamError('upstream_error', `connection refused by ${host}`, {
+    return new UpstreamError('upstream_error', `connection refused by ${name}`, {
       retryable: true,
       cause: error,
     });
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return new UpstreamError('upstream_error', `could not resolve ${host}`, {
+    return new UpstreamError('upstream_error', `could not resolve ${name}`, {
       retryable: true,
       cause: error,
     });
   }
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') {
-    return new UpstreamError('upstream_disconnected', `the connection to ${host} was reset`, {
+    return new UpstreamError('upstream_disconnected', `the connection to ${name} was reset`, {
       retryable: true,
       cause: error,
     });
   }
-  return new UpstreamError('upstream_error', `request to ${host} failed`, { retryable: true, cause: error });
+  return new UpstreamError('upstream_error', `request to ${name} failed`, { retryable: true, cause: error });
 }
 
 /** Reads a (small) error body, bounded in size. */

@@ -244,7 +244,8 @@ describe('an upstream that is not there', () => {
       expect(result.status).toBe(200);
       const error = result.frames.find((frame) => frame.event === 'error')?.data;
       expect(error).toMatchObject({ code: 'upstream_error', retryable: true, partial: false });
-      expect(error.message).toContain('is Ollama running at http://127.0.0.1:9');
+      expect(error.message).toContain('is Ollama running where OLLAMA_BASE_URL points?');
+      expect(error.message).not.toContain('127.0.0.1');
       expect(result.frames.at(-1)?.data).toMatchObject({ finish_reason: 'error' });
       expect(result.frames.at(-1)?.data.stats.attempts).toBe(2);
       expect(result.raw.endsWith('data: [DONE]\n\n')).toBe(true);

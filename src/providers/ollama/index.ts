@@ -27,7 +27,8 @@ export const ollama: ProviderDefinition = {
   createCodec: createOllamaCodec,
   mapHttpError: mapOllamaHttpError,
   emulator: createOllamaDialect,
-  describeConnectionFailure(baseUrl) {
-    return `Could not connect to Ollama: is Ollama running at ${baseUrl}? Start it with "ollama serve" or set OLLAMA_BASE_URL.`;
+  describeConnectionFailure() {
+    // The address stays in the operator's configuration: error frames never name internal hosts.
+    return 'Could not connect to Ollama: is Ollama running where OLLAMA_BASE_URL points? Start it with "ollama serve" or set OLLAMA_BASE_URL.';
   },
 };

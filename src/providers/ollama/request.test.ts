@@ -112,10 +112,10 @@ describe('Ollama request mapping', () => {
     expect(ollama.validate?.(chatRequest(), 'llama3.2')).toBeUndefined();
   });
 
-  it('names the base URL when the connection is refused', () => {
-    expect(ollama.describeConnectionFailure?.('http://127.0.0.1:11434')).toContain(
-      'is Ollama running at http://127.0.0.1:11434?',
-    );
+  it('names the setting, not the address, when the connection is refused', () => {
+    const message = ollama.describeConnectionFailure?.() ?? '';
+    expect(message).toContain('is Ollama running where OLLAMA_BASE_URL points?');
+    expect(message).not.toMatch(/127\.0\.0\.1|11434|http/);
   });
 });
 
