@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { createWireParser } from '../core/wire-parse.js';
 import { answerPieces } from '../emulators/content.js';
+import { dialectFor } from '../emulators/dialects.js';
 import type { EmulatedRequest, ResponseContext } from '../emulators/types.js';
 import { FrameEmitter } from '../generation/emitter.js';
 import { Generation } from '../generation/generation.js';
@@ -42,7 +43,7 @@ function fallbackRequest(model: string): EmulatedRequest {
 
 /** The bytes the provider's emulator sends for a plain answer of `chunks` pieces, one read per event. */
 export function emulatedStream(provider: ProviderDefinition, chunks: number): Buffer[] {
-  const dialect = provider.emulator();
+  const dialect = dialectFor(provider.id);
   const parsed = parseChatRequest({
     provider: provider.id,
     messages: [{ role: 'user', content: 'Explain how a streaming gateway works.' }],

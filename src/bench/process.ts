@@ -1,6 +1,6 @@
+import { allDialects } from '../emulators/dialects.js';
 import { EmulatorServer } from '../emulators/server.js';
 import type { Scenario } from '../emulators/types.js';
-import { PROVIDERS } from '../providers/registry.js';
 import { startGateway } from '../server/gateway.js';
 import { closeIdle, closePools, type LoadSpec, type LoadTarget, openIdle, runLoad } from './loadgen.js';
 import { startPassthrough } from './passthrough.js';
@@ -89,7 +89,7 @@ async function main(role: string): Promise<void> {
   switch (role) {
     case 'emulator': {
       const emulator = new EmulatorServer({
-        dialects: PROVIDERS.map((provider) => provider.emulator()),
+        dialects: allDialects(),
         host: '127.0.0.1',
         port: 0,
       });

@@ -1,6 +1,5 @@
 import { loadSettings } from '../config.js';
 import { redactSecrets } from '../core/errors.js';
-import { EmulatorServer } from '../emulators/server.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { startGateway } from '../server/gateway.js';
 
@@ -97,9 +96,11 @@ export async function emulate(argv: readonly string[]): Promise<void> {
   const chunks = takeOption(args, '--chunks');
   const control = takeFlag(args, '--control');
   rejectRest(args);
+  // Loaded here, not at the top: `sluice serve` shares this file and never needs the emulators.
+  const { EmulatorServer, allDialects } = await import('../emulators/index.js');
   const emulator = new EmulatorServer({
     control,
-    dialects: PROVIDERS.map((provider) => provider.emulator()),
+    dialects: allDialects(),
     host,
     port: portValue,
     defaults: {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Environment, loadSettings, type Settings } from '../config.js';
-import { EmulatorServer } from '../emulators/server.js';
+import type { EmulatorServer } from '../emulators/server.js';
 import { RedisGenerations } from '../generation/redis.js';
 import { GenerationStore } from '../generation/store.js';
 import { PROVIDERS } from '../providers/registry.js';
@@ -85,7 +85,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const settings: Settings = { ...loadSettings(env), ...options.settings };
   let emulator: EmulatorServer | undefined;
   if (settings.demo) {
-    emulator = new EmulatorServer({ dialects: PROVIDERS.map((provider) => provider.emulator()) });
+    // Loaded only here: a gateway serving real providers never loads the emulators.
+    const emulators = await import('../emulators/index.js');
+    emulator = new emulators.EmulatorServer({ dialects: emulators.allDialects() });
     await emulator.listen();
   }
   const providers = providerRuntimes(env, emulator);
