@@ -3,9 +3,9 @@ import { availableParallelism, cpus, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import type { Scenario } from '../emulators/types.js';
-import { parseChatRequest } from '../protocol/request.js';
-import { findProvider, PROVIDERS } from '../providers/registry.js';
+import type { Scenario } from '../src/emulators/types.js';
+import { parseChatRequest } from '../src/protocol/request.js';
+import { findProvider, PROVIDERS } from '../src/providers/registry.js';
 import { BenchChild, tasksetWorks } from './children.js';
 import { measureCodecCost } from './codec-cost.js';
 import type { IdleResult, LoadResult, LoadSpec, LoadTarget } from './loadgen.js';
@@ -573,7 +573,7 @@ machine it runs on. It starts the OpenAI emulator and measures three paths in on
 
 - **direct**: the load generator talks to the emulator;
 - **pass-through**: a minimal node:http proxy that pipes the upstream bytes unchanged
-  (src/bench/passthrough.ts), the floor for any proxy written on Node;
+  (bench/passthrough.ts), the floor for any proxy written on Node;
 - **Sluice**: the gateway, configured with \`OPENAI_BASE_URL\` at the emulator, which parses the
   upstream SSE, runs the provider codec, and re-encodes every chunk as a contract frame.
 

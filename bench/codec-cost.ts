@@ -1,13 +1,13 @@
 import { performance } from 'node:perf_hooks';
-import { createWireParser } from '../core/wire-parse.js';
-import { answerPieces } from '../emulators/content.js';
-import { dialectFor } from '../emulators/dialects.js';
-import type { EmulatedRequest, ResponseContext } from '../emulators/types.js';
-import { FrameEmitter } from '../generation/emitter.js';
-import { Generation } from '../generation/generation.js';
-import type { Frame } from '../protocol/frames.js';
-import { parseChatRequest } from '../protocol/request.js';
-import type { ProviderDefinition } from '../providers/types.js';
+import { createWireParser } from '../src/core/wire-parse.js';
+import { answerPieces } from '../src/emulators/content.js';
+import { dialectFor } from '../src/emulators/dialects.js';
+import type { EmulatedRequest, ResponseContext } from '../src/emulators/types.js';
+import { FrameEmitter } from '../src/generation/emitter.js';
+import { Generation } from '../src/generation/generation.js';
+import type { Frame } from '../src/protocol/frames.js';
+import { parseChatRequest } from '../src/protocol/request.js';
+import type { ProviderDefinition } from '../src/providers/types.js';
 
 /**
  * In-process cost of one provider's stream, per answer chunk: the provider's own emulator

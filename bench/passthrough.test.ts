@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allDialects } from '../emulators/dialects.js';
-import { EmulatorServer } from '../emulators/server.js';
+import { allDialects } from '../src/emulators/dialects.js';
+import { EmulatorServer } from '../src/emulators/server.js';
 import { type Passthrough, startPassthrough } from './passthrough.js';
 
 describe('bench pass-through proxy', () => {
