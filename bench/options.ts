@@ -1,0 +1,70 @@
+import { resolve } from 'node:path';
+
+export const HELP = `Usage: npm run bench -- [--quick] [--no-docs] [--cases latency,throughput,burst,idle]
+                      [--concurrency 1,64,512] [--cpu-prof DIR]
+
+Measures direct-to-emulator, a byte pass-through proxy and Sluice, each component in its own
+process (pinned apart with taskset), and prints the results as Markdown tables.
+
+  --quick          concurrency 1 and 64, fewer chunks, shorter cells (does not write docs)
+  --no-docs        do not rewrite the generated section of docs/benchmarks.md
+  --cases LIST     only these cases (default: latency,throughput,burst,idle)
+  --concurrency L  only these concurrencies
+  --paths LIST     only these paths (direct,pass-through,sluice)
+  --cpu-prof DIR   run the gateway under --cpu-prof, write its profile to DIR and print the
+                   functions with the most self time (implies --no-docs)
+`;
+
+export interface Options {
+  quick: boolean;
+  docs: boolean;
+  cases: Set<string>;
+  concurrency: number[];
+  paths: Set<string>;
+  cpuProf: string | undefined;
+}
+
+/** The benchmark's options, or `undefined` when help was asked for. */
+export function parseOptions(argv: readonly string[]): Options | undefined {
+  const args = [...argv];
+  const take = (name: string): string | undefined => {
+    const index = args.indexOf(name);
+    if (index === -1) return undefined;
+    const value = args[index + 1];
+    if (value === undefined) throw new Error(`${name} needs a value`);
+    args.splice(index, 2);
+    return value;
+  };
+  const flag = (name: string): boolean => {
+    const index = args.indexOf(name);
+    if (index === -1) return false;
+    args.splice(index, 1);
+    return true;
+  };
+  if (flag('--help') || flag('-h')) return undefined;
+  const quick = flag('--quick');
+  const noDocs = flag('--no-docs');
+  const cases = take('--cases');
+  const concurrency = take('--concurrency');
+  const cpuProf = take('--cpu-prof');
+  const paths = take('--paths');
+  if (args.length > 0) throw new Error(`unknown argument "${args[0]}"`);
+  const levels = concurrency?.split(',').map(Number) ?? (quick ? [1, 64] : [1, 64, 512]);
+  if (levels.some((level) => !Number.isInteger(level) || level < 1 || level > 1000)) {
+    throw new Error('--concurrency takes integers from 1 to 1000');
+  }
+  return {
+    quick,
+    docs:
+      !noDocs &&
+      !quick &&
+      cpuProf === undefined &&
+      cases === undefined &&
+      concurrency === undefined &&
+      paths === undefined,
+    paths: new Set((paths ?? 'direct,pass-through,sluice').split(',')),
+    cases: new Set((cases ?? 'latency,throughput,burst,idle').split(',')),
+    concurrency: levels,
+    cpuProf: cpuProf === undefined ? undefined : resolve(cpuProf),
+  };
+}
