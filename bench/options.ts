@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { flag, type OptionSpec, parseArgs, stringOption, UsageError, wantsHelp } from '../src/cli/args.js';
 
 export const HELP = `Usage: npm run bench -- [--quick] [--no-docs] [--cases latency,throughput,burst,idle]
                       [--concurrency 1,64,512] [--cpu-prof DIR]
@@ -24,34 +25,29 @@ export interface Options {
   cpuProf: string | undefined;
 }
 
+const SPEC: OptionSpec = {
+  quick: 'boolean',
+  'no-docs': 'boolean',
+  cases: 'string',
+  concurrency: 'string',
+  paths: 'string',
+  'cpu-prof': 'string',
+};
+
 /** The benchmark's options, or `undefined` when help was asked for. */
 export function parseOptions(argv: readonly string[]): Options | undefined {
-  const args = [...argv];
-  const take = (name: string): string | undefined => {
-    const index = args.indexOf(name);
-    if (index === -1) return undefined;
-    const value = args[index + 1];
-    if (value === undefined) throw new Error(`${name} needs a value`);
-    args.splice(index, 2);
-    return value;
-  };
-  const flag = (name: string): boolean => {
-    const index = args.indexOf(name);
-    if (index === -1) return false;
-    args.splice(index, 1);
-    return true;
-  };
-  if (flag('--help') || flag('-h')) return undefined;
-  const quick = flag('--quick');
-  const noDocs = flag('--no-docs');
-  const cases = take('--cases');
-  const concurrency = take('--concurrency');
-  const cpuProf = take('--cpu-prof');
-  const paths = take('--paths');
-  if (args.length > 0) throw new Error(`unknown argument "${args[0]}"`);
+  if (wantsHelp(argv)) return undefined;
+  const args = parseArgs(argv, SPEC);
+  if (args.positionals.length > 0) throw new UsageError(`unknown argument "${args.positionals[0]}"`);
+  const quick = flag(args, 'quick');
+  const noDocs = flag(args, 'no-docs');
+  const cases = stringOption(args, 'cases');
+  const concurrency = stringOption(args, 'concurrency');
+  const cpuProf = stringOption(args, 'cpu-prof');
+  const paths = stringOption(args, 'paths');
   const levels = concurrency?.split(',').map(Number) ?? (quick ? [1, 64] : [1, 64, 512]);
   if (levels.some((level) => !Number.isInteger(level) || level < 1 || level > 1000)) {
-    throw new Error('--concurrency takes integers from 1 to 1000');
+    throw new UsageError('--concurrency takes integers from 1 to 1000');
   }
   return {
     quick,
