@@ -1,3 +1,5 @@
+import { parseArgs as parseNodeArgs } from 'node:util';
+
 /** A mistake in the command line: reported with the command's usage and exit code 2. */
 export class UsageError extends Error {
   constructor(message: string) {
@@ -15,41 +17,60 @@ export interface ParsedArgs {
 }
 
 /**
- * Parses `--name value`, `--name=value`, flags, and positionals (`-` is a positional: stdin).
- * `--` ends the options. Unknown options and missing values are usage errors.
+ * The one argument parser of the CLI and the benchmark, on node:util's `parseArgs`: `--name
+ * value`, `--name=value`, flags, and positionals (`-` is a positional: stdin). `--` ends the
+ * options. Unknown options, missing values and values given to flags are usage errors; the
+ * last of a repeated option wins.
  */
 export function parseArgs(argv: readonly string[], spec: OptionSpec): ParsedArgs {
+  // Not strict: its errors name no command and would refuse `-5`; the checks below are ours.
+  const { tokens } = parseNodeArgs({
+    args: [...argv],
+    options: Object.fromEntries(Object.entries(spec).map(([name, type]) => [name, { type }])),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const options = new Map<string, string | true>();
   const positionals: string[] = [];
-  for (let index = 0; index < argv.length; index++) {
-    const arg = argv[index] ?? '';
-    if (arg === '--') {
-      positionals.push(...argv.slice(index + 1));
-      break;
-    }
-    if (!arg.startsWith('--')) {
-      if (arg.startsWith('-') && arg !== '-' && !/^-\d/.test(arg))
-        throw new UsageError(`unknown option "${arg}"`);
-      positionals.push(arg);
+  const shortGroups = new Set<number>();
+  for (const token of tokens) {
+    if (token.kind === 'option-terminator') continue;
+    if (token.kind === 'positional') {
+      positionals.push(token.value);
       continue;
     }
-    const equals = arg.indexOf('=');
-    const name = arg.slice(2, equals === -1 ? undefined : equals);
-    const kind = spec[name];
-    if (kind === undefined) throw new UsageError(`unknown option "--${name}"`);
+    if (!token.rawName.startsWith('--')) {
+      // There are no short options; node splits `-12` into `-1 -2` (one token per letter, all
+      // with the argument's index). A negative number is a positional (a prompt such as "-5").
+      const raw = argv[token.index] ?? token.rawName;
+      if (!/^-\d/.test(raw)) throw new UsageError(`unknown option "${raw}"`);
+      if (!shortGroups.has(token.index)) positionals.push(raw);
+      shortGroups.add(token.index);
+      continue;
+    }
+    const kind = spec[token.name];
+    if (kind === undefined) throw new UsageError(`unknown option "--${token.name}"`);
     if (kind === 'boolean') {
-      if (equals !== -1) throw new UsageError(`--${name} takes no value`);
-      options.set(name, true);
+      if (token.value !== undefined) throw new UsageError(`--${token.name} takes no value`);
+      options.set(token.name, true);
       continue;
     }
-    const value = equals === -1 ? argv[++index] : arg.slice(equals + 1);
-    // A value that looks like another option is a forgotten value, not a model named "--json".
-    if (value === undefined || (equals === -1 && value.startsWith('--'))) {
-      throw new UsageError(`--${name} needs a value`);
+    // node takes whatever follows as the value. One that looks like another option is a forgotten
+    // value, not a model named "--json"; `--model=--json` says it is meant.
+    if (token.value === undefined || (!token.inlineValue && token.value.startsWith('--'))) {
+      throw new UsageError(`--${token.name} needs a value`);
     }
-    options.set(name, value);
+    options.set(token.name, token.value);
   }
   return { options, positionals };
+}
+
+/** Whether `--help` or `-h` comes before any `--` (after it, it is text such as a prompt). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  const options = end === -1 ? argv : argv.slice(0, end);
+  return options.includes('--help') || options.includes('-h');
 }
 
 export function stringOption(args: ParsedArgs, name: string): string | undefined {
@@ -90,4 +111,13 @@ export function listOption(args: ParsedArgs, name: string): string[] | undefined
     .filter((item) => item !== '');
   if (items.length === 0) throw new UsageError(`--${name} needs at least one value`);
   return items;
+}
+
+/** A TCP port (0 to 65535; 0 picks a free one), or `fallback` when the option is absent. */
+export function portOption(args: ParsedArgs, name: string, fallback: number): number {
+  const raw = stringOption(args, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new UsageError(`invalid port "${raw}"`);
+  return value;
 }

@@ -22,6 +22,7 @@ Commands:
   help       show this help, or "sluice help <command>" for one command
 
 The gateway URL for chat and bench: --url, else SLUICE_URL, else http://127.0.0.1:8000.
+An option's value follows it (--port 9000) or an equals sign (--port=9000).
 
 ${EXIT_CODES}`;
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { wantsHelp } from './args.js';
 import { BENCH_HELP, CHAT_HELP, EMULATE_HELP, MAIN_HELP, SERVE_HELP } from './help.js';
 
 interface Command {
@@ -28,7 +29,7 @@ const COMMANDS: Record<string, Command> = {
   emulate: {
     help: EMULATE_HELP,
     run: async (args) => {
-      await (await import('./serve.js')).emulate(args);
+      await (await import('./emulate.js')).emulate(args);
       return undefined;
     },
   },
@@ -51,8 +52,7 @@ async function main(argv: string[]): Promise<number | undefined> {
     return 2;
   }
   // Options end at `--`: `sluice chat -- --help` asks the model about "--help".
-  const optionArgs = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
-  if (optionArgs.includes('--help') || optionArgs.includes('-h')) {
+  if (wantsHelp(args)) {
     process.stdout.write(command.help);
     return 0;
   }

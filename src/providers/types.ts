@@ -1,6 +1,5 @@
 import type { StreamFailure, UpstreamError } from '../core/errors.js';
 import type { Framing, WireEvent } from '../core/wire-parse.js';
-import type { EmulatorDialect } from '../emulators/types.js';
 import type { FinishReason } from '../protocol/frames.js';
 import type { ChatRequest } from '../protocol/request.js';
 import type { ResponseHeaders, UpstreamRequest } from '../upstream/transport.js';
@@ -58,8 +57,9 @@ export interface ProviderIssue {
 }
 
 /**
- * One provider: a folder with its request mapping, codec, error mapping and emulator.
- * The registry holds one of these per provider id; nothing outside the folder knows its wire.
+ * One provider: a folder with its request mapping, codec and error mapping. The registry holds
+ * one of these per provider id; nothing outside the folder knows its wire. The folder's emulator
+ * dialect is registered in `src/emulators/dialects.ts`, not here, so the gateway never loads it.
  */
 export interface ProviderDefinition {
   id: string;
@@ -85,8 +85,6 @@ export interface ProviderDefinition {
   createCodec(): StreamCodec;
   /** Maps a non-2xx upstream response to the stream error it means. */
   mapHttpError(status: number, bodyText: string, headers: ResponseHeaders): UpstreamError;
-  /** The wire-accurate emulator of this provider (demo mode, tests, benchmarks). */
-  emulator(): EmulatorDialect;
   /** A sentence for a refused connection ("is Ollama running ...?"), naming no address. */
   describeConnectionFailure?(): string;
 }

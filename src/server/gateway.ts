@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Environment, loadSettings, type Settings } from '../config.js';
-import { EmulatorServer } from '../emulators/server.js';
+import type { EmulatorServer } from '../emulators/server.js';
 import { RedisStore } from '../generation/redis.js';
 import { type GenerationStore, MemoryStore } from '../generation/store.js';
 import { loadTokenizer } from '../generation/usage.js';
@@ -86,7 +86,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const settings: Settings = { ...loadSettings(env), ...options.settings };
   let emulator: EmulatorServer | undefined;
   if (settings.demo) {
-    emulator = new EmulatorServer({ dialects: PROVIDERS.map((provider) => provider.emulator()) });
+    // Loaded only here: a gateway serving real providers never loads the emulators.
+    const emulators = await import('../emulators/index.js');
+    emulator = new emulators.EmulatorServer({ dialects: emulators.allDialects() });
     await emulator.listen();
   }
   const providers = providerRuntimes(env, emulator);

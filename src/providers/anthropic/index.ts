@@ -1,6 +1,5 @@
 import type { ProviderDefinition } from '../types.js';
 import { createAnthropicCodec } from './codec.js';
-import { createAnthropicDialect } from './emulator.js';
 import { mapAnthropicHttpError } from './errors.js';
 import { buildAnthropicRequest, isAnthropicReasoningModel, validateAnthropicRequest } from './request.js';
 
@@ -31,5 +30,4 @@ export const anthropic: ProviderDefinition = {
   mapHttpError(status, bodyText, headers) {
     return mapAnthropicHttpError(status, bodyText, headers);
   },
-  emulator: createAnthropicDialect,
 };

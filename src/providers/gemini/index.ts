@@ -1,6 +1,5 @@
 import type { ProviderDefinition } from '../types.js';
 import { createGeminiCodec } from './codec.js';
-import { createGeminiDialect } from './emulator.js';
 import { mapGeminiHttpError } from './errors.js';
 import { checkThinkingBudget, geminiModelTraits } from './models.js';
 import { buildGeminiRequest, checkGeminiMessages } from './request.js';
@@ -24,5 +23,4 @@ export const gemini: ProviderDefinition = {
   buildRequest: buildGeminiRequest,
   createCodec: createGeminiCodec,
   mapHttpError: mapGeminiHttpError,
-  emulator: () => createGeminiDialect(),
 };

@@ -1,6 +1,5 @@
 import type { ProviderDefinition } from '../types.js';
 import { createOllamaCodec } from './codec.js';
-import { createOllamaDialect } from './emulator.js';
 import { mapOllamaHttpError } from './errors.js';
 import { buildOllamaRequest, ollamaCanThink, validateOllamaRequest } from './request.js';
 
@@ -26,7 +25,6 @@ export const ollama: ProviderDefinition = {
   },
   createCodec: createOllamaCodec,
   mapHttpError: mapOllamaHttpError,
-  emulator: createOllamaDialect,
   describeConnectionFailure() {
     // The address stays in the operator's configuration: error frames never name internal hosts.
     return 'Could not connect to Ollama: is Ollama running where OLLAMA_BASE_URL points? Start it with "ollama serve" or set OLLAMA_BASE_URL.';

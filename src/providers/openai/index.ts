@@ -1,6 +1,5 @@
 import type { ProviderDefinition } from '../types.js';
 import { createOpenAiCodec } from './codec.js';
-import { createOpenAiDialect } from './emulator.js';
 import { mapOpenAiHttpError } from './errors.js';
 import { buildOpenAiCompatibleRequest, isOpenAiReasoningModel } from './request.js';
 
@@ -47,5 +46,4 @@ export const openai: ProviderDefinition = {
   mapHttpError(status, bodyText, headers) {
     return mapOpenAiHttpError('OpenAI', status, bodyText, headers);
   },
-  emulator: createOpenAiDialect,
 };

@@ -2,7 +2,6 @@ import { mapOpenAiHttpError } from '../openai/errors.js';
 import { buildOpenAiCompatibleRequest } from '../openai/request.js';
 import type { ProviderDefinition } from '../types.js';
 import { createTogetherCodec } from './codec.js';
-import { createTogetherDialect } from './emulator.js';
 
 /**
  * Together's serverless ids for the Llama models we speak (checked against Together's model
@@ -50,5 +49,4 @@ export const together: ProviderDefinition = {
   mapHttpError(status, bodyText, headers) {
     return mapOpenAiHttpError('Together', status, bodyText, headers);
   },
-  emulator: createTogetherDialect,
 };

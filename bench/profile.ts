@@ -15,8 +15,14 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
+const BENCH_BUILD = '/dist-bench/src/';
+
 function shortUrl(url: string): string {
   if (url === '') return '';
+  // The benchmark runs the gateway from its own build (dist-bench/src/...); it is labelled as the
+  // package's dist/ so that profiles read the same whichever build they come from.
+  const benchBuild = url.lastIndexOf(BENCH_BUILD);
+  if (benchBuild !== -1) return `dist/${url.slice(benchBuild + BENCH_BUILD.length)}`;
   const dist = url.lastIndexOf('/dist/');
   if (dist !== -1) return url.slice(dist + 1);
   const modules = url.lastIndexOf('/node_modules/');

@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmulatorServer } from '../emulators/server.js';
-import { PROVIDERS } from '../providers/registry.js';
+import { allDialects } from '../src/emulators/dialects.js';
+import { EmulatorServer } from '../src/emulators/server.js';
 import { type Passthrough, startPassthrough } from './passthrough.js';
 
 describe('bench pass-through proxy', () => {
@@ -11,7 +11,7 @@ describe('bench pass-through proxy', () => {
 
   beforeAll(async () => {
     emulator = new EmulatorServer({
-      dialects: PROVIDERS.map((provider) => provider.emulator()),
+      dialects: allDialects(),
       defaults: { ttftMs: 5, chunkDelayMs: 1, chunks: 30 },
     });
     const origin = await emulator.listen();

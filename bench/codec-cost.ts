@@ -1,13 +1,14 @@
 import { performance } from 'node:perf_hooks';
-import { answerPieces } from '../emulators/content.js';
-import type { EmulatedRequest, ResponseContext } from '../emulators/types.js';
-import { sseEncoder } from '../faces/sse.js';
-import { FrameEmitter } from '../generation/emitter.js';
-import { FrameLog } from '../generation/log.js';
-import { createFramePipeline, createPartStream } from '../generation/pipeline.js';
-import type { Frame } from '../protocol/frames.js';
-import { parseChatRequest } from '../protocol/request.js';
-import type { ProviderDefinition } from '../providers/types.js';
+import { answerPieces } from '../src/emulators/content.js';
+import { dialectFor } from '../src/emulators/dialects.js';
+import type { EmulatedRequest, ResponseContext } from '../src/emulators/types.js';
+import { sseEncoder } from '../src/faces/sse.js';
+import { FrameEmitter } from '../src/generation/emitter.js';
+import { FrameLog } from '../src/generation/log.js';
+import { createFramePipeline, createPartStream } from '../src/generation/pipeline.js';
+import type { Frame } from '../src/protocol/frames.js';
+import { parseChatRequest } from '../src/protocol/request.js';
+import type { ProviderDefinition } from '../src/providers/types.js';
 
 /**
  * In-process cost of one provider's stream, per answer chunk: the provider's own emulator
@@ -43,7 +44,7 @@ function fallbackRequest(model: string): EmulatedRequest {
 
 /** The bytes the provider's emulator sends for a plain answer of `chunks` pieces, one read per event. */
 export function emulatedStream(provider: ProviderDefinition, chunks: number): Buffer[] {
-  const dialect = provider.emulator();
+  const dialect = dialectFor(provider.id);
   const parsed = parseChatRequest({
     provider: provider.id,
     messages: [{ role: 'user', content: 'Explain how a streaming gateway works.' }],

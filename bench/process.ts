@@ -1,12 +1,12 @@
-import { EmulatorServer } from '../emulators/server.js';
-import type { Scenario } from '../emulators/types.js';
-import { PROVIDERS } from '../providers/registry.js';
-import { startGateway } from '../server/gateway.js';
+import { allDialects } from '../src/emulators/dialects.js';
+import { EmulatorServer } from '../src/emulators/server.js';
+import type { Scenario } from '../src/emulators/types.js';
+import { startGateway } from '../src/server/gateway.js';
 import { closeIdle, closePools, type LoadSpec, type LoadTarget, openIdle, runLoad } from './loadgen.js';
 import { startPassthrough } from './passthrough.js';
 
 /**
- * Entry point of the benchmark's child processes: `node dist/bench/process.js <role>`, one
+ * Entry point of the benchmark's child processes: `node dist-bench/bench/process.js <role>`, one
  * role per process (emulator, passthrough, gateway, loadgen). The parent drives them over the
  * IPC channel only, so nothing that steers the benchmark (the emulator's pace included) is
  * reachable over HTTP, through the gateway or otherwise.
@@ -89,7 +89,7 @@ async function main(role: string): Promise<void> {
   switch (role) {
     case 'emulator': {
       const emulator = new EmulatorServer({
-        dialects: PROVIDERS.map((provider) => provider.emulator()),
+        dialects: allDialects(),
         host: '127.0.0.1',
         port: 0,
       });

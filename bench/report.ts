@@ -246,7 +246,7 @@ export function renderReport(report: Report): string {
       `Pinning: ${info.pinning}.`,
       otherLoadLine(report.cells),
       `Processes: emulator (\`EmulatorServer\`, every dialect, pace set per case over IPC), pass-through ` +
-        `(src/bench/passthrough.ts), gateway (\`startGateway\`, SLUICE_DEMO=0, OPENAI_BASE_URL at the emulator, ` +
+        `(bench/passthrough.ts), gateway (\`startGateway\`, SLUICE_DEMO=0, OPENAI_BASE_URL at the emulator, ` +
         `dummy key, \`--expose-gc\`), load generator (undici Pool, 1024 connections); each its own process, ` +
         `all on 127.0.0.1.`,
     ].join('\n'),

@@ -1,0 +1,108 @@
+import { availableParallelism, cpus, release } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { burstCase, burstSettings } from './cases/burst.js';
+import { codecCase } from './cases/codec.js';
+import { idleCase, idleStreamCount } from './cases/idle.js';
+import { latencyCase, latencyInfo, latencySettings } from './cases/latency.js';
+import { throughputCase, throughputSettings } from './cases/throughput.js';
+import { warmUp } from './cases/warmup.js';
+import { type BenchContext, log } from './context.js';
+import { DOCS, writeDocs } from './docs.js';
+import { createMeasurer } from './measure.js';
+import { HELP, parseOptions } from './options.js';
+import { CLOCK_TICKS } from './procfs.js';
+import { summarizeProfiles } from './profile.js';
+import { type Cell, type IdleCell, type Report, renderReport } from './report.js';
+import { connectPaths, startProcesses } from './setup.js';
+
+/**
+ * `npm run bench`: direct-to-emulator, a byte pass-through proxy and Sluice, each in its own
+ * process; every case (bench/cases/) measures the paths in turn, and the report goes to stdout
+ * and, for a full run, to docs/benchmarks.md.
+ */
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  if (options === undefined) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const began = performance.now();
+  const quick = options.quick;
+  const latency = latencySettings(quick);
+  const throughput = throughputSettings(quick);
+  const burst = burstSettings(quick);
+  const idleStreams = idleStreamCount(quick);
+
+  const codecs = codecCase(quick);
+  const processes = await startProcesses(options);
+  try {
+    const paths = (await connectPaths(processes)).filter((path) => options.paths.has(path.name));
+    const measurer = createMeasurer(processes, began + (quick ? 120_000 : 270_000));
+    const context: BenchContext = {
+      quick,
+      paths,
+      loadgen: processes.loadgen,
+      pace: (scenario) => processes.emulator.call('pace', scenario),
+      measure: measurer.measure,
+      log,
+    };
+
+    await warmUp(context);
+    const cells: Cell[] = [];
+    if (options.cases.has('latency')) {
+      cells.push(...(await latencyCase(context, latency, options.concurrency)));
+    }
+    if (options.cases.has('throughput')) {
+      cells.push(...(await throughputCase(context, throughput, options.concurrency)));
+    }
+    if (options.cases.has('burst')) cells.push(...(await burstCase(context, burst)));
+    const idle: IdleCell[] = options.cases.has('idle') ? await idleCase(context, processes, idleStreams) : [];
+
+    await processes.stopAll();
+    codecs.again();
+    const report: Report = {
+      info: {
+        date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+        quick,
+        nproc: availableParallelism(),
+        node: process.version,
+        cpuModel: cpus()[0]?.model.trim() ?? 'unknown CPU',
+        kernel: release(),
+        pinning: processes.pinning,
+        peakReset: measurer.peakReset,
+        clockTicks: CLOCK_TICKS,
+        latency: latencyInfo(latency),
+        throughput,
+        burst,
+        idleStreams,
+        durationS: (performance.now() - began) / 1000,
+      },
+      cells,
+      idle,
+      codecs: codecs.costs,
+    };
+    const text = renderReport(report);
+    process.stdout.write(`\n## Sluice benchmark\n\n${text}\n`);
+    for (const cell of cells) {
+      if (cell.errors.length > 0)
+        log(`errors (${cell.caseName} c=${cell.concurrency} ${cell.path}): ${cell.errors.join('; ')}`);
+    }
+    if (options.cpuProf !== undefined) {
+      const directory = join(options.cpuProf, 'sluice');
+      process.stdout.write(`\n### Gateway CPU profile (${directory})\n\n${summarizeProfiles(directory)}\n`);
+    }
+    if (options.docs) {
+      writeDocs(text);
+      log(`wrote ${DOCS}`);
+    }
+  } finally {
+    await processes.stopAll();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});

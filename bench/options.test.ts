@@ -1,0 +1,33 @@
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../src/cli/args.js';
+import { parseOptions } from './options.js';
+
+describe('benchmark options', () => {
+  it('defaults to every case, path and concurrency, and writes the docs', () => {
+    expect(parseOptions([])).toEqual({
+      quick: false,
+      docs: true,
+      cases: new Set(['latency', 'throughput', 'burst', 'idle']),
+      concurrency: [1, 64, 512],
+      paths: new Set(['direct', 'pass-through', 'sluice']),
+      cpuProf: undefined,
+    });
+  });
+
+  it('reads both value forms; any selection leaves the docs alone', () => {
+    const options = parseOptions(['--quick', '--cases=latency', '--concurrency', '1', '--cpu-prof=prof']);
+    expect(options).toMatchObject({ quick: true, docs: false, concurrency: [1], cpuProf: resolve('prof') });
+    expect(options?.cases).toEqual(new Set(['latency']));
+    expect(parseOptions(['--paths=sluice'])?.docs).toBe(false);
+    expect(parseOptions(['--no-docs'])?.docs).toBe(false);
+  });
+
+  it('answers help, and refuses what it does not know', () => {
+    expect(parseOptions(['--quick', '-h'])).toBeUndefined();
+    expect(parseOptions(['--help'])).toBeUndefined();
+    expect(() => parseOptions(['--fast'])).toThrow(UsageError);
+    expect(() => parseOptions(['extra'])).toThrow(/unknown argument "extra"/);
+    expect(() => parseOptions(['--concurrency=0'])).toThrow(/from 1 to 1000/);
+  });
+});

@@ -1,0 +1,66 @@
+import { resolve } from 'node:path';
+import { flag, type OptionSpec, parseArgs, stringOption, UsageError, wantsHelp } from '../src/cli/args.js';
+
+export const HELP = `Usage: npm run bench -- [--quick] [--no-docs] [--cases latency,throughput,burst,idle]
+                      [--concurrency 1,64,512] [--cpu-prof DIR]
+
+Measures direct-to-emulator, a byte pass-through proxy and Sluice, each component in its own
+process (pinned apart with taskset), and prints the results as Markdown tables.
+
+  --quick          concurrency 1 and 64, fewer chunks, shorter cells (does not write docs)
+  --no-docs        do not rewrite the generated section of docs/benchmarks.md
+  --cases LIST     only these cases (default: latency,throughput,burst,idle)
+  --concurrency L  only these concurrencies
+  --paths LIST     only these paths (direct,pass-through,sluice)
+  --cpu-prof DIR   run the gateway under --cpu-prof, write its profile to DIR and print the
+                   functions with the most self time (implies --no-docs)
+`;
+
+export interface Options {
+  quick: boolean;
+  docs: boolean;
+  cases: Set<string>;
+  concurrency: number[];
+  paths: Set<string>;
+  cpuProf: string | undefined;
+}
+
+const SPEC: OptionSpec = {
+  quick: 'boolean',
+  'no-docs': 'boolean',
+  cases: 'string',
+  concurrency: 'string',
+  paths: 'string',
+  'cpu-prof': 'string',
+};
+
+/** The benchmark's options, or `undefined` when help was asked for. */
+export function parseOptions(argv: readonly string[]): Options | undefined {
+  if (wantsHelp(argv)) return undefined;
+  const args = parseArgs(argv, SPEC);
+  if (args.positionals.length > 0) throw new UsageError(`unknown argument "${args.positionals[0]}"`);
+  const quick = flag(args, 'quick');
+  const noDocs = flag(args, 'no-docs');
+  const cases = stringOption(args, 'cases');
+  const concurrency = stringOption(args, 'concurrency');
+  const cpuProf = stringOption(args, 'cpu-prof');
+  const paths = stringOption(args, 'paths');
+  const levels = concurrency?.split(',').map(Number) ?? (quick ? [1, 64] : [1, 64, 512]);
+  if (levels.some((level) => !Number.isInteger(level) || level < 1 || level > 1000)) {
+    throw new UsageError('--concurrency takes integers from 1 to 1000');
+  }
+  return {
+    quick,
+    docs:
+      !noDocs &&
+      !quick &&
+      cpuProf === undefined &&
+      cases === undefined &&
+      concurrency === undefined &&
+      paths === undefined,
+    paths: new Set((paths ?? 'direct,pass-through,sluice').split(',')),
+    cases: new Set((cases ?? 'latency,throughput,burst,idle').split(',')),
+    concurrency: levels,
+    cpuProf: cpuProf === undefined ? undefined : resolve(cpuProf),
+  };
+}
