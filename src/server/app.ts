@@ -271,6 +271,12 @@ export function createRequestHandler(
       const afterId = parseAfterId(request, url);
       const generation = await context.store.follow(id);
       if (generation === undefined) throw notFound('unknown or expired generation id');
+      if (generation.log.ended && afterId >= generation.log.lastId) {
+        // Nothing left to send: 204 tells a browser EventSource to stop reconnecting.
+        response.writeHead(204, { ...corsHeaders, 'X-Generation-Id': generation.id });
+        response.end();
+        return;
+      }
       stream(generation, response, afterId);
       return;
     }
