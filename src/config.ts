@@ -30,6 +30,8 @@ export interface Settings {
   maxLogBytes: number;
   /** Bound on the frames kept for finished generations (resume window), in bytes. */
   maxStoredBytes: number;
+  /** How long an instance's lease on the generations it runs lasts without a refresh (Redis). */
+  ownerLeaseMs: number;
   /** `Access-Control-Allow-Origin` for browser clients. */
   corsOrigin: string;
 }
@@ -72,6 +74,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     maxGenerations: integer(env, 'SLUICE_MAX_GENERATIONS', 10_000, 1),
     maxLogBytes: integer(env, 'SLUICE_MAX_LOG_BYTES', 64 * 1024 * 1024, 1024),
     maxStoredBytes: integer(env, 'SLUICE_MAX_STORED_BYTES', 256 * 1024 * 1024, 1024),
+    ownerLeaseMs: integer(env, 'SLUICE_OWNER_LEASE_MS', 5000, 100),
     corsOrigin: env.SLUICE_CORS_ORIGIN || '*',
   };
 }

@@ -14,8 +14,12 @@ import type { CancelOutcome, GenerationStore, MemoryStore, StoreRefusal } from '
  *
  * Keys (all expire): `sluice:gen:{id}:meta` (hash: owner, status), `sluice:gen:{id}:frames`
  * (list of frames as JSON `{"event", "data"}`, index = id - 1), `sluice:gen:{id}:readers`
- * (readers attached on other instances). Channels: `sluice:gen:{id}` (new frames: the last
- * id, or "end"), `sluice:cancel` (ids).
+ * (readers attached on other instances), `sluice:instance:{id}` (the lease of a live instance).
+ * Channels: `sluice:gen:{id}` (new frames: the last id, or "end"), `sluice:cancel` (ids).
+ *
+ * Leases: every instance refreshes its own lease key while it runs. A running generation whose
+ * owner's lease has lapsed was left by an instance that died; the first instance that serves a
+ * reader or a result of it ends it in Redis, atomically and once, with `error` and `done`.
  */
 
 const PREFIX = 'sluice:gen:';
@@ -23,6 +27,7 @@ const CANCEL_CHANNEL = 'sluice:cancel';
 /** Safety bound on a running generation's keys, should its owner die. */
 const RUNNING_TTL_SECONDS = 24 * 3600;
 
+const INSTANCE_PREFIX = 'sluice:instance:';
 const metaKey = (id: string) => `${PREFIX}${id}:meta`;
 const framesKey = (id: string) => `${PREFIX}${id}:frames`;
 const readersKey = (id: string) => `${PREFIX}${id}:readers`;
@@ -37,20 +42,89 @@ function parseStoredFrames(texts: readonly string[]): Frame[] {
   return texts.map((text) => JSON.parse(text) as Frame);
 }
 
+/**
+ * Appends the terminal frames of a generation whose owner's lease lapsed, if it still runs and
+ * its owner is still gone; marks it done and wakes its followers. Atomic: it happens once.
+ * KEYS: meta, frames. ARGV: instance key prefix, error frame, done frame, ttl seconds, channel.
+ */
+const END_ORPHAN_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner and redis.call('EXISTS', ARGV[1] .. owner) == 1 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[1], 'status', 'done')
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('PUBLISH', ARGV[5], 'end')
+return 1
+`;
+
+/** The frames that end a generation its instance abandoned, from what its log holds. */
+function orphanTerminalFrames(frames: readonly Frame[], now: number): [string, string] {
+  const result = resultOf('', frames, false);
+  const start = frames[0]?.event === 'start' ? frames[0].data : undefined;
+  const envelope = { provider: result.provider, model: result.model };
+  const partial = frames.some((frame) => frame.event === 'chunk' || frame.event === 'tool_call_start');
+  const output = Math.ceil((result.text.length + result.thinking.length) / 4);
+  const error: Frame = {
+    event: 'error',
+    data: {
+      ...envelope,
+      code: 'internal',
+      message: 'the gateway instance running this generation stopped',
+      retryable: true,
+      partial,
+    },
+  };
+  const done: Frame = {
+    event: 'done',
+    data: {
+      ...envelope,
+      finish_reason: 'error',
+      usage: {
+        input_tokens: 0,
+        output_tokens: output,
+        thinking_tokens: null,
+        total_tokens: output,
+        estimated: true,
+      },
+      stats: {
+        ttft_ms: null,
+        duration_ms: start === undefined ? 0 : Math.max(0, now - start.created),
+        output_tokens_per_second: null,
+        attempts: 1,
+      },
+    },
+  };
+  return [JSON.stringify(error), JSON.stringify(done)];
+}
+
+export interface RedisStoreOptions {
+  /** How long a finished generation stays readable, in seconds. */
+  ttlSeconds: number;
+  /** How long an instance's lease lasts without a refresh (SLUICE_OWNER_LEASE_MS). */
+  leaseMs: number;
+}
+
 export class RedisStore implements GenerationStore {
   readonly instanceId = randomBytes(8).toString('hex');
   private readonly client: Redis;
   private readonly subscriber: Redis;
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
+  private readonly ttlSeconds: number;
+  private readonly leaseMs: number;
+  private leaseTimer: NodeJS.Timeout | undefined;
 
   constructor(
     url: string,
     private readonly local: MemoryStore,
-    private readonly ttlSeconds: number,
+    options: RedisStoreOptions,
   ) {
-    const options = { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false };
-    this.client = new Redis(url, options);
-    this.subscriber = new Redis(url, options);
+    this.ttlSeconds = options.ttlSeconds;
+    this.leaseMs = options.leaseMs;
+    const connection = { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false };
+    this.client = new Redis(url, connection);
+    this.subscriber = new Redis(url, connection);
     // Connection errors are retried by ioredis; requests that fail surface where they are made.
     this.client.on('error', () => {});
     this.subscriber.on('error', () => {});
@@ -65,9 +139,22 @@ export class RedisStore implements GenerationStore {
 
   async connect(): Promise<void> {
     await this.subscriber.subscribe(CANCEL_CHANNEL);
+    await this.renewLease();
+    // Three renewals per lease: one missed refresh never makes a live instance look dead.
+    this.leaseTimer = setInterval(
+      () => void this.renewLease().catch(() => {}),
+      Math.max(50, this.leaseMs / 3),
+    );
+    this.leaseTimer.unref();
+  }
+
+  private renewLease(): Promise<unknown> {
+    return this.client.set(`${INSTANCE_PREFIX}${this.instanceId}`, '1', 'PX', this.leaseMs);
   }
 
   async close(): Promise<void> {
+    clearInterval(this.leaseTimer);
+    await this.client.del(`${INSTANCE_PREFIX}${this.instanceId}`).catch(() => {});
     this.local.clear();
     this.client.disconnect();
     this.subscriber.disconnect();
@@ -178,8 +265,19 @@ export class RedisStore implements GenerationStore {
         refreshing = false;
       }
     };
+    // While the owner is silent, check its lease: a dead owner's generation is ended here.
+    const watchdog = setInterval(
+      () => {
+        void this.endIfOrphaned(id)
+          .then((ended) => (ended ? refresh() : undefined))
+          .catch(() => {});
+      },
+      Math.max(50, this.leaseMs / 2),
+    );
+    watchdog.unref();
     const set = this.listeners.get(name) ?? new Set();
     const release = (): void => {
+      clearInterval(watchdog);
       set.delete(onMessage);
       if (set.size === 0) {
         this.listeners.delete(name);
@@ -196,6 +294,7 @@ export class RedisStore implements GenerationStore {
     set.add(onMessage);
     this.listeners.set(name, set);
     if (set.size === 1) await this.subscriber.subscribe(name);
+    await this.endIfOrphaned(id);
     await refresh();
     if (log.ended) release();
     const client = this.client;
@@ -220,6 +319,7 @@ export class RedisStore implements GenerationStore {
   async cancel(id: string): Promise<CancelOutcome> {
     const here = this.local.cancelHere(id);
     if (here !== undefined) return here;
+    if (await this.endIfOrphaned(id)) return 'ended';
     const status = await this.client.hget(metaKey(id), 'status');
     if (status === null) return 'unknown';
     if (status === 'done') return 'ended';
@@ -227,9 +327,34 @@ export class RedisStore implements GenerationStore {
     return 'cancelled';
   }
 
+  /**
+   * Ends a running generation whose owner's lease lapsed (its instance died). True when this
+   * call ended it; false when it runs on a live instance, already ended, or is unknown.
+   */
+  private async endIfOrphaned(id: string): Promise<boolean> {
+    const [status, owner] = await this.client.hmget(metaKey(id), 'status', 'owner');
+    if (status !== 'running' || owner === null || owner === this.instanceId) return false;
+    if ((await this.client.exists(`${INSTANCE_PREFIX}${owner}`)) === 1) return false;
+    const frames = parseStoredFrames(await this.client.lrange(framesKey(id), 0, -1));
+    const [error, done] = orphanTerminalFrames(frames, Date.now());
+    const ended = await this.client.eval(
+      END_ORPHAN_SCRIPT,
+      2,
+      metaKey(id),
+      framesKey(id),
+      INSTANCE_PREFIX,
+      error,
+      done,
+      String(this.ttlSeconds),
+      channel(id),
+    );
+    return ended === 1;
+  }
+
   async result(id: string): Promise<GenerationResult | undefined> {
     const here = this.local.get(id);
     if (here !== undefined) return here.result();
+    await this.endIfOrphaned(id);
     const replies = await this.client.multi().hget(metaKey(id), 'status').lrange(framesKey(id), 0, -1).exec();
     const status = replies?.[0]?.[1] as string | null | undefined;
     if (status === null || status === undefined) return undefined;

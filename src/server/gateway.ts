@@ -99,7 +99,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   });
   let store: GenerationStore = memory;
   if (settings.redisUrl !== undefined) {
-    const redis = new RedisStore(settings.redisUrl, memory, Math.ceil(settings.resumeTtlMs / 1000));
+    const redis = new RedisStore(settings.redisUrl, memory, {
+      ttlSeconds: Math.ceil(settings.resumeTtlMs / 1000),
+      leaseMs: settings.ownerLeaseMs,
+    });
     await redis.connect();
     store = redis;
   }

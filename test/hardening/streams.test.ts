@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadTokenizer } from '../../src/generation/usage.js';
 import { startGateway } from '../../src/server/gateway.js';
 import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { openLive, streamRequest } from '../helpers/live.js';
@@ -13,6 +14,7 @@ beforeAll(async () => {
     stallTimeoutMs: 300,
     bufferFrames: 4,
     maxBodyBytes: 2 * 1024 * 1024,
+    maxStoredBytes: 1 << 30,
   });
 });
 afterAll(() => harness.close());
@@ -64,10 +66,38 @@ describe('Last-Event-ID at or past the end', () => {
   });
 });
 
+describe('token counts', () => {
+  it('do not stall the event loop when a generation with a 1 MB body is cancelled', async () => {
+    harness.emulator.enqueue('openai', { chunkDelayMs: 50, chunks: 40 });
+    // One long run without whitespace: the tokenizer's worst case.
+    const body = chatBody('openai', { messages: [{ role: 'user', content: 'a'.repeat(1_000_000) }] });
+    const live = await openLive(`${harness.url}/api/v1/chat/stream`, streamRequest(body));
+    expect(live.status).toBe(200);
+    await live.waitForFrames(3);
+    const id = live.headers.get('x-generation-id');
+    expect(live.frames.map((frame) => frame.event)).toEqual(['start', 'metadata', 'chunk']);
+    // The gateway loads the tokenizer at start; this measures the count, so wait for that load.
+    await loadTokenizer();
+    const histogram = monitorEventLoopDelay({ resolution: 5 });
+    histogram.enable();
+    const cancel = await fetch(`${harness.url}/api/v1/chat/stream/${id}/cancel`, { method: 'POST' });
+    expect(cancel.status).toBe(200);
+    const { frames } = parseSse(await live.ended);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    histogram.disable();
+    const done = frames.at(-1);
+    expect(done?.event).toBe('done');
+    expect(done?.data.usage).toMatchObject({ estimated: true });
+    expect(done?.data.usage.input_tokens).toBeGreaterThan(1000);
+    expect(histogram.percentile(99) / 1e6).toBeLessThan(50);
+  });
+});
+
 describe('readers that stop reading', () => {
   it('hold a bounded slice of a finished answer each, and are dropped past the stall bound', async () => {
-    // About 2 MB of answer: far more than the slice a reader may hold.
-    harness.emulator.enqueue('openai', { text: `${'word '.repeat(100)}\n`.repeat(4000) });
+    // About 16 MB of answer in long words: more than the slice a reader may hold and more than
+    // the kernel's socket buffers take, so the gateway's own writes must wait.
+    harness.emulator.enqueue('openai', { text: `${'x'.repeat(4000)} `.repeat(4000) });
     const done = await postStream(harness.url, chatBody());
     expect(done.frames.at(-1)?.event).toBe('done');
     const id = done.headers.get('x-generation-id') ?? '';
@@ -96,28 +126,6 @@ describe('readers that stop reading', () => {
   });
 });
 
-describe('token counts', () => {
-  it('do not stall the event loop when a generation with a 1 MB body is cancelled', async () => {
-    harness.emulator.enqueue('openai', { chunkDelayMs: 50, chunks: 40 });
-    // One long run without whitespace: the tokenizer's worst case.
-    const body = chatBody('openai', { messages: [{ role: 'user', content: 'a'.repeat(1_000_000) }] });
-    const live = await openLive(`${harness.url}/api/v1/chat/stream`, streamRequest(body));
-    await live.waitForFrames(3);
-    const id = live.headers.get('x-generation-id');
-    const histogram = monitorEventLoopDelay({ resolution: 5 });
-    histogram.enable();
-    const cancel = await fetch(`${harness.url}/api/v1/chat/stream/${id}/cancel`, { method: 'POST' });
-    expect(cancel.status).toBe(200);
-    const { frames } = parseSse(await live.ended);
-    histogram.disable();
-    const done = frames.at(-1);
-    expect(done?.event).toBe('done');
-    expect(done?.data.usage).toMatchObject({ estimated: true });
-    expect(done?.data.usage.input_tokens).toBeGreaterThan(1000);
-    expect(histogram.percentile(99) / 1e6).toBeLessThan(50);
-  });
-});
-
 describe('error messages', () => {
   it('name the provider, never the upstream address', async () => {
     // A port nothing listens on: the connection is refused.
@@ -130,7 +138,7 @@ describe('error messages', () => {
       const result = await postStream(gateway.url, chatBody());
       const error = result.frames.find((frame) => frame.event === 'error');
       expect(error?.data.message).toContain('OpenAI');
-      expect(result.raw).not.toMatch(/127\.0\.0\.1|:9\b|http:\/\//);
+      expect(result.raw).not.toMatch(/127\.0\.0\.1|localhost|http:\/\//);
     } finally {
       await gateway.close(100);
     }
