@@ -1,7 +1,8 @@
+import { API_PATHS, EVENT_STREAM_TYPE, LAST_EVENT_ID_HEADER } from '../protocol/http.js';
 import { Accumulator } from './accumulator.js';
 import { Connection, cancelGeneration, checkStreamResponse } from './connection.js';
 import { SluiceConnectionError, SluiceProtocolError, SluiceRequestError } from './errors.js';
-import { type Endpoint, PATHS, send, sleep } from './http.js';
+import { type Endpoint, send, sleep } from './http.js';
 import { FrameQueue } from './queue.js';
 import { readSse } from './sse.js';
 import type {
@@ -244,9 +245,9 @@ export class ChatStream implements AsyncIterable<StreamFrame> {
     if (this.stopper.signal.aborted) return undefined;
     connection.touch();
     try {
-      const response = await send(this.endpoint, PATHS.resume(this.generation ?? ''), {
+      const response = await send(this.endpoint, API_PATHS.resume(this.generation ?? ''), {
         method: 'GET',
-        headers: { accept: 'text/event-stream', 'last-event-id': String(this.lastId) },
+        headers: { accept: EVENT_STREAM_TYPE, [LAST_EVENT_ID_HEADER]: String(this.lastId) },
         signal: connection.signal,
       });
       await checkStreamResponse(response);

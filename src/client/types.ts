@@ -1,16 +1,10 @@
-import type {
-  DoneData,
-  ErrorData,
-  FinishReason,
-  Frame,
-  FrameEvent,
-  Stats,
-  Usage,
-} from '../protocol/frames.js';
+import type { DoneData, ErrorData, FinishReason, Frame, Stats, Usage } from '../protocol/frames.js';
+import { type CreatedGenerationBody, FRAME_EVENTS, type HealthBody } from '../protocol/http.js';
 
 /**
- * The client's view of the wire contract (CONTRACT.md). Frame types come from the protocol
- * layer as type-only imports, so nothing of the gateway ends up in the browser bundle.
+ * The client's view of the wire contract (CONTRACT.md). Frame and body types come from the
+ * protocol layer: frames.ts as type-only imports, http.ts (plain constants, no Node imports)
+ * loaded as is, so nothing of the gateway ends up in the browser bundle.
  */
 
 export type {
@@ -30,24 +24,21 @@ export type {
   ToolCallStartData,
   Usage,
 } from '../protocol/frames.js';
+export type {
+  CancelBody,
+  ErrorBody,
+  GenerationError,
+  GenerationResult,
+  GenerationToolCall,
+  ModelCapabilitiesBody,
+  ProviderHealth,
+} from '../protocol/http.js';
 
 /** A frame as the client yields it: the contract's union plus its SSE `id` (1, 2, 3, ...). */
 export type StreamFrame = Frame & { id: number };
 
 /** Frame events this client knows; frames of newer types are skipped, as the contract allows. */
-export const KNOWN_EVENTS: ReadonlySet<string> = new Set<FrameEvent>([
-  'start',
-  'metadata',
-  'thinking',
-  'redacted_thinking',
-  'thinking_done',
-  'chunk',
-  'tool_call_start',
-  'tool_call',
-  'error',
-  'cancelled',
-  'done',
-]);
+export const KNOWN_EVENTS: ReadonlySet<string> = new Set(FRAME_EVENTS);
 
 /** One message of a chat request (CONTRACT.md section 2). */
 export interface ChatMessageInput {
@@ -158,39 +149,7 @@ export interface ChatResult {
 }
 
 /** `POST /api/v1/generations` answer. */
-export interface StartedGeneration {
-  generation_id: string;
-  stream_url: string;
-}
-
-/** `GET /api/v1/generations/{id}` answer. */
-export interface GenerationResult {
-  generation_id: string;
-  status: 'running' | 'done';
-  provider: string;
-  model: string;
-  text: string;
-  thinking: string;
-  tool_calls: { index: number; id: string; name: string; arguments: string }[];
-  finish_reason: FinishReason | null;
-  usage: Usage | null;
-  error: Pick<ErrorData, 'code' | 'message' | 'retryable' | 'partial'> | null;
-  [extra: string]: unknown;
-}
-
-/** One provider in the health answer. */
-export interface ProviderHealth {
-  configured: boolean;
-  emulated: boolean;
-  default_model?: string;
-  models?: string[];
-  [extra: string]: unknown;
-}
+export type StartedGeneration = CreatedGenerationBody;
 
 /** `GET /api/v1/chat/stream/health` answer. */
-export interface HealthResult {
-  status: string;
-  providers: Record<string, ProviderHealth>;
-  active_streams: number;
-  [extra: string]: unknown;
-}
+export type HealthResult = HealthBody;

@@ -99,7 +99,12 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const staticFiles =
     webRoot === null
       ? undefined
-      : new StaticFiles({ '/client/': join(packageRoot, 'dist', 'client'), '/': webRoot });
+      : new StaticFiles({
+          '/client/': join(packageRoot, 'dist', 'client'),
+          // The browser client imports ../protocol/http.js (routes, headers, event names).
+          '/protocol/': join(packageRoot, 'dist', 'protocol'),
+          '/': webRoot,
+        });
   let shuttingDown = false;
   let redis: RedisGenerations | undefined;
   if (settings.redisUrl !== undefined) {
