@@ -73,6 +73,8 @@ async function open(
     reconnect: { ...DEFAULT_RECONNECT, ...options.reconnect },
     idleTimeoutMs,
     signal: options.signal,
+    onReconnect: options.onReconnect,
+    onResume: options.onResume,
   });
 }
 

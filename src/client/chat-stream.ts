@@ -12,6 +12,7 @@ import type {
   LiveStats,
   ReconnectOptions,
   StreamFrame,
+  StreamOptions,
   ToolCallState,
   Usage,
 } from './types.js';
@@ -31,6 +32,8 @@ export interface ChatStreamInit {
   reconnect: ReconnectOptions;
   idleTimeoutMs: number;
   signal: AbortSignal | undefined;
+  onReconnect: StreamOptions['onReconnect'];
+  onResume: StreamOptions['onResume'];
 }
 
 /**
@@ -41,7 +44,8 @@ export interface ChatStreamInit {
  *
  * When the connection drops before `done`, the stream resumes from the last frame id seen
  * (`GET /api/v1/chat/stream/{id}` with `Last-Event-ID`), with exponential backoff from the
- * server's `retry:`. Leaving a `for await` loop early (`break`) aborts the stream.
+ * server's `retry:`; the `onReconnect` and `onResume` options hear of it. Leaving a `for await`
+ * loop early (`break`) aborts the stream.
  */
 export class ChatStream implements AsyncIterable<StreamFrame> {
   /** The accumulated result, once the stream ends; rejects with the error that ended it. */
@@ -181,14 +185,18 @@ export class ChatStream implements AsyncIterable<StreamFrame> {
           throw this.interrupted(`the stream was lost and ${failures} attempts to resume it failed`);
         }
         failures++;
+        const delayMs = this.backoff(failures);
+        this.notify(this.init.onReconnect, { attempt: failures, lastEventId: this.lastId, delayMs });
         try {
-          await sleep(this.backoff(failures), this.stopper.signal);
+          await sleep(delayMs, this.stopper.signal);
         } catch {
           return; // aborted while waiting
         }
         this.state.reconnects++;
         response = await this.reopen();
         if (response === undefined) continue;
+        if (this.stopper.signal.aborted) return;
+        this.notify(this.init.onResume, { attempt: failures, lastEventId: this.lastId });
       }
       const progressed = await this.read(response);
       response = undefined;
@@ -257,6 +265,17 @@ export class ChatStream implements AsyncIterable<StreamFrame> {
       if (error instanceof SluiceRequestError && !isTransient(error.status)) throw error;
       if (error instanceof SluiceProtocolError) throw error;
       return undefined;
+    }
+  }
+
+  /** Calls a caller's hook; one that throws drops the current connection and ends the stream. */
+  private notify<Event>(hook: ((event: Event) => void) | undefined, event: Event): void {
+    if (hook === undefined) return;
+    try {
+      hook(event);
+    } catch (error) {
+      this.connection.close();
+      throw error;
     }
   }
 

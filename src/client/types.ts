@@ -89,6 +89,24 @@ export interface ReconnectOptions {
   maxDelayMs: number;
 }
 
+/** What {@link StreamOptions.onReconnect} is told. */
+export interface ReconnectEvent {
+  /** 1 for the first attempt after frames last arrived, then 2, 3, ... while attempts keep failing. */
+  attempt: number;
+  /** The id of the last frame received: the resume asks for the frames after it. */
+  lastEventId: number;
+  /** How long the client waits (backoff) before it sends the resume request. */
+  delayMs: number;
+}
+
+/** What {@link StreamOptions.onResume} is told. */
+export interface ResumeEvent {
+  /** Which attempt succeeded, counted as in {@link ReconnectEvent.attempt}. */
+  attempt: number;
+  /** The `Last-Event-ID` the resumed connection was opened with: frames after it follow. */
+  lastEventId: number;
+}
+
 export interface StreamOptions extends ClientOptions {
   reconnect?: Partial<ReconnectOptions>;
   /**
@@ -96,6 +114,21 @@ export interface StreamOptions extends ClientOptions {
    * dropped and is resumed. The gateway pings every 15 s. 0 disables. Default 45000.
    */
   idleTimeoutMs?: number;
+  /**
+   * Called when the stream's connection dropped before `done` (a network error, a close without
+   * `[DONE]`, or `idleTimeoutMs` of silence) and the client is about to resume it, before the
+   * backoff wait; called again before each further attempt when one fails. Not called when
+   * the client gives up instead (no generation id yet, `reconnect.maxAttempts` used up) or the
+   * stream was aborted. A hook that throws ends the stream with that error.
+   */
+  onReconnect?: (event: ReconnectEvent) => void;
+  /**
+   * Called when a resume attempt got the gateway's stream response (headers in, before its
+   * first frame), with the last event id it resumed from. Not called for the first connection,
+   * nor for the one `resumeStream` opens itself. A hook that throws ends the stream with that
+   * error.
+   */
+  onResume?: (event: ResumeEvent) => void;
 }
 
 export interface ResumeOptions extends StreamOptions {
