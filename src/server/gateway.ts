@@ -103,7 +103,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
           '/client/': join(packageRoot, 'dist', 'client'),
           // The browser client imports ../protocol/http.js (routes, headers, event names).
           '/protocol/': join(packageRoot, 'dist', 'protocol'),
-          '/': webRoot,
+          // The page's own files, then its script (src/web/app.ts, built to dist/web/app.js).
+          '/': [webRoot, join(packageRoot, 'dist', 'web')],
         });
   let shuttingDown = false;
   let redis: RedisGenerations | undefined;

@@ -39,6 +39,14 @@ describe('client portability', () => {
     },
   );
 
+  it('the chat page imports only the client at run time, by a path that works in dist and when served', () => {
+    const path = join(src, 'web', 'app.ts');
+    for (const { typeOnly, specifier } of imports(path)) {
+      expect(typeOnly || specifier === '../client/index.js', specifier).toBe(true);
+    }
+    expect(readFileSync(path, 'utf8')).not.toMatch(NODE_ONLY);
+  });
+
   it('the protocol module the client loads imports nothing at run time and uses no Node globals', () => {
     const path = join(src, 'protocol', 'http.ts');
     for (const { typeOnly, specifier } of imports(path)) expect(typeOnly, specifier).toBe(true);
