@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Scenario } from '../emulators/types.js';
+import { API_PATHS } from '../protocol/http.js';
 import { parseChatRequest } from '../protocol/request.js';
 import { findProvider, PROVIDERS } from '../providers/registry.js';
 import { BenchChild, tasksetWorks } from './children.js';
@@ -253,7 +254,7 @@ async function main(): Promise<void> {
         middle: gateway,
         target: {
           origin: gatewayUrl,
-          path: '/api/v1/chat/stream',
+          path: API_PATHS.stream,
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ provider: 'openai', messages: [{ role: 'user', content: 'Hello' }] }),
           kind: 'sluice',

@@ -7,23 +7,26 @@ import type { ErrorData, FinishReason, FrameEvent, Stats, ToolCallData, Usage } 
  * browser loads it unchanged next to the client.
  */
 
+const STREAM = '/api/v1/chat/stream';
+const GENERATIONS = '/api/v1/generations';
+
 /**
  * The native API's routes. Builders take a generation id as the gateway issued it and encode
  * it, so an id can never reach another route.
  */
 export const API_PATHS = {
   /** `POST`: start a generation and stream it. */
-  stream: '/api/v1/chat/stream',
+  stream: STREAM,
   /** `GET`: {@link HealthBody}. */
-  health: '/api/v1/chat/stream/health',
+  health: `${STREAM}/health`,
   /** `POST`: start a generation without streaming it; answers {@link CreatedGenerationBody}. */
-  generations: '/api/v1/generations',
+  generations: GENERATIONS,
   /** `GET`: resume a generation's stream (`Last-Event-ID`, or the `last_event_id` query). */
-  resume: (generationId: string): string => `/api/v1/chat/stream/${encodeURIComponent(generationId)}`,
+  resume: (generationId: string): string => `${STREAM}/${encodeURIComponent(generationId)}`,
   /** `POST`: cancel a generation; answers {@link CancelBody}. */
-  cancel: (generationId: string): string => `/api/v1/chat/stream/${encodeURIComponent(generationId)}/cancel`,
+  cancel: (generationId: string): string => `${STREAM}/${encodeURIComponent(generationId)}/cancel`,
   /** `GET`: {@link GenerationResult}. */
-  generation: (generationId: string): string => `/api/v1/generations/${encodeURIComponent(generationId)}`,
+  generation: (generationId: string): string => `${GENERATIONS}/${encodeURIComponent(generationId)}`,
 } as const;
 
 /** The routes that name one generation, as {@link matchGenerationPath} tells them apart. */
@@ -32,9 +35,9 @@ export type GenerationRoute = 'resume' | 'cancel' | 'generation';
 /** Generation ids as the gateway issues and accepts them. */
 const GENERATION_ID = '([A-Za-z0-9_-]{1,64})';
 const GENERATION_ROUTES: readonly (readonly [GenerationRoute, RegExp])[] = [
-  ['cancel', new RegExp(`^${API_PATHS.stream}/${GENERATION_ID}/cancel$`)],
-  ['resume', new RegExp(`^${API_PATHS.stream}/${GENERATION_ID}$`)],
-  ['generation', new RegExp(`^${API_PATHS.generations}/${GENERATION_ID}$`)],
+  ['cancel', new RegExp(`^${STREAM}/${GENERATION_ID}/cancel$`)],
+  ['resume', new RegExp(`^${STREAM}/${GENERATION_ID}$`)],
+  ['generation', new RegExp(`^${GENERATIONS}/${GENERATION_ID}$`)],
 ];
 
 /**
