@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { API_PATHS } from '../src/protocol/http.js';
 import { parseChatRequest } from '../src/protocol/request.js';
 import { findProvider } from '../src/providers/registry.js';
 import { BenchChild, tasksetWorks } from './children.js';
@@ -139,7 +140,7 @@ export async function connectPaths(processes: BenchProcesses): Promise<Path[]> {
       middle: gateway,
       target: {
         origin: gatewayUrl,
-        path: '/api/v1/chat/stream',
+        path: API_PATHS.stream,
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ provider: 'openai', messages: [{ role: 'user', content: 'Hello' }] }),
         kind: 'sluice',

@@ -1,5 +1,6 @@
 import { loadSettings } from '../config.js';
 import { redactSecrets } from '../core/errors.js';
+import { API_PATHS } from '../protocol/http.js';
 import { startGateway } from '../server/gateway.js';
 import { flag, type OptionSpec, parseArgs, portOption, stringOption, UsageError } from './args.js';
 
@@ -32,7 +33,7 @@ export async function serve(argv: readonly string[], defaultDemo = false): Promi
       `  providers: ${configured.length ? configured.join(', ') : 'none with keys'}` +
       `${emulated.length ? `; emulated: ${emulated.join(', ')}` : ''}\n` +
       `  web page:  ${gateway.url}/\n` +
-      `  try:       curl -N ${gateway.url}/api/v1/chat/stream -H 'content-type: application/json' ` +
+      `  try:       curl -N ${gateway.url}${API_PATHS.stream} -H 'content-type: application/json' ` +
       `-d '{"provider":"openai","messages":[{"role":"user","content":"Hello"}]}'\n`,
   );
   // A stray rejection must not take every running stream down with the process.

@@ -1,7 +1,8 @@
+import { API_PATHS, EVENT_STREAM_TYPE, LAST_EVENT_ID_HEADER } from '../protocol/http.js';
 import { ChatStream, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_RECONNECT } from './chat-stream.js';
 import { awaitResponse, Connection, cancelGeneration as cancel, checkStreamResponse } from './connection.js';
 import { abortError } from './errors.js';
-import { type Endpoint, endpointFrom, PATHS, requestJson, send } from './http.js';
+import { type Endpoint, endpointFrom, requestJson, send } from './http.js';
 import type {
   ChatRequestBody,
   ClientOptions,
@@ -23,9 +24,9 @@ export async function streamChat(request: ChatRequestBody, options: StreamOption
   const startedAt = performance.now();
   const endpoint = endpointFrom(options);
   return open(endpoint, options, startedAt, null, 0, (signal) =>
-    send(endpoint, PATHS.stream, {
+    send(endpoint, API_PATHS.stream, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      headers: { 'content-type': 'application/json', accept: EVENT_STREAM_TYPE },
       body: JSON.stringify(request),
       signal,
     }),
@@ -41,9 +42,9 @@ export async function resumeStream(generationId: string, options: ResumeOptions 
   const endpoint = endpointFrom(options);
   const lastEventId = options.lastEventId ?? 0;
   return open(endpoint, options, startedAt, generationId, lastEventId, (signal) =>
-    send(endpoint, PATHS.resume(generationId), {
+    send(endpoint, API_PATHS.resume(generationId), {
       method: 'GET',
-      headers: { accept: 'text/event-stream', 'last-event-id': String(lastEventId) },
+      headers: { accept: EVENT_STREAM_TYPE, [LAST_EVENT_ID_HEADER]: String(lastEventId) },
       signal,
     }),
   );
@@ -72,6 +73,8 @@ async function open(
     reconnect: { ...DEFAULT_RECONNECT, ...options.reconnect },
     idleTimeoutMs,
     signal: options.signal,
+    onReconnect: options.onReconnect,
+    onResume: options.onResume,
   });
 }
 
@@ -83,7 +86,7 @@ export function startGeneration(
   request: ChatRequestBody,
   options: ClientOptions = {},
 ): Promise<StartedGeneration> {
-  return requestJson(endpointFrom(options), PATHS.generations, {
+  return requestJson(endpointFrom(options), API_PATHS.generations, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(request),
@@ -93,7 +96,7 @@ export function startGeneration(
 
 /** The accumulated result of a generation (`GET /api/v1/generations/{id}`), running or done. */
 export function getGeneration(generationId: string, options: ClientOptions = {}): Promise<GenerationResult> {
-  return requestJson(endpointFrom(options), PATHS.generation(generationId), {
+  return requestJson(endpointFrom(options), API_PATHS.generation(generationId), {
     method: 'GET',
     signal: options.signal,
   });
@@ -109,5 +112,5 @@ export function cancelGeneration(generationId: string, options: ClientOptions = 
 
 /** The gateway's health: providers configured and emulated (with default models), active streams. */
 export function health(options: ClientOptions = {}): Promise<HealthResult> {
-  return requestJson(endpointFrom(options), PATHS.health, { method: 'GET', signal: options.signal });
+  return requestJson(endpointFrom(options), API_PATHS.health, { method: 'GET', signal: options.signal });
 }

@@ -1,7 +1,8 @@
+import { API_PATHS, EVENT_STREAM_TYPE, LAST_EVENT_ID_HEADER } from '../protocol/http.js';
 import { Accumulator } from './accumulator.js';
 import { Connection, cancelGeneration, checkStreamResponse } from './connection.js';
 import { SluiceConnectionError, SluiceProtocolError, SluiceRequestError } from './errors.js';
-import { type Endpoint, PATHS, send, sleep } from './http.js';
+import { type Endpoint, send, sleep } from './http.js';
 import { FrameQueue } from './queue.js';
 import { readSse } from './sse.js';
 import type {
@@ -11,6 +12,7 @@ import type {
   LiveStats,
   ReconnectOptions,
   StreamFrame,
+  StreamOptions,
   ToolCallState,
   Usage,
 } from './types.js';
@@ -30,6 +32,8 @@ export interface ChatStreamInit {
   reconnect: ReconnectOptions;
   idleTimeoutMs: number;
   signal: AbortSignal | undefined;
+  onReconnect: StreamOptions['onReconnect'];
+  onResume: StreamOptions['onResume'];
 }
 
 /**
@@ -40,7 +44,8 @@ export interface ChatStreamInit {
  *
  * When the connection drops before `done`, the stream resumes from the last frame id seen
  * (`GET /api/v1/chat/stream/{id}` with `Last-Event-ID`), with exponential backoff from the
- * server's `retry:`. Leaving a `for await` loop early (`break`) aborts the stream.
+ * server's `retry:`; the `onReconnect` and `onResume` options hear of it. Leaving a `for await`
+ * loop early (`break`) aborts the stream.
  */
 export class ChatStream implements AsyncIterable<StreamFrame> {
   /** The accumulated result, once the stream ends; rejects with the error that ended it. */
@@ -180,14 +185,18 @@ export class ChatStream implements AsyncIterable<StreamFrame> {
           throw this.interrupted(`the stream was lost and ${failures} attempts to resume it failed`);
         }
         failures++;
+        const delayMs = this.backoff(failures);
+        this.notify(this.init.onReconnect, { attempt: failures, lastEventId: this.lastId, delayMs });
         try {
-          await sleep(this.backoff(failures), this.stopper.signal);
+          await sleep(delayMs, this.stopper.signal);
         } catch {
           return; // aborted while waiting
         }
         this.state.reconnects++;
         response = await this.reopen();
         if (response === undefined) continue;
+        if (this.stopper.signal.aborted) return;
+        this.notify(this.init.onResume, { attempt: failures, lastEventId: this.lastId });
       }
       const progressed = await this.read(response);
       response = undefined;
@@ -244,9 +253,9 @@ export class ChatStream implements AsyncIterable<StreamFrame> {
     if (this.stopper.signal.aborted) return undefined;
     connection.touch();
     try {
-      const response = await send(this.endpoint, PATHS.resume(this.generation ?? ''), {
+      const response = await send(this.endpoint, API_PATHS.resume(this.generation ?? ''), {
         method: 'GET',
-        headers: { accept: 'text/event-stream', 'last-event-id': String(this.lastId) },
+        headers: { accept: EVENT_STREAM_TYPE, [LAST_EVENT_ID_HEADER]: String(this.lastId) },
         signal: connection.signal,
       });
       await checkStreamResponse(response);
@@ -256,6 +265,17 @@ export class ChatStream implements AsyncIterable<StreamFrame> {
       if (error instanceof SluiceRequestError && !isTransient(error.status)) throw error;
       if (error instanceof SluiceProtocolError) throw error;
       return undefined;
+    }
+  }
+
+  /** Calls a caller's hook; one that throws drops the current connection and ends the stream. */
+  private notify<Event>(hook: ((event: Event) => void) | undefined, event: Event): void {
+    if (hook === undefined) return;
+    try {
+      hook(event);
+    } catch (error) {
+      this.connection.close();
+      throw error;
     }
   }
 

@@ -1,5 +1,6 @@
+import { API_PATHS, EVENT_STREAM_TYPE, GENERATION_ID_HEADER } from '../protocol/http.js';
 import { abortError, requestErrorFrom, SluiceProtocolError } from './errors.js';
-import { type Endpoint, PATHS, send } from './http.js';
+import { type Endpoint, send } from './http.js';
 
 /**
  * One HTTP connection carrying a stream: its own abort controller (abort, idle timeout) and
@@ -40,11 +41,11 @@ export class Connection {
 export async function checkStreamResponse(response: Response): Promise<string | null> {
   if (!response.ok) throw await requestErrorFrom(response);
   const type = response.headers.get('content-type') ?? '';
-  if (!type.toLowerCase().startsWith('text/event-stream') || response.body === null) {
+  if (!type.toLowerCase().startsWith(EVENT_STREAM_TYPE) || response.body === null) {
     await response.body?.cancel().catch(() => {});
     throw new SluiceProtocolError(`expected an event stream, got "${type || 'no content type'}"`);
   }
-  return response.headers.get('x-generation-id');
+  return response.headers.get(GENERATION_ID_HEADER);
 }
 
 /**
@@ -53,7 +54,7 @@ export async function checkStreamResponse(response: Response): Promise<string | 
  */
 export async function cancelGeneration(endpoint: Endpoint, generationId: string): Promise<boolean> {
   try {
-    const response = await send(endpoint, PATHS.cancel(generationId), {
+    const response = await send(endpoint, API_PATHS.cancel(generationId), {
       method: 'POST',
       signal: AbortSignal.timeout(5000),
     });
@@ -99,7 +100,7 @@ export async function awaitResponse(
     }),
   ]);
   clearTimeout(timer);
-  const generationId = late?.ok ? late.headers.get('x-generation-id') : null;
+  const generationId = late?.ok ? late.headers.get(GENERATION_ID_HEADER) : null;
   connection.close();
   if (generationId) await cancelGeneration(endpoint, generationId);
   throw abortError(signal);

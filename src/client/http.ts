@@ -8,15 +8,6 @@ export interface Endpoint {
   fetch: typeof fetch;
 }
 
-export const PATHS = {
-  stream: '/api/v1/chat/stream',
-  health: '/api/v1/chat/stream/health',
-  generations: '/api/v1/generations',
-  resume: (id: string) => `/api/v1/chat/stream/${encodeURIComponent(id)}`,
-  cancel: (id: string) => `/api/v1/chat/stream/${encodeURIComponent(id)}/cancel`,
-  generation: (id: string) => `/api/v1/generations/${encodeURIComponent(id)}`,
-} as const;
-
 export function endpointFrom(options: ClientOptions): Endpoint {
   const baseUrl = (options.baseUrl ?? '').replace(/\/+$/, '');
   if (baseUrl === '' && typeof globalThis.location === 'undefined') {

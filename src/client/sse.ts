@@ -1,4 +1,5 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { STREAM_END_DATA } from '../protocol/http.js';
 import { SluiceProtocolError } from './errors.js';
 import { KNOWN_EVENTS, type StreamFrame } from './types.js';
 
@@ -19,7 +20,7 @@ export interface ReadHooks {
 const MAX_EVENT_CHARS = 16 * 1024 * 1024;
 
 function toItem(message: EventSourceMessage): SseItem | undefined {
-  if (message.data === '[DONE]') return { type: 'end' };
+  if (message.data === STREAM_END_DATA) return { type: 'end' };
   if (message.event === undefined) return undefined;
   const id = message.id !== undefined && /^\d{1,15}$/.test(message.id) ? Number(message.id) : Number.NaN;
   if (!Number.isSafeInteger(id)) {

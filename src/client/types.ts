@@ -1,16 +1,10 @@
-import type {
-  DoneData,
-  ErrorData,
-  FinishReason,
-  Frame,
-  FrameEvent,
-  Stats,
-  Usage,
-} from '../protocol/frames.js';
+import type { DoneData, ErrorData, FinishReason, Frame, Stats, Usage } from '../protocol/frames.js';
+import { type CreatedGenerationBody, FRAME_EVENTS, type HealthBody } from '../protocol/http.js';
 
 /**
- * The client's view of the wire contract (CONTRACT.md). Frame types come from the protocol
- * layer as type-only imports, so nothing of the gateway ends up in the browser bundle.
+ * The client's view of the wire contract (CONTRACT.md). Frame and body types come from the
+ * protocol layer: frames.ts as type-only imports, http.ts (plain constants, no Node imports)
+ * loaded as is, so nothing of the gateway ends up in the browser bundle.
  */
 
 export type {
@@ -30,24 +24,21 @@ export type {
   ToolCallStartData,
   Usage,
 } from '../protocol/frames.js';
+export type {
+  CancelBody,
+  ErrorBody,
+  GenerationError,
+  GenerationResult,
+  GenerationToolCall,
+  ModelCapabilitiesBody,
+  ProviderHealth,
+} from '../protocol/http.js';
 
 /** A frame as the client yields it: the contract's union plus its SSE `id` (1, 2, 3, ...). */
 export type StreamFrame = Frame & { id: number };
 
 /** Frame events this client knows; frames of newer types are skipped, as the contract allows. */
-export const KNOWN_EVENTS: ReadonlySet<string> = new Set<FrameEvent>([
-  'start',
-  'metadata',
-  'thinking',
-  'redacted_thinking',
-  'thinking_done',
-  'chunk',
-  'tool_call_start',
-  'tool_call',
-  'error',
-  'cancelled',
-  'done',
-]);
+export const KNOWN_EVENTS: ReadonlySet<string> = new Set(FRAME_EVENTS);
 
 /** One message of a chat request (CONTRACT.md section 2). */
 export interface ChatMessageInput {
@@ -98,6 +89,24 @@ export interface ReconnectOptions {
   maxDelayMs: number;
 }
 
+/** What {@link StreamOptions.onReconnect} is told. */
+export interface ReconnectEvent {
+  /** 1 for the first attempt after frames last arrived, then 2, 3, ... while attempts keep failing. */
+  attempt: number;
+  /** The id of the last frame received: the resume asks for the frames after it. */
+  lastEventId: number;
+  /** How long the client waits (backoff) before it sends the resume request. */
+  delayMs: number;
+}
+
+/** What {@link StreamOptions.onResume} is told. */
+export interface ResumeEvent {
+  /** Which attempt succeeded, counted as in {@link ReconnectEvent.attempt}. */
+  attempt: number;
+  /** The `Last-Event-ID` the resumed connection was opened with: frames after it follow. */
+  lastEventId: number;
+}
+
 export interface StreamOptions extends ClientOptions {
   reconnect?: Partial<ReconnectOptions>;
   /**
@@ -105,6 +114,21 @@ export interface StreamOptions extends ClientOptions {
    * dropped and is resumed. The gateway pings every 15 s. 0 disables. Default 45000.
    */
   idleTimeoutMs?: number;
+  /**
+   * Called when the stream's connection dropped before `done` (a network error, a close without
+   * `[DONE]`, or `idleTimeoutMs` of silence) and the client is about to resume it, before the
+   * backoff wait; called again before each further attempt when one fails. Not called when
+   * the client gives up instead (no generation id yet, `reconnect.maxAttempts` used up) or the
+   * stream was aborted. A hook that throws ends the stream with that error.
+   */
+  onReconnect?: (event: ReconnectEvent) => void;
+  /**
+   * Called when a resume attempt got the gateway's stream response (headers in, before its
+   * first frame), with the last event id it resumed from. Not called for the first connection,
+   * nor for the one `resumeStream` opens itself. A hook that throws ends the stream with that
+   * error.
+   */
+  onResume?: (event: ResumeEvent) => void;
 }
 
 export interface ResumeOptions extends StreamOptions {
@@ -158,39 +182,7 @@ export interface ChatResult {
 }
 
 /** `POST /api/v1/generations` answer. */
-export interface StartedGeneration {
-  generation_id: string;
-  stream_url: string;
-}
-
-/** `GET /api/v1/generations/{id}` answer. */
-export interface GenerationResult {
-  generation_id: string;
-  status: 'running' | 'done';
-  provider: string;
-  model: string;
-  text: string;
-  thinking: string;
-  tool_calls: { index: number; id: string; name: string; arguments: string }[];
-  finish_reason: FinishReason | null;
-  usage: Usage | null;
-  error: Pick<ErrorData, 'code' | 'message' | 'retryable' | 'partial'> | null;
-  [extra: string]: unknown;
-}
-
-/** One provider in the health answer. */
-export interface ProviderHealth {
-  configured: boolean;
-  emulated: boolean;
-  default_model?: string;
-  models?: string[];
-  [extra: string]: unknown;
-}
+export type StartedGeneration = CreatedGenerationBody;
 
 /** `GET /api/v1/chat/stream/health` answer. */
-export interface HealthResult {
-  status: string;
-  providers: Record<string, ProviderHealth>;
-  active_streams: number;
-  [extra: string]: unknown;
-}
+export type HealthResult = HealthBody;

@@ -1,4 +1,5 @@
 import type { Frame } from '../protocol/frames.js';
+import { STREAM_END_DATA } from '../protocol/http.js';
 
 /**
  * WHATWG-correct SSE encoding. Frame data is compact JSON, which escapes CR, LF, NUL and lone
@@ -55,4 +56,4 @@ export function encodeComment(text: string): string {
 }
 
 /** The terminal sentinel written after `done`, as OpenAI-style clients expect. */
-export const DONE_SENTINEL = 'data: [DONE]\n\n';
+export const DONE_SENTINEL = `data: ${STREAM_END_DATA}\n\n`;

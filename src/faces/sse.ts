@@ -1,13 +1,7 @@
 import { DONE_SENTINEL, encodeComment, encodeEvent, encodeRetry } from '../core/sse-encode.js';
 import type { LogReader } from '../generation/log.js';
+import { STREAM_HEADERS } from '../protocol/http.js';
 import type { StreamEncoder } from './types.js';
-
-/** The contract's stream headers (CONTRACT.md section 3). */
-const SSE_HEADERS = {
-  'Content-Type': 'text/event-stream; charset=utf-8',
-  'Cache-Control': 'no-cache',
-  'X-Accel-Buffering': 'no',
-} as const;
 
 /**
  * The native form: one SSE event per frame (`id`, `event`, `data`), `retry:` before the first,
@@ -16,7 +10,7 @@ const SSE_HEADERS = {
 export function sseEncoder(clientRetryMs: number): StreamEncoder {
   const retry = encodeRetry(clientRetryMs);
   return {
-    headers: SSE_HEADERS,
+    headers: STREAM_HEADERS,
     encode(log: LogReader, fromId: number, toId: number, first: boolean): string {
       let text = first ? retry : '';
       for (let id = fromId; id <= toId; id++) text += encodeEvent(id, log.frame(id).event, log.dataJson(id));

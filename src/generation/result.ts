@@ -1,20 +1,7 @@
-import type { ErrorData, FinishReason, Frame, Stats, ToolCallData, Usage } from '../protocol/frames.js';
+import type { Frame } from '../protocol/frames.js';
+import type { GenerationResult } from '../protocol/http.js';
 
-/** The body of `GET /api/v1/generations/{id}` (CONTRACT.md section 4). */
-export interface GenerationResult {
-  generation_id: string;
-  status: 'running' | 'done';
-  provider: string;
-  model: string;
-  emulated: boolean;
-  text: string;
-  thinking: string;
-  tool_calls: Omit<ToolCallData, 'provider' | 'model'>[];
-  finish_reason: FinishReason | null;
-  usage: Usage | null;
-  stats: Stats | null;
-  error: Pick<ErrorData, 'code' | 'message' | 'retryable' | 'partial'> | null;
-}
+export type { GenerationResult };
 
 /**
  * The accumulated result of a generation, folded from its frames: the log is the one source,

@@ -111,7 +111,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const staticFiles =
     webRoot === null
       ? undefined
-      : new StaticFiles({ '/client/': join(packageRoot, 'dist', 'client'), '/': webRoot });
+      : new StaticFiles({
+          '/client/': join(packageRoot, 'dist', 'client'),
+          // The browser client imports ../protocol/http.js (routes, headers, event names).
+          '/protocol/': join(packageRoot, 'dist', 'protocol'),
+          // The page's own files, then its script (src/web/app.ts, built to dist/web/app.js).
+          '/': [webRoot, join(packageRoot, 'dist', 'web')],
+        });
   let shuttingDown = false;
 
   const handler = createRequestHandler({

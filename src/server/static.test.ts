@@ -84,6 +84,21 @@ describe('StaticFiles', () => {
     expect(capture(files, '/vendor/other.js')).toBeUndefined();
   });
 
+  it('tries a prefix’s folders in order', () => {
+    const built = join(root, 'built');
+    mkdirSync(built);
+    writeFileSync(join(built, 'app.js'), 'export const built = 1;\n');
+    writeFileSync(join(built, 'extra.js'), 'export const extra = 1;\n');
+    const layered = new StaticFiles({ '/': [web, built] });
+    // The first folder wins where both have the file; the second fills in what the first lacks.
+    expect(capture(layered, '/app.js')?.body.toString()).toBe('export {};\n');
+    expect(capture(layered, '/extra.js')?.body.toString()).toContain('extra = 1');
+    expect(capture(layered, '/')?.headers['Content-Type']).toBe('text/html; charset=utf-8');
+    expect(capture(layered, '/missing.js')).toBeUndefined();
+    expect(capture(layered, '/../secret.js')).toBeUndefined();
+    expect(capture(layered, '/../built/extra.js')).toBeUndefined();
+  });
+
   it('serves the client under /client/ and nothing outside its roots', () => {
     expect(capture(files, '/client/index.js')?.body.toString()).toContain('client = 1');
     expect(capture(files, '/../secret.js')).toBeUndefined();

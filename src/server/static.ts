@@ -63,11 +63,15 @@ interface StaticFile {
   csp: string;
 }
 
-/** Serves the web page and the browser client: a fixed set of files, read once, cached in memory. */
+/**
+ * Serves the web page and the browser client: a fixed set of files, read once, cached in memory.
+ * `roots` maps a path prefix to a folder, or to folders tried in order (the page's own files,
+ * then its built script).
+ */
 export class StaticFiles {
   private readonly files = new Map<string, StaticFile>();
 
-  constructor(private readonly roots: Record<string, string>) {}
+  constructor(private readonly roots: Record<string, string | readonly string[]>) {}
 
   serve(path: string, response: ServerResponse): boolean {
     const file = this.load(path === '/' ? '/index.html' : path);
@@ -95,13 +99,15 @@ export class StaticFiles {
   private read(path: string): StaticFile | undefined {
     const vendor = VENDOR_FILES[path];
     if (vendor !== undefined) return this.readFile(vendor());
-    for (const [prefix, root] of Object.entries(this.roots)) {
+    for (const [prefix, roots] of Object.entries(this.roots)) {
       if (!path.startsWith(prefix)) continue;
       const relative = normalize(path.slice(prefix.length)).replace(/^([/\\])+/, '');
-      const full = join(root, relative);
-      if (!full.startsWith(root + sep) || relative.includes('..')) return undefined;
-      const file = this.readFile(full);
-      if (file !== undefined) return file;
+      for (const root of typeof roots === 'string' ? [roots] : roots) {
+        const full = join(root, relative);
+        if (!full.startsWith(root + sep) || relative.includes('..')) return undefined;
+        const file = this.readFile(full);
+        if (file !== undefined) return file;
+      }
     }
     return undefined;
   }

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { StreamEncoder } from '../faces/types.js';
 import type { Followable } from '../generation/generation.js';
+import { GENERATION_ID_HEADER } from '../protocol/http.js';
 
 export interface StreamWriterOptions {
   /** Write frames with id greater than this (0 = from the start). */
@@ -48,7 +49,7 @@ export function followLog(
   response.writeHead(200, {
     ...options.headers,
     ...encoder.headers,
-    'X-Generation-Id': generation.id,
+    [GENERATION_ID_HEADER]: generation.id,
   });
   generation.attachReader();
 

@@ -56,10 +56,15 @@ export interface PageGateway {
   close(): Promise<void>;
 }
 
-/** A demo gateway on 127.0.0.1 (ephemeral port) serving the real web/ folder and dist/client/. */
+/**
+ * A demo gateway on 127.0.0.1 (ephemeral port) serving the real web/ folder, the page script
+ * from dist/web/ and the client from dist/client/.
+ */
 export async function startPageGateway(settings: Partial<Settings> = {}): Promise<PageGateway> {
-  if (!existsSync(join(REPOSITORY, 'dist', 'client', 'index.js'))) {
-    throw new Error('dist/client/index.js is missing: run `npm run build` before the browser tests');
+  for (const built of [join('dist', 'client', 'index.js'), join('dist', 'web', 'app.js')]) {
+    if (!existsSync(join(REPOSITORY, built))) {
+      throw new Error(`${built} is missing: run \`npm run build\` before the browser tests`);
+    }
   }
   const gateway = await startGateway({
     env: { SLUICE_DEMO: '1' },

@@ -1,11 +1,25 @@
-// The Sluice chat page: one ES module on top of the browser client (/client/index.js, built
-// from src/client). Model and user text only ever reach the DOM as text nodes (textContent,
-// createTextNode), never as HTML. Streamed text is queued and appended once per animation
-// frame, so a fast stream on a slow machine costs one DOM write per frame, not one per token.
-import { health, SluiceError, SluiceRequestError, streamChat } from '/client/index.js';
+// The Sluice chat page: one ES module on top of the browser client, built to dist/web/app.js
+// and served at /app.js, where `../client/index.js` is the client the gateway serves from
+// dist/client (no bundler). Model and user text only ever reach the DOM as text nodes
+// (textContent, createTextNode), never as HTML. Streamed text is queued and appended once per
+// animation frame, so a fast stream on a slow machine costs one DOM write per frame, not one
+// per token.
+import {
+  type ChatMessageInput,
+  type ChatRequestBody,
+  type ChatStream,
+  type FinishReason,
+  health,
+  type ProviderHealth,
+  SluiceError,
+  SluiceRequestError,
+  type StreamFrame,
+  streamChat,
+  type ToolInput,
+} from '../client/index.js';
 
 /** A demo function tool, so the "calling tool" indicator can be seen with any provider. */
-const WEATHER_TOOL = {
+const WEATHER_TOOL: ToolInput = {
   type: 'function',
   function: {
     name: 'get_weather',
@@ -18,7 +32,7 @@ const WEATHER_TOOL = {
   },
 };
 
-const FINISH_WORDS = {
+const FINISH_WORDS: Partial<Record<FinishReason, string>> = {
   length: 'Cut at the token limit',
   tool_calls: 'Finished with a tool call',
   content_filter: 'Stopped by the provider’s content filter',
@@ -26,23 +40,26 @@ const FINISH_WORDS = {
   cancelled: 'Stopped',
 };
 
-/** @param {string} id */
-function byId(id) {
+/** The element with this id, checked to be of the expected kind. */
+function byId<Kind extends HTMLElement>(id: string, kind: abstract new () => Kind): Kind;
+function byId(id: string): HTMLElement;
+function byId(id: string, kind: abstract new () => HTMLElement = HTMLElement): HTMLElement {
   const node = document.getElementById(id);
   if (node === null) throw new Error(`the page has no #${id}`);
+  if (!(node instanceof kind)) throw new Error(`#${id} is not a ${kind.name}`);
   return node;
 }
 
 const ui = {
   gatewayState: byId('gateway-state'),
-  settings: /** @type {HTMLFormElement} */ (byId('settings')),
-  provider: /** @type {HTMLSelectElement} */ (byId('provider')),
-  model: /** @type {HTMLSelectElement} */ (byId('model')),
-  reasoning: /** @type {HTMLSelectElement} */ (byId('reasoning')),
+  settings: byId('settings', HTMLFormElement),
+  provider: byId('provider', HTMLSelectElement),
+  model: byId('model', HTMLSelectElement),
+  reasoning: byId('reasoning', HTMLSelectElement),
   budgetField: byId('budget-field'),
-  budget: /** @type {HTMLInputElement} */ (byId('budget')),
-  tool: /** @type {HTMLInputElement} */ (byId('tool')),
-  newChat: /** @type {HTMLButtonElement} */ (byId('new-chat')),
+  budget: byId('budget', HTMLInputElement),
+  tool: byId('tool', HTMLInputElement),
+  newChat: byId('new-chat', HTMLButtonElement),
   chat: byId('chat'),
   empty: byId('empty'),
   turns: byId('turns'),
@@ -50,47 +67,43 @@ const ui = {
   tokens: byId('stat-tokens'),
   ttft: byId('stat-ttft'),
   speed: byId('stat-speed'),
-  composer: /** @type {HTMLFormElement} */ (byId('composer')),
-  prompt: /** @type {HTMLTextAreaElement} */ (byId('prompt')),
-  send: /** @type {HTMLButtonElement} */ (byId('send')),
-  stop: /** @type {HTMLButtonElement} */ (byId('stop')),
+  composer: byId('composer', HTMLFormElement),
+  prompt: byId('prompt', HTMLTextAreaElement),
+  send: byId('send', HTMLButtonElement),
+  stop: byId('stop', HTMLButtonElement),
 };
 
-/**
- * An element with a class; children are nodes, or strings that become text nodes.
- * @param {string} tag
- * @param {string} className
- * @param {...(Node | string)} children
- */
-function element(tag, className, ...children) {
+/** An element with a class; children are nodes, or strings that become text nodes. */
+function element<Tag extends keyof HTMLElementTagNameMap>(
+  tag: Tag,
+  className: string,
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[Tag] {
   const node = document.createElement(tag);
   if (className) node.className = className;
   node.append(...children);
   return node;
 }
 
-/** @param {number} ms */
-function formatMs(ms) {
+function formatMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
-/** @param {string} text */
-function setStatus(text) {
+function setStatus(text: string): void {
   if (ui.status.textContent !== text) ui.status.textContent = text;
 }
 
-function clearStats() {
+function clearStats(): void {
   for (const stat of [ui.tokens, ui.ttft, ui.speed]) stat.textContent = '–';
 }
 
 // ---------------------------------------------------------------------------------------------
 // Rendering, batched per animation frame
 
-/** @type {Set<Run>} */
-const dirtyRuns = new Set();
+const dirtyRuns = new Set<Run>();
 let flushScheduled = false;
 
-function flushAll() {
+function flushAll(): void {
   flushScheduled = false;
   const chat = ui.chat;
   // Read layout once, before any write, so a frame costs a single layout pass.
@@ -100,8 +113,7 @@ function flushAll() {
   if (stickToBottom) chat.scrollTop = chat.scrollHeight;
 }
 
-/** @param {Run} run */
-function scheduleRender(run) {
+function scheduleRender(run: Run): void {
   dirtyRuns.add(run);
   if (flushScheduled) return;
   flushScheduled = true;
@@ -111,74 +123,40 @@ function scheduleRender(run) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Connection watching: the client resumes a dropped stream on its own; the page only says so.
-
-/**
- * A `fetch` for the client that tells `run` when a stream connection drops (its body fails)
- * and when the client re-attaches with Last-Event-ID (`GET /api/v1/chat/stream/{id}`).
- * @param {Run} run
- * @returns {typeof fetch}
- */
-function watchedFetch(run) {
-  return async (input, init) => {
-    const url = new URL(input instanceof Request ? input.url : String(input), window.location.href);
-    const resuming =
-      (init?.method ?? 'GET') === 'GET' &&
-      /^\/api\/v1\/chat\/stream\/[^/]+$/.test(url.pathname) &&
-      !url.pathname.endsWith('/health');
-    if (resuming) run.reconnecting();
-    const response = await fetch(input, init);
-    const streaming = (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
-    if (!streaming || response.body === null) return response;
-    if (resuming) run.resumed();
-    return new Response(
-      watchBody(response.body, () => run.connectionLost()),
-      {
-        status: response.status,
-        statusText: response.statusText,
-        headers: response.headers,
-      },
-    );
-  };
-}
-
-/**
- * The same bytes, calling `onFailure` when the network fails mid-body (not on a clean end,
- * and not when the reader cancels it).
- * @param {ReadableStream<Uint8Array>} body
- * @param {() => void} onFailure
- */
-function watchBody(body, onFailure) {
-  const reader = body.getReader();
-  return new ReadableStream({
-    async pull(controller) {
-      let chunk;
-      try {
-        chunk = await reader.read();
-      } catch (error) {
-        onFailure();
-        controller.error(error);
-        return;
-      }
-      if (chunk.done) controller.close();
-      else controller.enqueue(chunk.value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
 // One assistant answer: its DOM, its stream, its statistics
 
 class Run {
+  readonly meta: HTMLElement;
+  readonly answer: HTMLElement;
+  readonly cursor: HTMLElement;
+  readonly controller = new AbortController();
+  stream: ChatStream | undefined;
+
+  private thinkingPanel: HTMLDetailsElement | undefined;
+  private thinkingText: HTMLElement | undefined;
+  private thinkingSummary: HTMLElement | undefined;
+  private userToggledThinking = false;
+  private readonly tools = new Map<number, HTMLElement>();
+  private notice: HTMLElement | undefined;
+  private resumedOnce = false;
+
+  /** Text waiting for the next animation frame. */
+  private readonly pendingAnswer: string[] = [];
+  private readonly pendingThinking: string[] = [];
+  private answerChars = 0;
+
+  stopped = false;
+  private failed = false;
+  private ended = false;
+
   /**
-   * @param {HTMLElement} container the assistant bubble
-   * @param {string} label provider and model as asked, until the gateway confirms them
+   * @param container the assistant bubble
+   * @param label provider and model as asked, until the gateway confirms them
    */
-  constructor(container, label) {
-    this.container = container;
+  constructor(
+    readonly container: HTMLElement,
+    label: string,
+  ) {
     this.meta = element('p', 'meta', label);
     this.answer = element('div', 'answer');
     this.answer.setAttribute('aria-busy', 'true');
@@ -186,52 +164,27 @@ class Run {
     this.cursor.setAttribute('aria-hidden', 'true');
     this.answer.append(this.cursor);
     container.append(this.meta, this.answer);
-
-    this.controller = new AbortController();
-    /** @type {import('/client/index.js').ChatStream | undefined} */
-    this.stream = undefined;
-
-    /** @type {HTMLDetailsElement | undefined} */
-    this.thinkingPanel = undefined;
-    /** @type {HTMLElement | undefined} */
-    this.thinkingText = undefined;
-    /** @type {HTMLElement | undefined} */
-    this.thinkingSummary = undefined;
-    this.userToggledThinking = false;
-    /** @type {Map<number, HTMLElement>} */
-    this.tools = new Map();
-    /** @type {HTMLElement | undefined} */
-    this.notice = undefined;
-    this.resumedOnce = false;
-
-    /** @type {string[]} text waiting for the next animation frame */
-    this.pendingAnswer = [];
-    /** @type {string[]} */
-    this.pendingThinking = [];
-    this.answerChars = 0;
-
-    this.stopped = false;
-    this.failed = false;
-    this.ended = false;
   }
 
-  /** @param {import('/client/index.js').StreamFrame} frame */
-  onFrame(frame) {
-    const data = frame.data;
+  onFrame(frame: StreamFrame): void {
     switch (frame.event) {
-      case 'start':
+      case 'start': {
+        const data = frame.data;
         this.meta.textContent = `${data.provider} · ${data.model}${data.emulated ? ' · emulated' : ''}`;
         this.container.dataset.generationId = data.generation_id;
         setStatus('Waiting for the first token…');
         break;
-      case 'metadata':
+      }
+      case 'metadata': {
+        const data = frame.data;
         if (data.upstream_model && data.upstream_model !== data.model) {
           this.meta.append(` (${data.upstream_model})`);
         }
         break;
+      }
       case 'thinking':
         this.ensureThinking();
-        this.pendingThinking.push(data.delta_text);
+        this.pendingThinking.push(frame.data.delta_text);
         setStatus('Thinking…');
         scheduleRender(this);
         break;
@@ -244,12 +197,13 @@ class Run {
         if (this.thinkingPanel !== undefined && !this.userToggledThinking) this.thinkingPanel.open = false;
         break;
       case 'chunk':
-        this.pendingAnswer.push(data.delta_text);
-        this.answerChars += data.delta_text.length;
+        this.pendingAnswer.push(frame.data.delta_text);
+        this.answerChars += frame.data.delta_text.length;
         setStatus(this.resumedOnce ? 'Resumed · streaming…' : 'Streaming…');
         scheduleRender(this);
         break;
       case 'tool_call_start': {
+        const data = frame.data;
         const line = element('p', 'tool running', 'Calling tool ', element('code', '', data.name), '…');
         this.tools.set(data.index, line);
         this.answer.before(line);
@@ -257,6 +211,7 @@ class Run {
         break;
       }
       case 'tool_call': {
+        const data = frame.data;
         let line = this.tools.get(data.index);
         if (line === undefined) {
           line = element('p', '');
@@ -272,7 +227,7 @@ class Run {
         break;
       }
       case 'error':
-        this.showError(data.code, data.message);
+        this.showError(frame.data.code, frame.data.message);
         break;
       case 'cancelled':
         this.stopped = true;
@@ -280,17 +235,19 @@ class Run {
       case 'done':
         scheduleRender(this);
         break;
-      default:
-        // Frame types added to the contract later are ignored, as the contract allows.
-        break;
+      default: {
+        // The client skips frame types newer than itself; a type it learns must be handled here.
+        const unhandled: never = frame;
+        void unhandled;
+      }
     }
   }
 
-  ensureThinking() {
+  private ensureThinking(): void {
     if (this.thinkingPanel !== undefined) return;
     const summary = element('summary', '', 'Reasoning');
     const text = element('div', 'thinking-text');
-    const panel = /** @type {HTMLDetailsElement} */ (element('details', 'thinking', summary, text));
+    const panel = element('details', 'thinking', summary, text);
     panel.open = true;
     summary.addEventListener('click', () => {
       this.userToggledThinking = true;
@@ -301,8 +258,7 @@ class Run {
     this.thinkingSummary = summary;
   }
 
-  /** @param {string} text */
-  setNotice(text, resumed = false) {
+  private setNotice(text: string, resumed = false): void {
     if (this.notice === undefined) {
       this.notice = element('p', 'notice');
       this.answer.after(this.notice);
@@ -311,34 +267,22 @@ class Run {
     this.notice.textContent = text;
   }
 
-  /** The stream's connection failed; the client will resume it after its backoff. */
-  connectionLost() {
+  /** The stream's connection dropped; the client resumes it after its backoff (`onReconnect`). */
+  reconnecting(): void {
     if (this.stopped || this.ended) return;
     this.setNotice('Connection lost · reconnecting…');
     setStatus('Reconnecting…');
   }
 
-  /** The client is asking the gateway for the frames after the last one it has. */
-  reconnecting() {
-    if (this.stopped || this.ended) return;
-    this.setNotice('Connection lost · reconnecting…');
-    setStatus('Reconnecting…');
-  }
-
-  /** The gateway answered the resume: the stream goes on from where it broke. */
-  resumed() {
+  /** The gateway answered the resume: the stream goes on from where it broke (`onResume`). */
+  resumed(): void {
     if (this.stopped || this.ended) return;
     this.resumedOnce = true;
     this.setNotice('Connection lost · resumed, nothing missed', true);
     setStatus('Resumed');
   }
 
-  /**
-   * @param {string} code
-   * @param {string} message
-   * @param {string} [field]
-   */
-  showError(code, message, field) {
+  showError(code: string, message: string, field?: string): void {
     this.failed = true;
     const line = element('p', 'error', element('code', '', code), message);
     if (field) line.append(` (field: ${field})`);
@@ -347,7 +291,7 @@ class Run {
     setStatus(`Error: ${code}`);
   }
 
-  flush() {
+  flush(): void {
     if (this.pendingThinking.length > 0 && this.thinkingText !== undefined) {
       this.thinkingText.append(this.pendingThinking.join(''));
       this.pendingThinking.length = 0;
@@ -360,7 +304,7 @@ class Run {
   }
 
   /** Live figures from the client while streaming; the gateway's own once `done` arrived. */
-  renderStats() {
+  private renderStats(): void {
     const stream = this.stream;
     if (stream === undefined) return;
     const stats = stream.stats;
@@ -379,7 +323,7 @@ class Run {
   }
 
   /** The stream is over, whichever way it ended. */
-  end() {
+  end(): void {
     this.ended = true;
     this.flush();
     dirtyRuns.delete(this);
@@ -411,10 +355,9 @@ class Run {
 // ---------------------------------------------------------------------------------------------
 // Providers and models, from the health endpoint
 
-/** @type {Record<string, import('/client/index.js').ProviderHealth>} */
-let providers = {};
+let providers: Record<string, ProviderHealth> = {};
 
-async function loadProviders() {
+async function loadProviders(): Promise<void> {
   try {
     const info = await health();
     providers = info.providers;
@@ -444,11 +387,13 @@ async function loadProviders() {
   }
 }
 
-function fillModels() {
+function fillModels(): void {
   const provider = providers[ui.provider.value];
   ui.model.replaceChildren();
   if (provider === undefined) return;
-  const models = [...new Set([provider.default_model, ...(provider.models ?? [])])].filter(Boolean);
+  const models = [...new Set([provider.default_model, ...(provider.models ?? [])])].filter(
+    (model): model is string => Boolean(model),
+  );
   for (const model of models) {
     const option = element('option', '', model === provider.default_model ? `${model} (default)` : model);
     option.value = model;
@@ -461,13 +406,10 @@ function fillModels() {
 // The conversation
 
 /** Completed exchanges, sent again as context with every new prompt. */
-/** @type {{role: 'user' | 'assistant', content: string}[]} */
-let history = [];
-/** @type {Run | undefined} */
-let current;
+let history: ChatMessageInput[] = [];
+let current: Run | undefined;
 
-/** @param {unknown} error */
-function describe(error) {
+function describe(error: unknown): { code: string; message: string; field?: string | undefined } {
   if (error instanceof SluiceRequestError)
     return { code: error.code, message: error.message, field: error.field };
   if (error instanceof SluiceError) return { code: error.code, message: error.message };
@@ -475,8 +417,8 @@ function describe(error) {
   return { code: 'error', message: String(error) };
 }
 
-/** @returns {number | null | undefined} the thinking_budget to send; null when the input is invalid */
-function thinkingBudget() {
+/** The thinking_budget to send; `null` when the input is invalid. */
+function thinkingBudget(): number | null | undefined {
   if (ui.reasoning.value === 'off') return 0;
   if (ui.reasoning.value !== 'budget') return undefined;
   const budget = Number(ui.budget.value);
@@ -489,21 +431,23 @@ function thinkingBudget() {
   return budget;
 }
 
-/** @param {boolean} running */
-function setRunning(running) {
+function setRunning(running: boolean): void {
   ui.send.disabled = running;
   ui.stop.disabled = !running;
   ui.newChat.disabled = running;
 }
 
-/** @param {string} text */
-async function send(text) {
+async function send(text: string): Promise<void> {
   if (current !== undefined || text.trim() === '' || ui.provider.disabled) return;
   const budget = thinkingBudget();
   if (budget === null) return;
-  const messages = [...history, { role: 'user', content: text }];
-  /** @type {import('/client/index.js').ChatRequestBody} */
-  const request = { provider: ui.provider.value, model: ui.model.value, messages, include_thinking: true };
+  const messages: ChatMessageInput[] = [...history, { role: 'user', content: text }];
+  const request: ChatRequestBody = {
+    provider: ui.provider.value,
+    model: ui.model.value,
+    messages,
+    include_thinking: true,
+  };
   if (budget !== undefined) request.thinking_budget = budget;
   if (ui.tool.checked) request.tools = [WEATHER_TOOL];
 
@@ -522,7 +466,11 @@ async function send(text) {
   setStatus('Sending…');
   clearStats();
   try {
-    const stream = await streamChat(request, { signal: run.controller.signal, fetch: watchedFetch(run) });
+    const stream = await streamChat(request, {
+      signal: run.controller.signal,
+      onReconnect: () => run.reconnecting(),
+      onResume: () => run.resumed(),
+    });
     run.stream = stream;
     for await (const frame of stream) run.onFrame(frame);
   } catch (error) {
@@ -541,7 +489,7 @@ async function send(text) {
 }
 
 /** Stop: the client stops reading at once and cancels the generation upstream. */
-function stop() {
+function stop(): void {
   const run = current;
   if (run === undefined || run.stopped) return;
   run.stopped = true;
