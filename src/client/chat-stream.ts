@@ -209,6 +209,12 @@ export class ChatStream implements AsyncIterable<StreamFrame> {
   private async read(response: Response): Promise<boolean> {
     const connection = this.connection;
     let progressed = false;
+    // 204: the generation ended and this client already has its last frame.
+    if (response.status === 204) {
+      connection.settle();
+      this.complete = true;
+      return false;
+    }
     connection.touch();
     try {
       const body = response.body;
@@ -258,7 +264,7 @@ export class ChatStream implements AsyncIterable<StreamFrame> {
         headers: { accept: EVENT_STREAM_TYPE, [LAST_EVENT_ID_HEADER]: String(this.lastId) },
         signal: connection.signal,
       });
-      await checkStreamResponse(response);
+      if (response.status !== 204) await checkStreamResponse(response);
       return response;
     } catch (error) {
       connection.settle();
