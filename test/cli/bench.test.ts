@@ -6,7 +6,7 @@ import { benchTable, summarize } from '../../src/cli/bench-report.js';
 import type { HealthResult } from '../../src/client/index.js';
 import type { Gateway } from '../../src/server/gateway.js';
 import { emulatorOf, startDemoGateway } from '../client/helpers.js';
-import { CLI, closedPort, completion, ensureBuilt, runCli } from './helpers.js';
+import { CLI, closedPort, completion, runCli } from './helpers.js';
 
 interface Figures {
   median: number;
@@ -36,10 +36,9 @@ describe('sluice bench', () => {
   let url: string;
 
   beforeAll(async () => {
-    ensureBuilt();
     gateway = await startDemoGateway();
     url = gateway.url;
-  }, 180_000);
+  });
   afterAll(() => gateway?.close(1000));
   beforeEach(() => {
     emulatorOf(gateway).reset();

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/server/gateway.js';
 import { emulatorOf, startDemoGateway, waitFor } from '../client/helpers.js';
-import { CLI, closedPort, completion, ensureBuilt, runCli, spawnCli } from './helpers.js';
+import { CLI, closedPort, completion, runCli, spawnCli } from './helpers.js';
 
 /** The built `sluice` binary as a subprocess, against a demo gateway in this process. */
 
@@ -14,10 +14,9 @@ describe('sluice chat', () => {
   let url: string;
 
   beforeAll(async () => {
-    ensureBuilt();
     gateway = await startDemoGateway();
     url = gateway.url;
-  }, 180_000);
+  });
   afterAll(() => gateway?.close(1000));
   beforeEach(() => {
     emulatorOf(gateway).reset();

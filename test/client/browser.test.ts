@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/server/gateway.js';
-import { ensureBuilt } from '../cli/helpers.js';
 import { emulatorOf, startDemoGateway, waitFor } from './helpers.js';
 
 /**
@@ -62,7 +61,6 @@ describe.skipIf(!existsSync(CHROMIUM))('client in a browser', () => {
   let webRoot: string;
 
   beforeAll(async () => {
-    ensureBuilt();
     webRoot = mkdtempSync(join(tmpdir(), 'sluice-client-page-'));
     writeFileSync(join(webRoot, 'index.html'), PAGE);
     writeFileSync(join(webRoot, 'checks.js'), CHECKS);
