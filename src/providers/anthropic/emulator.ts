@@ -11,7 +11,7 @@ import type {
 } from '../../emulators/types.js';
 
 /**
- * The Messages API as Anthropic streams it (shared/wire §2): `event: <type>\ndata: <json>\n\n`
+ * The Messages API as Anthropic streams it (docs/wire.md §2): `event: <type>\ndata: <json>\n\n`
  * where `data.type` repeats the event name; `message_start`, a `ping`, content blocks numbered
  * from 0 (start, deltas, stop; a thinking block ends with its `signature_delta`),
  * `message_delta` with the stop reason and cumulative usage, then `message_stop`.
@@ -81,7 +81,7 @@ export function parseAnthropicRequest(body: unknown): EmulatedRequest | { error:
 const CLIENT_ERROR = { type: 'invalid_request_error', message: 'Invalid request.' };
 const SERVER_ERROR = { type: 'api_error', message: 'Internal server error' };
 
-/** Status -> error.type as documented (shared/wire §2.7); other 4xx are invalid_request_error. */
+/** Status -> error.type as documented (docs/wire.md §2.7); other 4xx are invalid_request_error. */
 const HTTP_ERRORS: Readonly<Record<number, { type: string; message: string }>> = {
   400: CLIENT_ERROR,
   401: { type: 'authentication_error', message: 'invalid x-api-key' },

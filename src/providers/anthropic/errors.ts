@@ -6,7 +6,7 @@ import type { ResponseHeaders } from '../../upstream/transport.js';
 /**
  * Anthropic errors share one envelope, in HTTP bodies and in the stream's `error` event:
  * `{"type": "error", "error": {"type": "...", "message": "..."}, "request_id": "req_..."}`
- * (shared/wire §2.4 and §2.7).
+ * (docs/wire.md §2.4 and §2.7).
  */
 
 const ERROR_TYPES: Readonly<Record<string, { code: StreamErrorCode; retryable: boolean }>> = {

@@ -4,7 +4,7 @@ import { checkToolArguments, parseToolArguments } from '../tool-arguments.js';
 import type { ProviderIssue, ProviderSettings } from '../types.js';
 
 /**
- * The contract's chat request onto `POST /v1/messages` (shared/wire §2.1). Pure: no I/O.
+ * The contract's chat request onto `POST /v1/messages` (docs/wire.md §2.1). Pure: no I/O.
  */
 
 export const ANTHROPIC_VERSION = '2023-06-01';

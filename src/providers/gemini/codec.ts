@@ -5,7 +5,7 @@ import { classifyGoogleError, readGoogleError } from './errors.js';
 import { isPromptBlocked, mapGeminiFinishReason } from './finish-reason.js';
 
 /**
- * `streamGenerateContent?alt=sse` chunks -> parts (shared/wire §3.2-3.7). Every chunk is a whole
+ * `streamGenerateContent?alt=sse` chunks -> parts (docs/wire.md §3.2-3.7). Every chunk is a whole
  * `GenerateContentResponse`: parts are complete (a function call arrives whole, with its `args`
  * object), `usageMetadata` is a cumulative snapshot, and the stream ends at EOF after the chunk
  * carrying `finishReason`; there is no end marker.
@@ -82,7 +82,7 @@ export function createGeminiCodec(): StreamCodec {
       return;
     }
     // Other part kinds (inlineData, executableCode, ...) come only from features the gateway
-    // never requests. An empty text part only carries a `thoughtSignature` (shared/wire §3.3).
+    // never requests. An empty text part only carries a `thoughtSignature` (docs/wire.md §3.3).
     if (typeof part.text !== 'string' || part.text.length === 0) return;
     parts.push({ type: part.thought === true ? 'thinking' : 'text', text: part.text });
   };
@@ -152,7 +152,7 @@ export function createGeminiCodec(): StreamCodec {
   };
 
   // `eventName` is undefined both for `data:` events and for the raw error text that Gemini
-  // writes outside SSE fields (the wire parser collects it, shared/wire §3.7).
+  // writes outside SSE fields (the wire parser collects it, docs/wire.md §3.7).
   return createObjectCodec({
     displayName: 'Gemini',
     unit: 'event',

@@ -14,7 +14,7 @@ import { GOOGLE_STATUS_HTTP } from './errors.js';
 import { needsThoughtSignature } from './models.js';
 
 /**
- * `models/{model}:streamGenerateContent?alt=sse` as Google streams it (shared/wire §3.2): one
+ * `models/{model}:streamGenerateContent?alt=sse` as Google streams it (docs/wire.md §3.2): one
  * `data:` line per chunk in Google's JSON style, `\r\n\r\n` after each, no `event:` or `id:`, no
  * end marker (the last chunk carries `finishReason`, then EOF). Thought summaries when the
  * request asks for them; function calls whole in one part.
@@ -257,7 +257,7 @@ export function createGeminiDialect(options: GeminiDialectOptions = {}): Emulato
       const part: Record<string, unknown> = {
         functionCall: { name: call.name, args: JSON.parse(call.arguments) },
       };
-      // Gemini 3 signs its function calls (shared/wire §3.3); the value is opaque to clients.
+      // Gemini 3 signs its function calls (docs/wire.md §3.3); the value is opaque to clients.
       if (needsThoughtSignature(context.model) && state.toolCalls === 1) {
         part.thoughtSignature = Buffer.from(`sluice-emulator:${context.id}`).toString('base64');
       }

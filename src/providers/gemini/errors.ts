@@ -5,7 +5,7 @@ import type { ResponseHeaders } from '../../upstream/transport.js';
 
 /**
  * Google errors are `google.rpc.Status` objects: `{"error": {"code": 429, "message": "...",
- * "status": "RESOURCE_EXHAUSTED", "details": [...]}}` (shared/wire §3.7), pretty-printed in HTTP
+ * "status": "RESOURCE_EXHAUSTED", "details": [...]}}` (docs/wire.md §3.7), pretty-printed in HTTP
  * bodies and sometimes written raw into a running SSE stream.
  */
 export interface GoogleRpcStatus {

@@ -12,7 +12,7 @@ export type GeminiFinish =
   | { kind: 'none' };
 
 /**
- * `Candidate.FinishReason` (shared/wire §3.5) onto the contract. Decisions:
+ * `Candidate.FinishReason` (docs/wire.md §3.5) onto the contract. Decisions:
  * - a function call ends with `STOP` (there is no tool reason); the generation layer turns it
  *   into `tool_calls`;
  * - every moderation stop (`SAFETY`, `RECITATION`, `BLOCKLIST`, `PROHIBITED_CONTENT`, `SPII`,

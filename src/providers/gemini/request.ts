@@ -5,7 +5,7 @@ import type { ProviderIssue, ProviderSettings } from '../types.js';
 import { geminiModelId, geminiModelTraits, needsThoughtSignature } from './models.js';
 import { toGeminiSchema } from './schema.js';
 
-/** The request side of `models/{model}:streamGenerateContent` (shared/wire §3.1). */
+/** The request side of `models/{model}:streamGenerateContent` (docs/wire.md §3.1). */
 
 export type GeminiPart =
   | { text: string }

@@ -3,7 +3,7 @@ import type { CodecPart, StreamCodec } from '../types.js';
 import { classifyOllamaStreamError } from './errors.js';
 
 /**
- * Ollama NDJSON lines -> parts (shared/wire §5). Each `/api/chat` line is a whole message
+ * Ollama NDJSON lines -> parts (docs/wire.md §5). Each `/api/chat` line is a whole message
  * delta: `message.content`, `message.thinking` (thinking models with `think`), and
  * `message.tool_calls`, which arrive complete (arguments as an object), never in fragments.
  * The last line says `done: true` with `done_reason` and the counters. `/api/generate` lines

@@ -9,7 +9,7 @@ import type {
 import { lastUserText } from '../openai/emulator.js';
 
 /**
- * Ollama's `/api/chat` stream (shared/wire §5; ollama server/routes.go, api/types.go): one
+ * Ollama's `/api/chat` stream (docs/wire.md §5; ollama server/routes.go, api/types.go): one
  * compact JSON object and `\n` per line, keys in Go struct order, `created_at` in RFC 3339
  * with nanoseconds (trailing zeros trimmed, as Go's RFC3339Nano does), `message.thinking`
  * when `think` is on, tool calls whole on one line with object arguments, a last line with

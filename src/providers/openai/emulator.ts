@@ -9,7 +9,7 @@ import type {
 } from '../../emulators/types.js';
 
 /**
- * Chat Completions as OpenAI streams it (shared/wire §1): `data: <compact json>\n\n` per chunk,
+ * Chat Completions as OpenAI streams it (docs/wire.md §1): `data: <compact json>\n\n` per chunk,
  * a role-only first delta, `usage: null` on every chunk when include_usage is on, a finish
  * chunk with an empty delta, a `choices: []` usage chunk, then `data: [DONE]`.
  */

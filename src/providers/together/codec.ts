@@ -3,7 +3,7 @@ import { createOpenAiCodec } from '../openai/codec.js';
 import type { CodecPart, StreamCodec } from '../types.js';
 
 /**
- * Together streams Chat Completions chunks (shared/wire §4), so the OpenAI codec does the work:
+ * Together streams Chat Completions chunks (docs/wire.md §4), so the OpenAI codec does the work:
  * it already maps `finish_reason: "eos"` to stop, reads `usage` from the finish chunk, ignores
  * `choices[].text` (a copy of `delta.content`), `token_id`, `seed` and `tool_calls: null`, and
  * classifies `{"error": {"message": "Model is at capacity"}}` as overloaded.
