@@ -1,6 +1,7 @@
+import { isNonArrayObject, type JsonObject } from '../../core/json.js';
 import type { ChatMessage, ChatRequest, ToolDefinition } from '../../protocol/request.js';
 import type { UpstreamRequest } from '../../upstream/transport.js';
-import { checkToolArguments, type JsonObject, parseToolArguments } from '../tool-arguments.js';
+import { checkToolArguments, parseToolArguments } from '../tool-arguments.js';
 import type { ProviderIssue, ProviderSettings } from '../types.js';
 import { geminiModelId, geminiModelTraits, needsThoughtSignature } from './models.js';
 import { toGeminiSchema } from './schema.js';
@@ -20,15 +21,11 @@ export interface GeminiContent {
 /** Google's documented sentinel for a function call replayed without its real signature. */
 export const SKIP_SIGNATURE = 'skip_thought_signature_validator';
 
-function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** A tool result as a `functionResponse.response` (a Struct): the JSON object itself, else wrapped. */
 function toolResponse(content: string): JsonObject {
   try {
     const parsed: unknown = JSON.parse(content);
-    if (isJsonObject(parsed)) return parsed;
+    if (isNonArrayObject(parsed)) return parsed;
   } catch {
     // Plain text results are the common case.
   }
