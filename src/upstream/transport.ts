@@ -8,7 +8,14 @@ export interface UpstreamRequest {
   body: string;
 }
 
+/** Response headers as undici gives them: lower-case names, repeated headers as arrays. */
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+/** The first value of a response header; `name` in lower case. */
+export function headerValue(headers: ResponseHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
 
 export interface UpstreamResponse {
   status: number;

@@ -1,7 +1,7 @@
 import { codeForStatus, isRetryableStatus, redactSecrets, UpstreamError } from '../../core/errors.js';
 import type { StreamErrorCode } from '../../protocol/frames.js';
 import { retryAfterFromHeaders } from '../../upstream/retry.js';
-import type { ResponseHeaders } from '../../upstream/transport.js';
+import { headerValue, type ResponseHeaders } from '../../upstream/transport.js';
 
 /**
  * Anthropic errors share one envelope, in HTTP bodies and in the stream's `error` event:
@@ -48,11 +48,6 @@ export function classifyAnthropicError(error: unknown): ClassifiedError {
   return { ...known, type, message: redactSecrets(type ? `${type}: ${text}` : text) };
 }
 
-function header(headers: ResponseHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
 /** A non-2xx answer of the Messages API onto the stream error it means. */
 export function mapAnthropicHttpError(
   status: number,
@@ -61,7 +56,7 @@ export function mapAnthropicHttpError(
   secrets: readonly string[] = [],
 ): UpstreamError {
   let classified: ClassifiedError | undefined;
-  let requestId = header(headers, 'request-id');
+  let requestId = headerValue(headers, 'request-id');
   try {
     const parsed = JSON.parse(bodyText) as { error?: unknown; request_id?: unknown };
     if (parsed.error !== undefined) classified = classifyAnthropicError(parsed.error);
