@@ -2,7 +2,7 @@ import { isNonArrayObject, type JsonObject } from '../core/json.js';
 import type { WireEvent } from '../core/wire-parse.js';
 import type { CodecPart, StreamCodec } from './types.js';
 
-export interface ObjectCodecOptions {
+interface ObjectCodecOptions {
   /** The provider's name, for error messages. */
   displayName: string;
   /** What its wire calls one unit: an SSE `event` or an NDJSON `line`. */

@@ -17,13 +17,13 @@ export function headerValue(headers: ResponseHeaders, name: string): string | un
   return Array.isArray(value) ? value[0] : value;
 }
 
-export interface UpstreamResponse {
+interface UpstreamResponse {
   status: number;
   headers: ResponseHeaders;
   body: NodeJS.ReadableStream & { destroy(error?: Error): void };
 }
 
-export interface TransportOptions {
+interface TransportOptions {
   connectTimeoutMs: number;
 }
 

@@ -45,7 +45,7 @@ function blockText(block: unknown): string {
 }
 
 /** The text of the last user turn, whose content may be a string or an array of blocks. */
-export function lastAnthropicUserText(messages: unknown): string {
+function lastAnthropicUserText(messages: unknown): string {
   if (!Array.isArray(messages)) return '';
   for (let index = messages.length - 1; index >= 0; index--) {
     const message = messages[index] as { role?: unknown; content?: unknown } | null;
@@ -57,7 +57,7 @@ export function lastAnthropicUserText(messages: unknown): string {
   return '';
 }
 
-export function parseAnthropicRequest(body: unknown): EmulatedRequest | { error: string } {
+function parseAnthropicRequest(body: unknown): EmulatedRequest | { error: string } {
   const request = (typeof body === 'object' && body !== null ? body : {}) as AnthropicBody;
   if (typeof request.model !== 'string' || !Array.isArray(request.messages)) {
     return { error: 'model: Field required; messages: Field required' };
@@ -110,7 +110,7 @@ function requestId(): string {
   return `req_011C${randomBytes(12).toString('hex')}`;
 }
 
-export function anthropicHttpError(status: number): { headers: Record<string, string>; body: string } {
+function anthropicHttpError(status: number): { headers: Record<string, string>; body: string } {
   const known = HTTP_ERRORS[status] ?? (status >= 500 ? SERVER_ERROR : CLIENT_ERROR);
   const id = requestId();
   return {

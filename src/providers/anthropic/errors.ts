@@ -23,7 +23,7 @@ const ERROR_TYPES: Readonly<Record<string, { code: StreamErrorCode; retryable: b
   billing_error: { code: 'upstream_error', retryable: false },
 };
 
-export interface ClassifiedError {
+interface ClassifiedError {
   code: StreamErrorCode;
   message: string;
   retryable: boolean;

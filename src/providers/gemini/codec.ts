@@ -47,7 +47,7 @@ const count = (value: unknown): number | undefined =>
  * `candidatesTokenCount` is missing from chunks that only carried thoughts (it is 0 then), and
  * `toolUsePromptTokenCount` is input the model read from tools.
  */
-export function geminiUsage(usage: GeminiUsage): Partial<UsageCounts> {
+function geminiUsage(usage: GeminiUsage): Partial<UsageCounts> {
   const prompt = count(usage.promptTokenCount);
   const thoughts = count(usage.thoughtsTokenCount);
   return {

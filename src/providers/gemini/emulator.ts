@@ -20,7 +20,7 @@ import { needsThoughtSignature } from './models.js';
  * request asks for them; function calls whole in one part.
  */
 
-export interface GeminiDialectOptions {
+interface GeminiDialectOptions {
   /** `RetryInfo.retryDelay` in emulated 429 bodies. Google sends tens of seconds; tests want less. */
   retryDelay?: string;
 }
@@ -62,7 +62,7 @@ function lowercaseTypes(schema: unknown): unknown {
   return { ...(schema as object), properties: lowered };
 }
 
-export function parseGeminiRequest(
+function parseGeminiRequest(
   body: unknown,
   model: string | undefined,
   url: URL,
@@ -110,7 +110,7 @@ const MESSAGES: Record<number, string> = {
 };
 
 /** A google.rpc.Status body, pretty-printed with two spaces as Google does. */
-export function geminiHttpError(
+function geminiHttpError(
   status: number,
   context: ResponseContext,
   retryDelay = '1s',
@@ -144,7 +144,7 @@ export function geminiHttpError(
 }
 
 /** The raw, pretty-printed error Gemini writes into a running stream, without `data:` (vercel/ai#5217). */
-export function geminiMidstreamError(kind: MidstreamErrorKind): string[] {
+function geminiMidstreamError(kind: MidstreamErrorKind): string[] {
   const error =
     kind === 'overloaded'
       ? { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' }

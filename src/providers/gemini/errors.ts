@@ -9,7 +9,7 @@ import type { ResponseHeaders } from '../../upstream/transport.js';
  * "status": "RESOURCE_EXHAUSTED", "details": [...]}}` (docs/wire.md §3.7), pretty-printed in HTTP
  * bodies and sometimes written raw into a running SSE stream.
  */
-export interface GoogleRpcStatus {
+interface GoogleRpcStatus {
   code?: number;
   message?: string;
   status?: string;
@@ -57,7 +57,7 @@ function detailOfType(error: GoogleRpcStatus, type: string): JsonObject | undefi
 }
 
 /** `RetryInfo.retryDelay` is a protobuf Duration in JSON: decimal seconds with an `s` ("34.4s"). */
-export function retryDelayMs(error: GoogleRpcStatus | undefined): number | undefined {
+function retryDelayMs(error: GoogleRpcStatus | undefined): number | undefined {
   const delay = error === undefined ? undefined : detailOfType(error, 'google.rpc.RetryInfo')?.retryDelay;
   if (typeof delay !== 'string') return undefined;
   const match = /^(\d+(?:\.\d+)?)s$/.exec(delay.trim());

@@ -3,7 +3,7 @@ import type { CodecPart } from '../types.js';
 type MappedReason = Extract<CodecPart, { type: 'finish' }>['reason'];
 
 /** What a Gemini `finishReason` means for the stream. */
-export type GeminiFinish =
+type GeminiFinish =
   /** The model ended its answer (or was cut): a `finish` part. */
   | { kind: 'finish'; reason: MappedReason }
   /** The generation failed: an `error` part, never a finish that would look like an answer. */

@@ -13,7 +13,7 @@ export type GeminiPart =
   | { functionCall: { name: string; args: JsonObject }; thoughtSignature?: string }
   | { functionResponse: { name: string; response: JsonObject } };
 
-export interface GeminiContent {
+interface GeminiContent {
   role: 'user' | 'model';
   parts: GeminiPart[];
 }
@@ -68,7 +68,7 @@ export function checkGeminiMessages(messages: readonly ChatMessage[]): ProviderI
  * merged (parallel tool results must arrive together in one turn). Empty text parts are left
  * out, because Gemini refuses them.
  */
-export function toGeminiContents(
+function toGeminiContents(
   messages: readonly ChatMessage[],
   model: string,
 ): { systemInstruction: { parts: { text: string }[] } | undefined; contents: GeminiContent[] } {
@@ -149,7 +149,7 @@ function toFunctionDeclaration(tool: ToolDefinition): JsonObject {
   };
 }
 
-export function buildGeminiBody(request: ChatRequest, model: string): JsonObject {
+function buildGeminiBody(request: ChatRequest, model: string): JsonObject {
   const { systemInstruction, contents } = toGeminiContents(request.messages, model);
   const body: JsonObject = { contents };
   if (systemInstruction !== undefined) body.systemInstruction = systemInstruction;

@@ -36,7 +36,7 @@ interface OllamaLine {
 type MappedReason = Extract<CodecPart, { type: 'finish' }>['reason'];
 
 /** `done_reason` onto the contract: `load`/`unload` (model loaded or unloaded, no text) end normally. */
-export function mapOllamaDoneReason(reason: string): MappedReason {
+function mapOllamaDoneReason(reason: string): MappedReason {
   // A tool call ends with `stop` too; the generation layer turns it into `tool_calls`.
   return reason === 'length' ? 'length' : 'stop';
 }

@@ -25,7 +25,7 @@ interface OllamaBody {
   options?: { num_predict?: unknown } | null;
 }
 
-export function parseOllamaRequest(body: unknown): EmulatedRequest | { error: string } {
+function parseOllamaRequest(body: unknown): EmulatedRequest | { error: string } {
   const request = body as OllamaBody;
   if (typeof request.model !== 'string' || request.model.length === 0) return { error: 'model is required' };
   const maxTokens = request.options?.num_predict;

@@ -12,14 +12,14 @@ import type { ResponseHeaders } from '../../upstream/transport.js';
 /** `model 'x' not found, try pulling it first` (older) and `model "x" not found` (newer). */
 const MODEL_NOT_FOUND = /\bmodel\b.*\bnot found\b/i;
 
-export interface ClassifiedOllamaError {
+interface ClassifiedOllamaError {
   code: StreamErrorCode;
   message: string;
   retryable: boolean;
 }
 
 /** The text of an Ollama error value: a string, or an object with a `message` / `error` string. */
-export function ollamaErrorText(error: unknown): string {
+function ollamaErrorText(error: unknown): string {
   if (typeof error === 'string' && error.length > 0) return error;
   if (typeof error === 'object' && error !== null) {
     const record = error as Record<string, unknown>;
