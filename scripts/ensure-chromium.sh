@@ -12,9 +12,13 @@ if [ -x "$CHROMIUM" ]; then
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  # Not fatal: the browser suite skips itself with a message when the browser is missing.
-  echo "ensure-chromium: $CHROMIUM is missing and installing it needs root (apt-get install chromium);" \
-    "the browser tests will be skipped" >&2
+  echo "ensure-chromium: $CHROMIUM is missing and installing it needs root (apt-get install chromium)" >&2
+  if [ -n "${CI:-}" ]; then
+    # CI must not pass with the browser tests skipped.
+    echo "ensure-chromium: CI is set, so this fails the run" >&2
+    exit 1
+  fi
+  echo "ensure-chromium: the browser tests will be skipped" >&2
   exit 0
 fi
 

@@ -1,18 +1,35 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests use, from Debian, only when they are missing.
+# redis-server and python3 are always needed. `script` (Debian's bsdutils; the CLI's terminal
+# tests) and Chromium (scripts/ensure-chromium.sh; the browser tests) may be absent on a
+# developer's machine, where the tests that need them are skipped with a warning. When CI is set
+# they are required: a missing tool fails the run instead of letting it pass with fewer tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-missing=()
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-if [ ${#missing[@]} -gt 0 ]; then
+needed=()
+command -v redis-server >/dev/null 2>&1 || needed+=(redis-server)
+command -v python3 >/dev/null 2>&1 || needed+=(python3)
+wanted=()
+command -v script >/dev/null 2>&1 || wanted+=(bsdutils)
+
+if [ -n "${CI:-}" ] || [ "$(id -u)" = "0" ]; then
+  needed+=("${wanted[@]}")
+  wanted=()
+fi
+if [ ${#needed[@]} -gt 0 ]; then
   if [ "$(id -u)" != "0" ]; then
-    echo "missing ${missing[*]}: install them (apt-get install ${missing[*]}) or run as root" >&2
+    echo "missing ${needed[*]}: install them (apt-get install ${needed[*]}) or run as root" >&2
     exit 1
   fi
-  echo "installing ${missing[*]}"
+  echo "installing ${needed[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${needed[@]}" >/dev/null
+fi
+if [ ${#wanted[@]} -gt 0 ]; then
+  echo "not installed (that needs root): ${wanted[*]}; the tests that need them will be skipped" >&2
 fi
 if [ -f scripts/ensure-chromium.sh ]; then bash scripts/ensure-chromium.sh; fi
 echo "redis-server: $(redis-server --version | head -c 60)"
+echo "python3: $(python3 --version)"
+echo "script: $(command -v script || echo missing)"

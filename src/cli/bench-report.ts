@@ -21,7 +21,7 @@ export interface Target {
   skipped: number;
 }
 
-export interface Summary {
+interface Summary {
   median: number;
   p90: number;
   min: number;

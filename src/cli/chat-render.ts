@@ -115,7 +115,7 @@ function formatMs(ms: number | null): string {
 }
 
 /** `ttft 152 ms | 38.1 tok/s | tokens in 12, out 40 | finish stop | 1.24 s total`. */
-export function statsLine(stream: ChatStream): string {
+function statsLine(stream: ChatStream): string {
   const stats = stream.stats;
   const usage = stream.usage;
   const speed = stats.tokensPerSecond === null ? '- tok/s' : `${stats.tokensPerSecond.toFixed(1)} tok/s`;

@@ -5,7 +5,7 @@ import type { StreamErrorCode } from '../protocol/frames.js';
  * status and a JSON body before any stream starts; stream errors become `error` frames.
  */
 
-export const REQUEST_ERROR_STATUS = {
+const REQUEST_ERROR_STATUS = {
   invalid_request: 400,
   unknown_provider: 400,
   model_not_supported: 400,
@@ -19,7 +19,7 @@ export const REQUEST_ERROR_STATUS = {
   unavailable: 503,
 } as const;
 
-export type RequestErrorCode = keyof typeof REQUEST_ERROR_STATUS;
+type RequestErrorCode = keyof typeof REQUEST_ERROR_STATUS;
 
 /** A request refused before any stream started. */
 export class RequestError extends Error {

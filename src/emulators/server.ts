@@ -42,9 +42,7 @@ export interface EmulatorServerOptions {
   control?: boolean;
 }
 
-export const DEFAULT_SCENARIO: Required<
-  Pick<Scenario, 'ttftMs' | 'chunkDelayMs' | 'chunks' | 'thinkingChunks'>
-> = {
+const DEFAULT_SCENARIO: Required<Pick<Scenario, 'ttftMs' | 'chunkDelayMs' | 'chunks' | 'thinkingChunks'>> = {
   ttftMs: 150,
   chunkDelayMs: 25,
   chunks: 40,

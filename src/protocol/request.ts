@@ -99,12 +99,12 @@ export interface ChatRequest {
   tools: ToolDefinition[] | undefined;
 }
 
-export interface RequestIssue {
+interface RequestIssue {
   message: string;
   field: string | undefined;
 }
 
-export type ParseResult = { ok: true; request: ChatRequest } | { ok: false; issue: RequestIssue };
+type ParseResult = { ok: true; request: ChatRequest } | { ok: false; issue: RequestIssue };
 
 function fieldOf(path: readonly PropertyKey[]): string | undefined {
   return path.length === 0 ? undefined : path.map(String).join('.');

@@ -1,7 +1,8 @@
+import { isNonArrayObject, type JsonObject } from '../core/json.js';
 import type { WireEvent } from '../core/wire-parse.js';
 import type { CodecPart, StreamCodec } from './types.js';
 
-export interface ObjectCodecOptions {
+interface ObjectCodecOptions {
   /** The provider's name, for error messages. */
   displayName: string;
   /** What its wire calls one unit: an SSE `event` or an NDJSON `line`. */
@@ -9,7 +10,7 @@ export interface ObjectCodecOptions {
   /** Treat a JSON array as several objects (Gemini's array form). */
   acceptArrays?: boolean;
   /** One parsed JSON object, with its SSE event name when it had one. */
-  onObject(data: Record<string, unknown>, eventName: string | undefined, parts: CodecPart[]): void;
+  onObject(data: JsonObject, eventName: string | undefined, parts: CodecPart[]): void;
 }
 
 /**
@@ -23,8 +24,8 @@ export function createObjectCodec(options: ObjectCodecOptions): StreamCodec {
   const { displayName, unit } = options;
   const article = unit === 'event' ? 'an' : 'a';
   const onValue = (value: unknown, eventName: string | undefined, parts: CodecPart[]): void => {
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      options.onObject(value as Record<string, unknown>, eventName, parts);
+    if (isNonArrayObject(value)) {
+      options.onObject(value, eventName, parts);
       return;
     }
     parts.push({

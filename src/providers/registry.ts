@@ -16,7 +16,7 @@ export function findProvider(id: string): ProviderDefinition | undefined {
   return byId.get(id);
 }
 
-export interface ResolvedRequest {
+interface ResolvedRequest {
   provider: ProviderDefinition;
   model: string;
   capabilities: ModelCapabilities;

@@ -1,7 +1,6 @@
+import { isNonArrayObject, type JsonObject } from '../core/json.js';
 import type { ChatMessage } from '../protocol/request.js';
 import type { ProviderIssue } from './types.js';
-
-export type JsonObject = Record<string, unknown>;
 
 /**
  * A tool call's arguments (Chat Completions JSON text) as the object that Anthropic's
@@ -12,9 +11,7 @@ export function parseToolArguments(text: string): JsonObject | undefined {
   if (text.trim().length === 0) return {};
   try {
     const parsed: unknown = JSON.parse(text);
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
-      ? (parsed as JsonObject)
-      : undefined;
+    return isNonArrayObject(parsed) ? parsed : undefined;
   } catch {
     return undefined;
   }

@@ -51,7 +51,7 @@ function readVersion(): string {
 }
 
 /** Key and base URL for every provider, from the environment; demo mode fills the gaps with the emulator. */
-export function providerRuntimes(
+function providerRuntimes(
   env: Environment,
   emulator: EmulatorServer | undefined,
 ): Map<string, ProviderRuntime> {

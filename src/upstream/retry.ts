@@ -1,12 +1,7 @@
-import type { ResponseHeaders } from './transport.js';
+import { headerValue, type ResponseHeaders } from './transport.js';
 
 /** The cap on any single wait between attempts (CONTRACT.md section 5). */
 export const MAX_BACKOFF_MS = 60_000;
-
-function header(headers: ResponseHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
 
 /** Go-style durations as OpenAI sends in x-ratelimit-reset-*: "120ms", "1s", "6m0s", "2m59.56s". */
 export function parseDuration(text: string): number | undefined {
@@ -38,9 +33,9 @@ export function retryAfterFromHeaders(
   status: number,
   now = Date.now(),
 ): number | undefined {
-  const milliseconds = header(headers, 'retry-after-ms');
+  const milliseconds = headerValue(headers, 'retry-after-ms');
   if (milliseconds !== undefined && /^\d+(\.\d+)?$/.test(milliseconds.trim())) return Number(milliseconds);
-  const retryAfter = header(headers, 'retry-after')?.trim();
+  const retryAfter = headerValue(headers, 'retry-after')?.trim();
   if (retryAfter) {
     if (/^\d+(\.\d+)?$/.test(retryAfter)) return Number(retryAfter) * 1000;
     const date = Date.parse(retryAfter);
@@ -49,12 +44,12 @@ export function retryAfterFromHeaders(
   // Reset headers come on every response; they only say "wait" on a rate-limit refusal.
   if (status !== 429) return undefined;
   for (const name of ['x-ratelimit-reset-requests', 'x-ratelimit-reset-tokens']) {
-    const value = header(headers, name);
+    const value = headerValue(headers, name);
     const parsed = value === undefined ? undefined : parseDuration(value);
     if (parsed !== undefined) return parsed;
   }
   for (const name of ['anthropic-ratelimit-requests-reset', 'anthropic-ratelimit-tokens-reset']) {
-    const value = header(headers, name);
+    const value = headerValue(headers, name);
     const date = value === undefined ? Number.NaN : Date.parse(value);
     if (!Number.isNaN(date)) return Math.max(0, date - now);
   }

@@ -8,15 +8,22 @@ export interface UpstreamRequest {
   body: string;
 }
 
+/** Response headers as undici gives them: lower-case names, repeated headers as arrays. */
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
-export interface UpstreamResponse {
+/** The first value of a response header; `name` in lower case. */
+export function headerValue(headers: ResponseHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+interface UpstreamResponse {
   status: number;
   headers: ResponseHeaders;
   body: NodeJS.ReadableStream & { destroy(error?: Error): void };
 }
 
-export interface TransportOptions {
+interface TransportOptions {
   connectTimeoutMs: number;
 }
 

@@ -1,9 +1,9 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PROVIDERS } from '../../src/providers/registry.js';
+import { hasChromium } from '../helpers/system.js';
 import {
   type CuttingProxy,
-  chromiumMissing,
   eventually,
   launchChromium,
   type PageGateway,
@@ -16,9 +16,6 @@ import {
  * The web chat page (web/) in real headless Chromium, against a demo gateway in this process
  * whose emulators the tests script. Every wait is bounded; everything stays on 127.0.0.1.
  */
-
-const missing = chromiumMissing();
-if (missing !== undefined) console.warn(`[test/browser] ${missing}`);
 
 const TEST_TIMEOUT = 30_000;
 
@@ -38,7 +35,7 @@ interface HealthProvider {
   models: string[];
 }
 
-describe.skipIf(missing !== undefined)('web chat page in Chromium', () => {
+describe.runIf(hasChromium())('web chat page in Chromium', () => {
   let browser: Browser;
   let target: PageGateway;
   let context: BrowserContext;
@@ -239,7 +236,7 @@ describe.skipIf(missing !== undefined)('web chat page in Chromium', () => {
 
   it(
     'streams reasoning into its own collapsible panel for a provider that can reason',
-    async (test) => {
+    async () => {
       const providers = await healthProviders();
       const candidate = THINKING_EMULATORS.find((id) => {
         const provider = providers[id];
@@ -249,8 +246,9 @@ describe.skipIf(missing !== undefined)('web chat page in Chromium', () => {
         );
       });
       if (candidate === undefined) {
-        test.skip('no provider with a reasoning emulator is registered yet (anthropic, gemini, ollama)');
-        return;
+        throw new Error(
+          `none of ${THINKING_EMULATORS.join(', ')} is configured with a default model that reasons`,
+        );
       }
       await open();
       await choose(candidate);

@@ -6,9 +6,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import type { Settings } from '../../src/config.js';
 import type { EmulatorServer } from '../../src/emulators/server.js';
 import { type Gateway, startGateway } from '../../src/server/gateway.js';
-
-/** Where Debian's chromium package puts the browser (scripts/ensure-chromium.sh installs it). */
-export const CHROMIUM_PATH = '/usr/bin/chromium';
+import { CHROMIUM_PATH } from '../helpers/system.js';
 
 export const REPOSITORY = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /**
@@ -34,11 +32,6 @@ const CHROMIUM_FLAGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-
-export function chromiumMissing(): string | undefined {
-  if (existsSync(CHROMIUM_PATH)) return undefined;
-  return `${CHROMIUM_PATH} is missing: the browser tests are skipped (install it with scripts/ensure-chromium.sh, as root)`;
-}
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { planTargets } from '../../src/cli/bench.js';
 import { benchTable, summarize } from '../../src/cli/bench-report.js';
 import type { HealthResult } from '../../src/client/index.js';
 import type { Gateway } from '../../src/server/gateway.js';
 import { emulatorOf, startDemoGateway } from '../client/helpers.js';
-import { CLI, closedPort, completion, ensureBuilt, runCli } from './helpers.js';
+import { hasScript } from '../helpers/system.js';
+import { CLI, closedPort, completion, runCli } from './helpers.js';
 
 interface Figures {
   median: number;
@@ -36,10 +36,9 @@ describe('sluice bench', () => {
   let url: string;
 
   beforeAll(async () => {
-    ensureBuilt();
     gateway = await startDemoGateway();
     url = gateway.url;
-  }, 180_000);
+  });
   afterAll(() => gateway?.close(1000));
   beforeEach(() => {
     emulatorOf(gateway).reset();
@@ -103,7 +102,7 @@ describe('sluice bench', () => {
     expect(result.stderr).toBe('');
   });
 
-  it.skipIf(!existsSync('/usr/bin/script'))('draws a progress bar when stderr is a terminal', async () => {
+  it.runIf(hasScript())('draws a progress bar when stderr is a terminal', async () => {
     // `script` runs the CLI on a pseudo-terminal; stdout and stderr arrive merged.
     const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} bench --providers openai --runs 3 --url ${url}`;
     const result = await completion(spawn('script', ['-qec', command, '/dev/null']));

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/server/gateway.js';
 import { emulatorOf, startDemoGateway, waitFor } from '../client/helpers.js';
-import { CLI, closedPort, completion, ensureBuilt, runCli, spawnCli } from './helpers.js';
+import { hasScript } from '../helpers/system.js';
+import { CLI, closedPort, completion, runCli, spawnCli } from './helpers.js';
 
 /** The built `sluice` binary as a subprocess, against a demo gateway in this process. */
 
@@ -14,10 +14,9 @@ describe('sluice chat', () => {
   let url: string;
 
   beforeAll(async () => {
-    ensureBuilt();
     gateway = await startDemoGateway();
     url = gateway.url;
-  }, 180_000);
+  });
   afterAll(() => gateway?.close(1000));
   beforeEach(() => {
     emulatorOf(gateway).reset();
@@ -175,7 +174,7 @@ describe('sluice chat', () => {
     }
   });
 
-  it.skipIf(!existsSync('/usr/bin/script'))('dims reasoning on a terminal, and only there', async () => {
+  it.runIf(hasScript())('dims reasoning on a terminal, and only there', async () => {
     // `script` gives the CLI a pseudo-terminal for stdout and stderr, as an interactive shell would.
     const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} chat Think --provider anthropic --thinking-budget 2048 --max-tokens 4096 --url ${url}`;
     const onTerminal = await completion(

@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/server/gateway.js';
-import { ensureBuilt } from '../cli/helpers.js';
+import { CHROMIUM_PATH, hasChromium } from '../helpers/system.js';
 import { emulatorOf, startDemoGateway, waitFor } from './helpers.js';
 
 /**
@@ -12,7 +12,6 @@ import { emulatorOf, startDemoGateway, waitFor } from './helpers.js';
  * `eventsource-parser` mapped by an import map, the page's origin as the base URL.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const PAGE = `<!doctype html><html><head><meta charset="utf-8">
 <script type="importmap">{"imports":{"eventsource-parser":"/vendor/eventsource-parser.js"}}</script>
 <script type="module" src="/checks.js"></script>
@@ -55,21 +54,20 @@ interface Checks {
   abort(): Promise<boolean | string>;
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('client in a browser', () => {
+describe.runIf(hasChromium())('client in a browser', () => {
   let gateway: Gateway;
   let browser: Browser;
   let page: Page;
   let webRoot: string;
 
   beforeAll(async () => {
-    ensureBuilt();
     webRoot = mkdtempSync(join(tmpdir(), 'sluice-client-page-'));
     writeFileSync(join(webRoot, 'index.html'), PAGE);
     writeFileSync(join(webRoot, 'checks.js'), CHECKS);
     gateway = await startDemoGateway({}, webRoot);
     emulatorOf(gateway).setDefaults({ ttftMs: 5, chunkDelayMs: 5, chunks: 10 });
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM_PATH,
       headless: true,
       args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
       timeout: 20_000,

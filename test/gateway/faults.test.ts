@@ -1,6 +1,9 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Scenario } from '../../src/emulators/types.js';
 import { PROVIDERS } from '../../src/providers/registry.js';
+import { type Gateway, startGateway } from '../../src/server/gateway.js';
 import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { chatBody, invariantViolation, postStream, type StreamResult, textOf } from '../helpers/sse.js';
 
@@ -196,10 +199,70 @@ describe('retry policy edges', () => {
     // Reasoning went out, so the stream is not retried: a retry would repeat it.
     expect(harness.emulator.stats('anthropic').requests).toBe(1);
   });
+});
 
-  it('never leaks the API key into frames', async () => {
-    harness.emulator.enqueue('openai', { fault: { type: 'http', status: 401 } });
-    const result = await postStream(harness.url, chatBody('openai'));
-    expect(result.raw).not.toContain('sluice-demo');
+describe('the API key never leaves the gateway', () => {
+  /** Shaped like no known key, so that only redaction by value can hide it. */
+  const KEY = 'canary-key-7f3a9c2e51d04b8b';
+  let upstream: Server;
+  let gateway: Gateway;
+  const keysReceived: string[] = [];
+  const logLines: Record<string, unknown>[] = [];
+
+  beforeAll(async () => {
+    // An upstream whose 401 names the key it was sent, as OpenAI's does (masked, docs/wire.md
+    // §1.7), and also in full, as a careless proxy might.
+    upstream = createServer((request, response) => {
+      const key = (request.headers.authorization ?? '').replace(/^Bearer /, '');
+      keysReceived.push(key);
+      request.resume();
+      const masked = `${key.slice(0, 3)}${'*'.repeat(Math.max(0, key.length - 7))}${key.slice(-4)}`;
+      response.writeHead(401, { 'content-type': 'application/json' });
+      response.end(
+        JSON.stringify({
+          error: {
+            message: `Incorrect API key provided: ${masked}. The key sent was ${key}.`,
+            type: 'invalid_request_error',
+            param: null,
+            code: 'invalid_api_key',
+          },
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const { port } = upstream.address() as AddressInfo;
+    gateway = await startGateway({
+      env: { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1` },
+      settings: { port: 0, host: '127.0.0.1', maxRetries: 0, shutdownGraceMs: 200 },
+      webRoot: null,
+      log: (line) => logLines.push(line),
+    });
+  });
+  afterAll(async () => {
+    await gateway?.close(200);
+    await new Promise((resolve) => upstream?.close(resolve));
+  });
+
+  it("keeps a key echoed in the provider's 401 out of the stream, the error frame, the result and the log", async () => {
+    const result = await postStream(gateway.url, chatBody('openai'));
+    // The upstream did get the key and did echo it: without redaction it would be in the frame.
+    expect(keysReceived).toEqual([KEY]);
+    expect(invariantViolation(result)).toBeUndefined();
+    expect(result.raw).not.toContain(KEY);
+    const error = result.frames.find((frame) => frame.event === 'error')?.data;
+    expect(error).toMatchObject({ code: 'provider_auth', retryable: false });
+    expect(error.message).toBe(
+      'OpenAI answered HTTP 401: Incorrect API key provided: can********************4b8b. The key sent was [redacted].',
+    );
+
+    const generationId = result.frames[0]?.data.generation_id;
+    const stored = await fetch(`${gateway.url}/api/v1/generations/${generationId}`);
+    expect(stored.status).toBe(200);
+    const body = await stored.text();
+    expect(JSON.parse(body).error).toMatchObject({ code: 'provider_auth' });
+    expect(body).not.toContain(KEY);
+
+    await eventually(() => logLines.length === 1, 2000, 'the generation log line');
+    expect(JSON.stringify(logLines)).not.toContain(KEY);
   });
 });

@@ -102,11 +102,18 @@ describe('a plain EventSource through a connection cut twice', () => {
 
 describe('no leaks', () => {
   it('returns to the baseline of sockets, timers and generations after a burst of faults', async () => {
-    const gateway = await startTestGateway({ idleTimeoutMs: 200, resumeGraceMs: 0, keepAliveMs: 50 });
-    const agent = new Agent({ connections: 20 });
     const count = (kind: string): number =>
       process.getActiveResourcesInfo().filter((resource) => resource === kind).length;
-    const baseline = { timers: count('Timeout'), sockets: count('TCPSocketWrap') };
+    // Taken before the gateway starts, so that nothing the gateway holds counts as normal, and
+    // once the runner's own throttled report timer (100 ms, armed as the test starts) has fired.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const baseline = {
+      timers: count('Timeout'),
+      sockets: count('TCPSocketWrap'),
+      servers: count('TCPServerWrap'),
+    };
+    const gateway = await startTestGateway({ idleTimeoutMs: 200, resumeGraceMs: 0, keepAliveMs: 50 });
+    const agent = new Agent({ connections: 20 });
     try {
       const faults = [
         { fault: { type: 'reset' as const, afterChunks: 2 } },
@@ -144,6 +151,7 @@ describe('no leaks', () => {
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(count('TCPSocketWrap')).toBeLessThanOrEqual(baseline.sockets);
+    expect(count('TCPServerWrap')).toBeLessThanOrEqual(baseline.servers);
     expect(count('Timeout')).toBeLessThanOrEqual(baseline.timers);
   });
 });

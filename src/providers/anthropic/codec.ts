@@ -3,7 +3,7 @@ import type { CodecPart, StreamCodec, UsageCounts } from '../types.js';
 import { classifyAnthropicError } from './errors.js';
 
 /**
- * Messages API stream events -> parts (shared/wire §2.3-2.6). Content blocks are tracked by their
+ * Messages API stream events -> parts (docs/wire.md §2.3-2.6). Content blocks are tracked by their
  * `index`, so deltas of interleaved blocks never mix; the stop reason arrives in `message_delta`
  * with cumulative usage, and `message_stop` closes the message.
  */
@@ -63,7 +63,7 @@ function isEventType(value: string): value is EventType {
 
 type MappedReason = Extract<CodecPart, { type: 'finish' }>['reason'];
 
-/** Anthropic `stop_reason` onto the contract's finish reasons (shared/wire §2.6 and §7.5). */
+/** Anthropic `stop_reason` onto the contract's finish reasons (docs/wire.md §2.6 and §7.5). */
 export function mapAnthropicStopReason(reason: string): MappedReason {
   switch (reason) {
     case 'max_tokens':
@@ -270,7 +270,7 @@ export function createAnthropicCodec(): StreamCodec {
     unit: 'event',
     onObject(data, eventName, parts) {
       const event = data as StreamEvent;
-      // `data.type` always equals the SSE event name (shared/wire §2.3); either will do.
+      // `data.type` always equals the SSE event name (docs/wire.md §2.3); either will do.
       const type = typeof event.type === 'string' ? event.type : (eventName ?? '');
       // Anthropic may add event types; unknown ones are skipped, as its docs ask.
       if (isEventType(type)) onEvent(event, type, parts);

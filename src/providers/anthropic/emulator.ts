@@ -11,7 +11,7 @@ import type {
 } from '../../emulators/types.js';
 
 /**
- * The Messages API as Anthropic streams it (shared/wire §2): `event: <type>\ndata: <json>\n\n`
+ * The Messages API as Anthropic streams it (docs/wire.md §2): `event: <type>\ndata: <json>\n\n`
  * where `data.type` repeats the event name; `message_start`, a `ping`, content blocks numbered
  * from 0 (start, deltas, stop; a thinking block ends with its `signature_delta`),
  * `message_delta` with the stop reason and cumulative usage, then `message_stop`.
@@ -45,7 +45,7 @@ function blockText(block: unknown): string {
 }
 
 /** The text of the last user turn, whose content may be a string or an array of blocks. */
-export function lastAnthropicUserText(messages: unknown): string {
+function lastAnthropicUserText(messages: unknown): string {
   if (!Array.isArray(messages)) return '';
   for (let index = messages.length - 1; index >= 0; index--) {
     const message = messages[index] as { role?: unknown; content?: unknown } | null;
@@ -57,7 +57,7 @@ export function lastAnthropicUserText(messages: unknown): string {
   return '';
 }
 
-export function parseAnthropicRequest(body: unknown): EmulatedRequest | { error: string } {
+function parseAnthropicRequest(body: unknown): EmulatedRequest | { error: string } {
   const request = (typeof body === 'object' && body !== null ? body : {}) as AnthropicBody;
   if (typeof request.model !== 'string' || !Array.isArray(request.messages)) {
     return { error: 'model: Field required; messages: Field required' };
@@ -81,7 +81,7 @@ export function parseAnthropicRequest(body: unknown): EmulatedRequest | { error:
 const CLIENT_ERROR = { type: 'invalid_request_error', message: 'Invalid request.' };
 const SERVER_ERROR = { type: 'api_error', message: 'Internal server error' };
 
-/** Status -> error.type as documented (shared/wire §2.7); other 4xx are invalid_request_error. */
+/** Status -> error.type as documented (docs/wire.md §2.7); other 4xx are invalid_request_error. */
 const HTTP_ERRORS: Readonly<Record<number, { type: string; message: string }>> = {
   400: CLIENT_ERROR,
   401: { type: 'authentication_error', message: 'invalid x-api-key' },
@@ -110,7 +110,7 @@ function requestId(): string {
   return `req_011C${randomBytes(12).toString('hex')}`;
 }
 
-export function anthropicHttpError(status: number): { headers: Record<string, string>; body: string } {
+function anthropicHttpError(status: number): { headers: Record<string, string>; body: string } {
   const known = HTTP_ERRORS[status] ?? (status >= 500 ? SERVER_ERROR : CLIENT_ERROR);
   const id = requestId();
   return {

@@ -7,12 +7,12 @@ import {
 } from '../../core/errors.js';
 import type { StreamErrorCode } from '../../protocol/frames.js';
 import { retryAfterFromHeaders } from '../../upstream/retry.js';
-import type { ResponseHeaders } from '../../upstream/transport.js';
+import { headerValue, type ResponseHeaders } from '../../upstream/transport.js';
 
 /**
  * Anthropic errors share one envelope, in HTTP bodies and in the stream's `error` event:
  * `{"type": "error", "error": {"type": "...", "message": "..."}, "request_id": "req_..."}`
- * (shared/wire §2.4 and §2.7).
+ * (docs/wire.md §2.4 and §2.7).
  */
 
 const ERROR_TYPES: Readonly<Record<string, { code: StreamErrorCode; retryable: boolean }>> = {
@@ -29,7 +29,7 @@ const ERROR_TYPES: Readonly<Record<string, { code: StreamErrorCode; retryable: b
   billing_error: { code: 'upstream_error', retryable: false },
 };
 
-export interface ClassifiedError extends StreamFailure {
+interface ClassifiedError extends StreamFailure {
   /** Anthropic's own `error.type`, when it gave one. */
   type: string | undefined;
 }
@@ -51,11 +51,6 @@ export function classifyAnthropicError(error: unknown): ClassifiedError {
   return { ...known, type, message: redactSecrets(type ? `${type}: ${text}` : text) };
 }
 
-function header(headers: ResponseHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
 /** A non-2xx answer of the Messages API onto the stream error it means. */
 export function mapAnthropicHttpError(
   status: number,
@@ -64,7 +59,7 @@ export function mapAnthropicHttpError(
   secrets: readonly string[] = [],
 ): UpstreamError {
   let classified: ClassifiedError | undefined;
-  let requestId = header(headers, 'request-id');
+  let requestId = headerValue(headers, 'request-id');
   try {
     const parsed = JSON.parse(bodyText) as { error?: unknown; request_id?: unknown };
     if (parsed.error !== undefined) classified = classifyAnthropicError(parsed.error);

@@ -4,14 +4,14 @@ import { checkToolArguments, parseToolArguments } from '../tool-arguments.js';
 import type { ProviderIssue, ProviderSettings } from '../types.js';
 
 /**
- * The contract's chat request onto `POST /v1/messages` (shared/wire §2.1). Pure: no I/O.
+ * The contract's chat request onto `POST /v1/messages` (docs/wire.md §2.1). Pure: no I/O.
  */
 
-export const ANTHROPIC_VERSION = '2023-06-01';
+const ANTHROPIC_VERSION = '2023-06-01';
 /** Anthropic requires `max_tokens`; this is sent when the request names none. */
-export const DEFAULT_MAX_TOKENS = 4096;
+const DEFAULT_MAX_TOKENS = 4096;
 /** Anthropic's smallest accepted `thinking.budget_tokens`. */
-export const MIN_THINKING_BUDGET = 1024;
+const MIN_THINKING_BUDGET = 1024;
 
 type ContentBlock =
   | { type: 'text'; text: string }
@@ -79,7 +79,7 @@ export function validateAnthropicRequest(request: ChatRequest): ProviderIssue | 
  * a user turn, and results that follow each other share one turn, since Anthropic wants every
  * result of an assistant turn's tool calls in the very next user message.
  */
-export function toAnthropicMessages(messages: readonly ChatMessage[]): {
+function toAnthropicMessages(messages: readonly ChatMessage[]): {
   system: string | undefined;
   messages: AnthropicMessage[];
 } {

@@ -241,4 +241,15 @@ describe('Gemini codec on constructed streams', () => {
     expect(parts.slice(1).map((part) => part.type)).toEqual(['error', 'error']);
     expect(parts[1]).toMatchObject({ type: 'error', code: 'upstream_error', retryable: true });
   });
+
+  it('an array where Gemini sends an object (usageMetadata, a candidate, a part) is ignored', () => {
+    const chunk = {
+      candidates: [[], { index: 0, content: { parts: [[], { text: 'ok' }] }, finishReason: 'STOP' }],
+      usageMetadata: [],
+    };
+    expect(replay(Buffer.from(`data: ${googleJson(chunk)}\r\n\r\n`))).toEqual([
+      { type: 'text', text: 'ok' },
+      { type: 'finish', reason: 'stop', rawReason: 'STOP' },
+    ]);
+  });
 });

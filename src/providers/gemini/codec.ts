@@ -1,11 +1,12 @@
 import { redactSecrets } from '../../core/errors.js';
+import { isNonArrayObject } from '../../core/json.js';
 import { createObjectCodec } from '../object-codec.js';
 import type { CodecPart, StreamCodec, UsageCounts } from '../types.js';
 import { classifyGoogleError, readGoogleError } from './errors.js';
 import { isPromptBlocked, mapGeminiFinishReason } from './finish-reason.js';
 
 /**
- * `streamGenerateContent?alt=sse` chunks -> parts (shared/wire §3.2-3.7). Every chunk is a whole
+ * `streamGenerateContent?alt=sse` chunks -> parts (docs/wire.md §3.2-3.7). Every chunk is a whole
  * `GenerateContentResponse`: parts are complete (a function call arrives whole, with its `args`
  * object), `usageMetadata` is a cumulative snapshot, and the stream ends at EOF after the chunk
  * carrying `finishReason`; there is no end marker.
@@ -41,16 +42,12 @@ interface GeminiChunk {
 const count = (value: unknown): number | undefined =>
   typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
-}
-
 /**
  * Gemini's counts onto ours. Reasoning is billed as output, so output = candidates + thoughts;
  * `candidatesTokenCount` is missing from chunks that only carried thoughts (it is 0 then), and
  * `toolUsePromptTokenCount` is input the model read from tools.
  */
-export function geminiUsage(usage: GeminiUsage): Partial<UsageCounts> {
+function geminiUsage(usage: GeminiUsage): Partial<UsageCounts> {
   const prompt = count(usage.promptTokenCount);
   const thoughts = count(usage.thoughtsTokenCount);
   return {
@@ -68,7 +65,7 @@ export function createGeminiCodec(): StreamCodec {
 
   const onPart = (part: GeminiPart, parts: CodecPart[]): void => {
     const call = part.functionCall;
-    if (isObject(call) && typeof call.name === 'string' && call.name.length > 0) {
+    if (isNonArrayObject(call) && typeof call.name === 'string' && call.name.length > 0) {
       const index = toolCount++;
       const id = typeof call.id === 'string' && call.id.length > 0 ? call.id : `call_${index}`;
       parts.push({ type: 'tool_call_start', index, id, name: call.name });
@@ -82,7 +79,7 @@ export function createGeminiCodec(): StreamCodec {
       return;
     }
     // Other part kinds (inlineData, executableCode, ...) come only from features the gateway
-    // never requests. An empty text part only carries a `thoughtSignature` (shared/wire §3.3).
+    // never requests. An empty text part only carries a `thoughtSignature` (docs/wire.md §3.3).
     if (typeof part.text !== 'string' || part.text.length === 0) return;
     parts.push({ type: part.thought === true ? 'thinking' : 'text', text: part.text });
   };
@@ -114,7 +111,7 @@ export function createGeminiCodec(): StreamCodec {
       parts.push({ type: 'error', code: classified.code, message, retryable: classified.retryable });
       return;
     }
-    const usage = isObject(chunk.usageMetadata) ? chunk.usageMetadata : undefined;
+    const usage = isNonArrayObject(chunk.usageMetadata) ? chunk.usageMetadata : undefined;
     if (!metadataSent && (typeof chunk.responseId === 'string' || typeof chunk.modelVersion === 'string')) {
       metadataSent = true;
       const inputTokens = count(usage?.promptTokenCount);
@@ -127,12 +124,12 @@ export function createGeminiCodec(): StreamCodec {
     }
     // One candidate unless `candidateCount` asks for more, which the gateway never does.
     const candidates = Array.isArray(chunk.candidates)
-      ? (chunk.candidates.filter(isObject) as GeminiCandidate[])
+      ? (chunk.candidates.filter(isNonArrayObject) as GeminiCandidate[])
       : [];
     const candidate = candidates.find((entry) => (entry.index ?? 0) === 0) ?? candidates[0];
     const content = candidate?.content?.parts;
     if (Array.isArray(content)) {
-      for (const part of content as GeminiPart[]) if (isObject(part)) onPart(part, parts);
+      for (const part of content as GeminiPart[]) if (isNonArrayObject(part)) onPart(part, parts);
     }
     if (usage !== undefined) {
       const counts = geminiUsage(usage);
@@ -152,7 +149,7 @@ export function createGeminiCodec(): StreamCodec {
   };
 
   // `eventName` is undefined both for `data:` events and for the raw error text that Gemini
-  // writes outside SSE fields (the wire parser collects it, shared/wire §3.7).
+  // writes outside SSE fields (the wire parser collects it, docs/wire.md §3.7).
   return createObjectCodec({
     displayName: 'Gemini',
     unit: 'event',

@@ -14,13 +14,13 @@ import { GOOGLE_STATUS_HTTP } from './errors.js';
 import { needsThoughtSignature } from './models.js';
 
 /**
- * `models/{model}:streamGenerateContent?alt=sse` as Google streams it (shared/wire §3.2): one
+ * `models/{model}:streamGenerateContent?alt=sse` as Google streams it (docs/wire.md §3.2): one
  * `data:` line per chunk in Google's JSON style, `\r\n\r\n` after each, no `event:` or `id:`, no
  * end marker (the last chunk carries `finishReason`, then EOF). Thought summaries when the
  * request asks for them; function calls whole in one part.
  */
 
-export interface GeminiDialectOptions {
+interface GeminiDialectOptions {
   /** `RetryInfo.retryDelay` in emulated 429 bodies. Google sends tens of seconds; tests want less. */
   retryDelay?: string;
 }
@@ -62,7 +62,7 @@ function lowercaseTypes(schema: unknown): unknown {
   return { ...(schema as object), properties: lowered };
 }
 
-export function parseGeminiRequest(
+function parseGeminiRequest(
   body: unknown,
   model: string | undefined,
   url: URL,
@@ -110,7 +110,7 @@ const MESSAGES: Record<number, string> = {
 };
 
 /** A google.rpc.Status body, pretty-printed with two spaces as Google does. */
-export function geminiHttpError(
+function geminiHttpError(
   status: number,
   context: ResponseContext,
   retryDelay = '1s',
@@ -144,7 +144,7 @@ export function geminiHttpError(
 }
 
 /** The raw, pretty-printed error Gemini writes into a running stream, without `data:` (vercel/ai#5217). */
-export function geminiMidstreamError(kind: MidstreamErrorKind): string[] {
+function geminiMidstreamError(kind: MidstreamErrorKind): string[] {
   const error =
     kind === 'overloaded'
       ? { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' }
@@ -257,7 +257,7 @@ export function createGeminiDialect(options: GeminiDialectOptions = {}): Emulato
       const part: Record<string, unknown> = {
         functionCall: { name: call.name, args: JSON.parse(call.arguments) },
       };
-      // Gemini 3 signs its function calls (shared/wire §3.3); the value is opaque to clients.
+      // Gemini 3 signs its function calls (docs/wire.md §3.3); the value is opaque to clients.
       if (needsThoughtSignature(context.model) && state.toolCalls === 1) {
         part.thoughtSignature = Buffer.from(`sluice-emulator:${context.id}`).toString('base64');
       }

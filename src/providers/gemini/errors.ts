@@ -1,14 +1,15 @@
 import { codeForStatus, isRetryableStatus, redactSecrets, UpstreamError } from '../../core/errors.js';
+import { isNonArrayObject, type JsonObject } from '../../core/json.js';
 import type { StreamErrorCode } from '../../protocol/frames.js';
 import { retryAfterFromHeaders } from '../../upstream/retry.js';
 import type { ResponseHeaders } from '../../upstream/transport.js';
 
 /**
  * Google errors are `google.rpc.Status` objects: `{"error": {"code": 429, "message": "...",
- * "status": "RESOURCE_EXHAUSTED", "details": [...]}}` (shared/wire §3.7), pretty-printed in HTTP
+ * "status": "RESOURCE_EXHAUSTED", "details": [...]}}` (docs/wire.md §3.7), pretty-printed in HTTP
  * bodies and sometimes written raw into a running SSE stream.
  */
-export interface GoogleRpcStatus {
+interface GoogleRpcStatus {
   code?: number;
   message?: string;
   status?: string;
@@ -35,14 +36,10 @@ export const GOOGLE_STATUS_HTTP: Readonly<Record<string, number>> = {
   DEADLINE_EXCEEDED: 504,
 };
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** The Status inside a parsed body: `{error}`, or `[{error}]` from the non-SSE (JSON array) form. */
 export function readGoogleError(body: unknown): GoogleRpcStatus | undefined {
   const holder = Array.isArray(body) ? body[0] : body;
-  if (!isObject(holder) || !isObject(holder.error)) return undefined;
+  if (!isNonArrayObject(holder) || !isNonArrayObject(holder.error)) return undefined;
   const error = holder.error;
   return {
     ...(typeof error.code === 'number' ? { code: error.code } : {}),
@@ -52,15 +49,15 @@ export function readGoogleError(body: unknown): GoogleRpcStatus | undefined {
   };
 }
 
-function detailOfType(error: GoogleRpcStatus, type: string): Record<string, unknown> | undefined {
+function detailOfType(error: GoogleRpcStatus, type: string): JsonObject | undefined {
   return error.details?.find(
-    (detail): detail is Record<string, unknown> =>
-      isObject(detail) && typeof detail['@type'] === 'string' && detail['@type'].endsWith(type),
+    (detail): detail is JsonObject =>
+      isNonArrayObject(detail) && typeof detail['@type'] === 'string' && detail['@type'].endsWith(type),
   );
 }
 
 /** `RetryInfo.retryDelay` is a protobuf Duration in JSON: decimal seconds with an `s` ("34.4s"). */
-export function retryDelayMs(error: GoogleRpcStatus | undefined): number | undefined {
+function retryDelayMs(error: GoogleRpcStatus | undefined): number | undefined {
   const delay = error === undefined ? undefined : detailOfType(error, 'google.rpc.RetryInfo')?.retryDelay;
   if (typeof delay !== 'string') return undefined;
   const match = /^(\d+(?:\.\d+)?)s$/.exec(delay.trim());

@@ -3,7 +3,7 @@ import type { CodecPart } from '../types.js';
 type MappedReason = Extract<CodecPart, { type: 'finish' }>['reason'];
 
 /** What a Gemini `finishReason` means for the stream. */
-export type GeminiFinish =
+type GeminiFinish =
   /** The model ended its answer (or was cut): a `finish` part. */
   | { kind: 'finish'; reason: MappedReason }
   /** The generation failed: an `error` part, never a finish that would look like an answer. */
@@ -12,7 +12,7 @@ export type GeminiFinish =
   | { kind: 'none' };
 
 /**
- * `Candidate.FinishReason` (shared/wire §3.5) onto the contract. Decisions:
+ * `Candidate.FinishReason` (docs/wire.md §3.5) onto the contract. Decisions:
  * - a function call ends with `STOP` (there is no tool reason); the generation layer turns it
  *   into `tool_calls`;
  * - every moderation stop (`SAFETY`, `RECITATION`, `BLOCKLIST`, `PROHIBITED_CONTENT`, `SPII`,

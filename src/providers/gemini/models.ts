@@ -6,7 +6,7 @@ import type { ProviderIssue } from '../types.js';
  * `gemini-<generation>-<tier>[-suffix]` (gemini-2.5-flash, gemini-3-pro-preview, ...), plus the
  * moving aliases `gemini-flash-latest`, `gemini-flash-lite-latest` and `gemini-pro-latest`.
  */
-export interface GeminiModelTraits {
+interface GeminiModelTraits {
   /** 2.5 and later (and the `-latest` aliases, which point at them): thinking models. */
   reasoning: boolean;
   /** 2.5, 3, 3.1, ...; undefined for aliases and names we cannot read. */

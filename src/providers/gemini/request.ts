@@ -1,18 +1,19 @@
+import { isNonArrayObject, type JsonObject } from '../../core/json.js';
 import type { ChatMessage, ChatRequest, ToolDefinition } from '../../protocol/request.js';
 import type { UpstreamRequest } from '../../upstream/transport.js';
-import { checkToolArguments, type JsonObject, parseToolArguments } from '../tool-arguments.js';
+import { checkToolArguments, parseToolArguments } from '../tool-arguments.js';
 import type { ProviderIssue, ProviderSettings } from '../types.js';
 import { geminiModelId, geminiModelTraits, needsThoughtSignature } from './models.js';
 import { toGeminiSchema } from './schema.js';
 
-/** The request side of `models/{model}:streamGenerateContent` (shared/wire §3.1). */
+/** The request side of `models/{model}:streamGenerateContent` (docs/wire.md §3.1). */
 
 export type GeminiPart =
   | { text: string }
   | { functionCall: { name: string; args: JsonObject }; thoughtSignature?: string }
   | { functionResponse: { name: string; response: JsonObject } };
 
-export interface GeminiContent {
+interface GeminiContent {
   role: 'user' | 'model';
   parts: GeminiPart[];
 }
@@ -20,15 +21,11 @@ export interface GeminiContent {
 /** Google's documented sentinel for a function call replayed without its real signature. */
 export const SKIP_SIGNATURE = 'skip_thought_signature_validator';
 
-function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** A tool result as a `functionResponse.response` (a Struct): the JSON object itself, else wrapped. */
 function toolResponse(content: string): JsonObject {
   try {
     const parsed: unknown = JSON.parse(content);
-    if (isJsonObject(parsed)) return parsed;
+    if (isNonArrayObject(parsed)) return parsed;
   } catch {
     // Plain text results are the common case.
   }
@@ -71,7 +68,7 @@ export function checkGeminiMessages(messages: readonly ChatMessage[]): ProviderI
  * merged (parallel tool results must arrive together in one turn). Empty text parts are left
  * out, because Gemini refuses them.
  */
-export function toGeminiContents(
+function toGeminiContents(
   messages: readonly ChatMessage[],
   model: string,
 ): { systemInstruction: { parts: { text: string }[] } | undefined; contents: GeminiContent[] } {
@@ -152,7 +149,7 @@ function toFunctionDeclaration(tool: ToolDefinition): JsonObject {
   };
 }
 
-export function buildGeminiBody(request: ChatRequest, model: string): JsonObject {
+function buildGeminiBody(request: ChatRequest, model: string): JsonObject {
   const { systemInstruction, contents } = toGeminiContents(request.messages, model);
   const body: JsonObject = { contents };
   if (systemInstruction !== undefined) body.systemInstruction = systemInstruction;

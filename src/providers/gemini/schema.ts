@@ -1,11 +1,11 @@
+import { isNonArrayObject, type JsonObject } from '../../core/json.js';
+
 /**
  * JSON Schema (what OpenAI-style tools carry) -> the OpenAPI-3.0 subset Gemini's
  * `functionDeclarations[].parameters` accepts. Gemini answers 400 "Invalid JSON payload received.
  * Unknown name ..." for any other key (`$schema`, `additionalProperties`, `$defs`, `const`, ...),
  * so this keeps an allowlist (the fields of Gemini's `Schema` type) rather than a denylist.
  */
-
-type JsonObject = Record<string, unknown>;
 
 /** Keys copied as they are. */
 const PLAIN_KEYS = new Set([
@@ -31,12 +31,8 @@ const PLAIN_KEYS = new Set([
 /** String and number formats Gemini knows; others (`email`, `uri`, ...) are refused, so dropped. */
 const FORMATS = new Set(['enum', 'date-time', 'int32', 'int64', 'float', 'double']);
 
-function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function hasNoProperties(schema: JsonObject): boolean {
-  return !isJsonObject(schema.properties) || Object.keys(schema.properties).length === 0;
+  return !isNonArrayObject(schema.properties) || Object.keys(schema.properties).length === 0;
 }
 
 /**
@@ -44,7 +40,7 @@ function hasNoProperties(schema: JsonObject): boolean {
  * (no `parameters` at all): Gemini refuses an OBJECT whose `properties` is empty.
  */
 export function toGeminiSchema(schema: unknown, topLevel = false): JsonObject | undefined {
-  if (!isJsonObject(schema)) return undefined;
+  if (!isNonArrayObject(schema)) return undefined;
   if (topLevel && (schema.type === undefined || schema.type === 'object') && hasNoProperties(schema)) {
     return undefined;
   }
@@ -65,7 +61,7 @@ export function toGeminiSchema(schema: unknown, topLevel = false): JsonObject | 
   }
   if (typeof schema.format === 'string' && FORMATS.has(schema.format)) result.format = schema.format;
   if (schema.const !== undefined && result.enum === undefined) result.enum = [schema.const];
-  if (isJsonObject(schema.properties) && Object.keys(schema.properties).length > 0) {
+  if (isNonArrayObject(schema.properties) && Object.keys(schema.properties).length > 0) {
     const properties: JsonObject = {};
     for (const [name, property] of Object.entries(schema.properties)) {
       properties[name] = toGeminiSchema(property) ?? {};

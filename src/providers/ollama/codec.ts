@@ -3,7 +3,7 @@ import type { CodecPart, StreamCodec } from '../types.js';
 import { classifyOllamaStreamError } from './errors.js';
 
 /**
- * Ollama NDJSON lines -> parts (shared/wire §5). Each `/api/chat` line is a whole message
+ * Ollama NDJSON lines -> parts (docs/wire.md §5). Each `/api/chat` line is a whole message
  * delta: `message.content`, `message.thinking` (thinking models with `think`), and
  * `message.tool_calls`, which arrive complete (arguments as an object), never in fragments.
  * The last line says `done: true` with `done_reason` and the counters. `/api/generate` lines
@@ -36,7 +36,7 @@ interface OllamaLine {
 type MappedReason = Extract<CodecPart, { type: 'finish' }>['reason'];
 
 /** `done_reason` onto the contract: `load`/`unload` (model loaded or unloaded, no text) end normally. */
-export function mapOllamaDoneReason(reason: string): MappedReason {
+function mapOllamaDoneReason(reason: string): MappedReason {
   // A tool call ends with `stop` too; the generation layer turns it into `tool_calls`.
   return reason === 'length' ? 'length' : 'stop';
 }

@@ -9,7 +9,7 @@ import type {
 import { lastUserText } from '../openai/emulator.js';
 
 /**
- * Ollama's `/api/chat` stream (shared/wire §5; ollama server/routes.go, api/types.go): one
+ * Ollama's `/api/chat` stream (docs/wire.md §5; ollama server/routes.go, api/types.go): one
  * compact JSON object and `\n` per line, keys in Go struct order, `created_at` in RFC 3339
  * with nanoseconds (trailing zeros trimmed, as Go's RFC3339Nano does), `message.thinking`
  * when `think` is on, tool calls whole on one line with object arguments, a last line with
@@ -25,7 +25,7 @@ interface OllamaBody {
   options?: { num_predict?: unknown } | null;
 }
 
-export function parseOllamaRequest(body: unknown): EmulatedRequest | { error: string } {
+function parseOllamaRequest(body: unknown): EmulatedRequest | { error: string } {
   const request = body as OllamaBody;
   if (typeof request.model !== 'string' || request.model.length === 0) return { error: 'model is required' };
   const maxTokens = request.options?.num_predict;

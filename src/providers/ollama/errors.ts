@@ -19,7 +19,7 @@ import type { ResponseHeaders } from '../../upstream/transport.js';
 const MODEL_NOT_FOUND = /\bmodel\b.*\bnot found\b/i;
 
 /** The text of an Ollama error value: a string, or an object with a `message` / `error` string. */
-export function ollamaErrorText(error: unknown): string {
+function ollamaErrorText(error: unknown): string {
   if (typeof error === 'string' && error.length > 0) return error;
   if (typeof error === 'object' && error !== null) {
     const record = error as Record<string, unknown>;

@@ -38,7 +38,7 @@ export function validateOllamaRequest(request: ChatRequest): ProviderIssue | und
   return checkToolArguments(request.messages, 'Ollama');
 }
 
-export function toOllamaMessages(messages: readonly ChatMessage[]): OllamaMessage[] {
+function toOllamaMessages(messages: readonly ChatMessage[]): OllamaMessage[] {
   const toolNames = new Map<string, string>();
   return messages.map((message): OllamaMessage => {
     const content = message.content ?? '';
@@ -79,7 +79,7 @@ export function toOllamaMessages(messages: readonly ChatMessage[]): OllamaMessag
  * `think`: on for a positive budget (Ollama has no budget, only the switch), off for 0, and on
  * by default only for models that can think: Ollama refuses `think: true` for other models.
  */
-export function thinkSetting(model: string, budget: number | undefined): boolean | undefined {
+function thinkSetting(model: string, budget: number | undefined): boolean | undefined {
   if (budget === 0) return false;
   if (budget !== undefined) return true;
   return ollamaCanThink(model) ? true : undefined;

@@ -53,7 +53,7 @@ interface PendingToolCall {
 type MappedReason = Extract<CodecPart, { type: 'finish' }>['reason'];
 
 /** OpenAI `finish_reason` (and Together's `eos`) onto the contract's values. */
-export function mapOpenAiFinishReason(reason: string): MappedReason {
+function mapOpenAiFinishReason(reason: string): MappedReason {
   switch (reason) {
     case 'length':
       return 'length';

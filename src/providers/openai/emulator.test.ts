@@ -48,13 +48,18 @@ describe('the OpenAI emulator, read by the official openai SDK', () => {
     expect(usage?.choices).toEqual([]);
     expect(usage?.usage?.prompt_tokens).toBeGreaterThan(0);
     expect(usage?.usage?.completion_tokens).toBeGreaterThan(0);
-    // Without include_usage, no chunk carries a usage field at all.
+    // Without include_usage, the same answer comes without the usage-only chunk, and no chunk
+    // carries a usage field at all.
+    emulator.enqueue('openai', { text: 'Hello from the emulator,\nwith "quotes" and é.' });
     const plain = await client.chat.completions.create({
       model: 'gpt-4o',
       messages: [{ role: 'user', content: 'Hi' }],
       stream: true,
     });
-    for await (const chunk of plain) expect(chunk.usage).toBeUndefined();
+    const plainChunks = [];
+    for await (const chunk of plain) plainChunks.push(chunk);
+    expect(plainChunks).toHaveLength(chunks.length - 1);
+    expect(plainChunks.map((chunk) => chunk.usage)).toEqual(plainChunks.map(() => undefined));
   });
 
   it('streams a tool call the SDK assembles with its stream helper', async () => {

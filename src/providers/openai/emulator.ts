@@ -9,7 +9,7 @@ import type {
 } from '../../emulators/types.js';
 
 /**
- * Chat Completions as OpenAI streams it (shared/wire §1): `data: <compact json>\n\n` per chunk,
+ * Chat Completions as OpenAI streams it (docs/wire.md §1): `data: <compact json>\n\n` per chunk,
  * a role-only first delta, `usage: null` on every chunk when include_usage is on, a finish
  * chunk with an empty delta, a `choices: []` usage chunk, then `data: [DONE]`.
  */
@@ -36,7 +36,7 @@ export function lastUserText(messages: { role?: unknown; content?: unknown }[] |
   return '';
 }
 
-export function parseOpenAiRequest(body: unknown): EmulatedRequest | { error: string } {
+function parseOpenAiRequest(body: unknown): EmulatedRequest | { error: string } {
   const request = body as OpenAiBody;
   if (typeof request.model !== 'string' || !Array.isArray(request.messages)) {
     return { error: 'model and messages are required' };
@@ -77,7 +77,7 @@ const ERROR_TYPES: Record<number, { type: string; code: string | null; message: 
   },
 };
 
-export function openAiHttpError(status: number): { headers: Record<string, string>; body: string } {
+function openAiHttpError(status: number): { headers: Record<string, string>; body: string } {
   const known = ERROR_TYPES[status] ?? {
     type: 'server_error',
     code: null,

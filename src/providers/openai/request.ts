@@ -11,7 +11,7 @@ type OpenAiMessage =
     }
   | { role: 'tool'; content: string; tool_call_id: string };
 
-export function toOpenAiMessages(messages: readonly ChatMessage[]): OpenAiMessage[] {
+function toOpenAiMessages(messages: readonly ChatMessage[]): OpenAiMessage[] {
   return messages.map((message): OpenAiMessage => {
     const content = message.content ?? '';
     switch (message.role) {
@@ -61,7 +61,7 @@ export function toOpenAiTools(tools: readonly ToolDefinition[]): unknown[] {
   }));
 }
 
-export interface OpenAiCompatibleOptions {
+interface OpenAiCompatibleOptions {
   /** OpenAI proper takes `max_completion_tokens`; compatible hosts still read `max_tokens`. */
   maxTokensField: 'max_completion_tokens' | 'max_tokens';
   reasoningEffort: boolean;

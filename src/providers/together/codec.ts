@@ -1,9 +1,10 @@
+import { isNonArrayObject, type JsonObject } from '../../core/json.js';
 import type { WireEvent } from '../../core/wire-parse.js';
 import { createOpenAiCodec } from '../openai/codec.js';
 import type { CodecPart, StreamCodec } from '../types.js';
 
 /**
- * Together streams Chat Completions chunks (shared/wire §4), so the OpenAI codec does the work:
+ * Together streams Chat Completions chunks (docs/wire.md §4), so the OpenAI codec does the work:
  * it already maps `finish_reason: "eos"` to stop, reads `usage` from the finish chunk, ignores
  * `choices[].text` (a copy of `delta.content`), `token_id`, `seed` and `tool_calls: null`, and
  * classifies `{"error": {"message": "Model is at capacity"}}` as overloaded.
@@ -14,12 +15,6 @@ import type { CodecPart, StreamCodec } from '../types.js';
  *   kind beside it (huggingface_hub#2558); the kind is folded into an OpenAI-style error object.
  * - the 2024 chunk format with `finish_reason` at the top level instead of in the choice.
  */
-
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** TGI `error_type` values (text-generation-inference `ErrorResponse`) onto OpenAI error types. */
 function openAiTypeForTgi(errorType: unknown): string {
@@ -34,7 +29,7 @@ function openAiTypeForTgi(errorType: unknown): string {
   }
 }
 
-function normalizeChunk(chunk: Json): Json {
+function normalizeChunk(chunk: JsonObject): JsonObject {
   if (typeof chunk.error === 'string') {
     return { error: { message: chunk.error, type: openAiTypeForTgi(chunk.error_type) } };
   }
@@ -42,7 +37,7 @@ function normalizeChunk(chunk: Json): Json {
   const choices = chunk.choices;
   if (typeof topLevelReason !== 'string' || !Array.isArray(choices)) return chunk;
   const [first, ...rest] = choices;
-  if (!isObject(first) || typeof first.finish_reason === 'string') return chunk;
+  if (!isNonArrayObject(first) || typeof first.finish_reason === 'string') return chunk;
   return { ...chunk, choices: [{ ...first, finish_reason: topLevelReason }, ...rest] };
 }
 
@@ -50,7 +45,7 @@ export function createTogetherCodec(): StreamCodec {
   const inner = createOpenAiCodec('Together');
   return {
     push(event: WireEvent): CodecPart[] {
-      if (event.type === 'message' && isObject(event.data)) {
+      if (event.type === 'message' && isNonArrayObject(event.data)) {
         return inner.push({ ...event, data: normalizeChunk(event.data) });
       }
       return inner.push(event);

@@ -7,7 +7,7 @@ import type {
 import { chatCompletionsEndpoint, openAiMidstreamError } from '../openai/emulator.js';
 
 /**
- * Together's Chat Completions stream (shared/wire §4, from a real chunk pair in
+ * Together's Chat Completions stream (docs/wire.md §4, from a real chunk pair in
  * lzell/AIProxySwift): id `<16 hex>-SJC`, no `system_fingerprint`, `choices[].text` repeating
  * `delta.content`, `delta.token_id`, `delta.role` on every chunk, explicit `tool_calls: null`,
  * `seed` null until the last chunk, `finish_reason: "eos"` with `usage` on that same chunk (no
