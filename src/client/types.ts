@@ -7,23 +7,7 @@ import { type CreatedGenerationBody, FRAME_EVENTS, type HealthBody } from '../pr
  * loaded as is, so nothing of the gateway ends up in the browser bundle.
  */
 
-export type {
-  ChunkData,
-  DeltaData,
-  DoneData,
-  Envelope,
-  ErrorData,
-  FinishReason,
-  Frame,
-  FrameEvent,
-  MetadataData,
-  StartData,
-  Stats,
-  StreamErrorCode,
-  ToolCallData,
-  ToolCallStartData,
-  Usage,
-} from '../protocol/frames.js';
+export type * from '../protocol/frames.js';
 export type {
   CancelBody,
   ErrorBody,
