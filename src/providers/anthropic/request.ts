@@ -1,6 +1,5 @@
-import type { ChatMessage, ChatRequest } from '../../protocol/request.js';
+import { type ChatMessage, type ChatRequest, parseToolArguments } from '../../protocol/request.js';
 import type { UpstreamRequest } from '../../upstream/transport.js';
-import { checkToolArguments, parseToolArguments } from '../tool-arguments.js';
 import type { ProviderIssue, ProviderSettings } from '../types.js';
 
 /**
@@ -71,7 +70,7 @@ export function validateAnthropicRequest(request: ChatRequest): ProviderIssue | 
       };
     }
   }
-  return checkToolArguments(request.messages, 'Anthropic');
+  return undefined;
 }
 
 /**

@@ -1,6 +1,12 @@
-import type { ChatMessage, ChatRequest, ToolDefinition } from '../../protocol/request.js';
+import {
+  type ChatMessage,
+  type ChatRequest,
+  type JsonObject,
+  parseJsonObject,
+  parseToolArguments,
+  type ToolDefinition,
+} from '../../protocol/request.js';
 import type { UpstreamRequest } from '../../upstream/transport.js';
-import { checkToolArguments, type JsonObject, parseToolArguments } from '../tool-arguments.js';
 import type { ProviderIssue, ProviderSettings } from '../types.js';
 import { geminiModelId, geminiModelTraits, needsThoughtSignature } from './models.js';
 import { toGeminiSchema } from './schema.js';
@@ -20,19 +26,12 @@ export interface GeminiContent {
 /** Google's documented sentinel for a function call replayed without its real signature. */
 export const SKIP_SIGNATURE = 'skip_thought_signature_validator';
 
-function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** A tool result as a `functionResponse.response` (a Struct): the JSON object itself, else wrapped. */
+/**
+ * A tool result as a `functionResponse.response` (a Struct): the JSON object itself, else (plain
+ * text, the common case, or JSON too deep to send on) wrapped as text.
+ */
 function toolResponse(content: string): JsonObject {
-  try {
-    const parsed: unknown = JSON.parse(content);
-    if (isJsonObject(parsed)) return parsed;
-  } catch {
-    // Plain text results are the common case.
-  }
-  return { result: content };
+  return parseJsonObject(content) ?? { result: content };
 }
 
 /**
@@ -62,7 +61,7 @@ export function checkGeminiMessages(messages: readonly ChatMessage[]): ProviderI
       };
     }
   }
-  return checkToolArguments(messages, 'Gemini');
+  return undefined;
 }
 
 /**

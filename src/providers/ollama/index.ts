@@ -2,7 +2,7 @@ import type { ProviderDefinition } from '../types.js';
 import { createOllamaCodec } from './codec.js';
 import { createOllamaDialect } from './emulator.js';
 import { mapOllamaHttpError } from './errors.js';
-import { buildOllamaRequest, ollamaCanThink, validateOllamaRequest } from './request.js';
+import { buildOllamaRequest, ollamaCanThink } from './request.js';
 
 export const ollama: ProviderDefinition = {
   id: 'ollama',
@@ -17,9 +17,6 @@ export const ollama: ProviderDefinition = {
   capabilities(model) {
     // Tools are accepted for every model; one without tool support is refused by Ollama with a 400.
     return { reasoning: ollamaCanThink(model), tools: true, reportsUsage: true };
-  },
-  validate(request) {
-    return validateOllamaRequest(request);
   },
   buildRequest(request, model, settings) {
     return buildOllamaRequest(request, model, settings);

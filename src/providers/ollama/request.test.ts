@@ -91,27 +91,6 @@ describe('Ollama request mapping', () => {
     expect(ollama.apiKeyEnv).toEqual([]);
   });
 
-  it('refuses tool call arguments that are not a JSON object before the stream starts', () => {
-    const issue = ollama.validate?.(
-      chatRequest({
-        messages: [
-          { role: 'user', content: 'x' },
-          {
-            role: 'assistant',
-            content: null,
-            tool_calls: [{ id: 'c', function: { name: 'f', arguments: '[1]' } }],
-          },
-        ],
-      }),
-      'llama3.2',
-    );
-    expect(issue).toMatchObject({
-      code: 'invalid_request',
-      field: 'messages.1.tool_calls.0.function.arguments',
-    });
-    expect(ollama.validate?.(chatRequest(), 'llama3.2')).toBeUndefined();
-  });
-
   it('names the base URL when the connection is refused', () => {
     expect(ollama.describeConnectionFailure?.('http://127.0.0.1:11434')).toContain(
       'is Ollama running at http://127.0.0.1:11434?',
