@@ -502,3 +502,114 @@ describe('a wrong type is not reported as missing', () => {
     });
   }
 });
+
+describe('requests the provider would surely refuse are refused first, naming the rule', () => {
+  const refusal = async (body: Record<string, unknown>, field: string, says: RegExp) => {
+    const result = await postStream(harness.url, body);
+    expect([result.status, result.json?.error?.code, result.json?.error?.field]).toEqual([
+      400,
+      'invalid_request',
+      field,
+    ]);
+    expect(result.json.error.message).toMatch(says);
+  };
+  const system = { role: 'system', content: 'Be terse.' };
+
+  it('Anthropic with system messages only', async () => {
+    await refusal({ provider: 'anthropic', messages: [system] }, 'messages', /Anthropic.*user or assistant/);
+  });
+
+  it('Anthropic with an empty or blank message that is not the final assistant turn', async () => {
+    await refusal(
+      { provider: 'anthropic', messages: [system, { role: 'user', content: '' }] },
+      'messages.1.content',
+      /Anthropic/,
+    );
+    await refusal(
+      { provider: 'anthropic', messages: [{ role: 'user', content: ' \n ' }] },
+      'messages.0.content',
+      /Anthropic/,
+    );
+    await refusal(
+      {
+        provider: 'anthropic',
+        messages: [
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', content: '' },
+          { role: 'user', content: 'Hello?' },
+        ],
+      },
+      'messages.1.content',
+      /Anthropic/,
+    );
+    const prefill = await postStream(harness.url, {
+      provider: 'anthropic',
+      messages: [
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: '' },
+      ],
+    });
+    expect(prefill.status).toBe(200);
+  });
+
+  it('Gemini with no user or assistant turn, or a turn with empty text', async () => {
+    await refusal({ provider: 'gemini', messages: [system] }, 'messages', /Gemini.*user or assistant/);
+    await refusal(
+      { provider: 'gemini', messages: [system, { role: 'user', content: '' }] },
+      'messages.1.content',
+      /Gemini/,
+    );
+    await refusal(
+      {
+        provider: 'gemini',
+        messages: [
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', content: '' },
+        ],
+      },
+      'messages.1.content',
+      /Gemini/,
+    );
+  });
+
+  const overLimit: [string, string, number][] = [
+    ['openai', 'gpt-4o-mini', 16_384],
+    ['openai', 'gpt-4.1', 32_768],
+    ['anthropic', 'claude-opus-4-1', 32_000],
+    ['anthropic', 'claude-sonnet-4-5', 64_000],
+    ['gemini', 'gemini-2.0-flash', 8192],
+    ['gemini', 'gemini-2.5-flash', 65_536],
+    ['together', 'meta-llama/Llama-3.3-70B-Instruct-Turbo', 131_072],
+  ];
+  for (const [provider, model, limit] of overLimit) {
+    it(`${provider} ${model}: max_tokens past its output limit of ${limit}`, async () => {
+      await refusal(
+        chatBody(provider, { model, max_tokens: limit + 1 }),
+        'max_tokens',
+        new RegExp(`${limit}`),
+      );
+      const atLimit = await postStream(harness.url, chatBody(provider, { model, max_tokens: limit }));
+      expect(atLimit.status).toBe(200);
+    });
+  }
+
+  it('Anthropic: a reasoning budget at or past the output limit', async () => {
+    await refusal(
+      chatBody('anthropic', { model: 'claude-opus-4-1', thinking_budget: 32_000 }),
+      'thinking_budget',
+      /32000/,
+    );
+  });
+
+  it('models whose limit is not known are not guessed at', async () => {
+    for (const [provider, model] of [
+      ['openai', 'gpt-9-preview'],
+      ['anthropic', 'claude-future-9'],
+      ['gemini', 'gemini-9-ultra'],
+      ['ollama', 'llama3.2'],
+    ]) {
+      const result = await postStream(harness.url, chatBody(provider, { model, max_tokens: 1_000_000 }));
+      expect([provider, result.status]).toEqual([provider, 200]);
+    }
+  });
+});

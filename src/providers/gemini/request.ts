@@ -7,6 +7,7 @@ import {
   type ToolDefinition,
 } from '../../protocol/request.js';
 import type { UpstreamRequest } from '../../upstream/transport.js';
+import { requireTurn, turnText } from '../conversation.js';
 import type { ProviderIssue, ProviderSettings } from '../types.js';
 import { geminiModelId, geminiModelTraits, needsThoughtSignature } from './models.js';
 import { toGeminiSchema } from './schema.js';
@@ -49,10 +50,24 @@ function toolNamesByMessage(messages: readonly ChatMessage[]): (string | undefin
   });
 }
 
-/** Message-level rules Gemini enforces that the generic schema cannot know. */
+/**
+ * Message-level rules Gemini enforces that the generic schema cannot know: a turn to answer, no
+ * empty text (an empty part is 400 "required oneof field 'data' must have one initialized
+ * field", a turn without parts 400 "contents.parts must not be empty"), and a known function
+ * name for every tool result.
+ */
 export function checkGeminiMessages(messages: readonly ChatMessage[]): ProviderIssue | undefined {
+  const noTurn = requireTurn(messages, 'Gemini');
+  if (noTurn !== undefined) return noTurn;
   const names = toolNamesByMessage(messages);
   for (const [position, message] of messages.entries()) {
+    if (turnText(message) === '') {
+      return {
+        code: 'invalid_request',
+        field: `messages.${position}.content`,
+        message: `messages.${position}.content is empty; Gemini refuses a ${message.role} turn without text`,
+      };
+    }
     if (message.role === 'tool' && names[position] === undefined) {
       return {
         code: 'invalid_request',
