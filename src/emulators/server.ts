@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { answerPieces, roughTokens, splitPieces, thinkingPieces, toolCallFor } from './content.js';
 import type {
   EmulatedFinish,
+  EmulatedRefusal,
   EmulatedRequest,
   EmulatorDialect,
   Fault,
@@ -178,7 +179,7 @@ export class EmulatorServer {
       return;
     }
     if ('error' in parsed) {
-      this.writeHttpError(dialect, response, 400, context);
+      this.writeHttpError(dialect, response, 400, context, undefined, parsed);
       return;
     }
     const scenario: Scenario = { ...this.defaults, ...this.scripts.get(dialect.provider)?.shift() };
@@ -239,8 +240,9 @@ export class EmulatorServer {
     status: number,
     context: ResponseContext,
     retryAfter?: string,
+    refusal?: EmulatedRefusal,
   ): void {
-    const error = dialect.httpError(status, context);
+    const error = dialect.httpError(status, context, refusal);
     const headers: Record<string, string> = { 'content-type': 'application/json', ...error.headers };
     if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
     response.writeHead(status, headers);

@@ -19,6 +19,16 @@ export interface EmulatedRequest {
   flags: Record<string, unknown>;
 }
 
+/**
+ * A request the emulated provider refuses with 400 before any stream, in its own words: the
+ * message its API writes, and for OpenAI-style bodies the `param` and `code` it names.
+ */
+export interface EmulatedRefusal {
+  error: string;
+  param?: string;
+  code?: string;
+}
+
 export interface EmulatedToolCall {
   id: string;
   name: string;
@@ -58,7 +68,7 @@ export interface EmulatorDialect {
   contentType: string;
   /** Whether the request carries credentials in this provider's way. */
   authorized(headers: IncomingHttpHeaders, url: URL): boolean;
-  parseRequest(body: unknown, route: { model?: string }, url: URL): EmulatedRequest | { error: string };
+  parseRequest(body: unknown, route: { model?: string }, url: URL): EmulatedRequest | EmulatedRefusal;
   /** Whether this dialect can stream reasoning for the request. */
   begin(context: ResponseContext): string[];
   thinking(text: string, context: ResponseContext): string[];
@@ -69,8 +79,12 @@ export interface EmulatorDialect {
   finish(reason: EmulatedFinish, usage: EmulatedUsage, context: ResponseContext): string[];
   /** The provider's in-stream error event (after HTTP 200). */
   midstreamError(kind: MidstreamErrorKind, context: ResponseContext): string[];
-  /** A non-2xx answer before any stream. */
-  httpError(status: number, context: ResponseContext): { headers: Record<string, string>; body: string };
+  /** A non-2xx answer before any stream; a 400 for a refused request says why. */
+  httpError(
+    status: number,
+    context: ResponseContext,
+    refusal?: EmulatedRefusal,
+  ): { headers: Record<string, string>; body: string };
   /** Bytes that do not parse in this provider's framing. */
   malformed(context: ResponseContext): string;
 }

@@ -5,12 +5,109 @@ import { z } from 'zod';
  * every other mistake becomes one `invalid_request` issue naming the field.
  */
 
+/**
+ * The deepest nesting of objects and arrays accepted anywhere in a body (the body itself is
+ * level 1), and in a tool call's arguments. `JSON.parse` takes any depth, but `JSON.stringify`
+ * and every recursive walk over the value overflow the stack a few thousand levels down, so a
+ * deeper value would fail while the provider request is written, after the stream started.
+ * Real tool schemas and arguments stay far below this.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * A UTF-16 surrogate that is not half of a pair (`\ud800` in JSON text). Such a string has no
+ * UTF-8 form: `encodeURIComponent` throws on it and a UTF-8 encoder silently turns it into U+FFFD,
+ * so it can neither name anything nor be sent on faithfully.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+export type JsonObject = Record<string, unknown>;
+
+function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+interface JsonProblem {
+  path: PropertyKey[];
+  problem: 'depth' | 'unicode';
+}
+
+/**
+ * The first place where `value` nests deeper than `MAX_JSON_DEPTH` or, with `unicode`, holds
+ * ill-formed Unicode (in a string or an object key). `path` is the value's own path and `depth`
+ * its level; the path is one mutable stack, copied only when a problem is found.
+ */
+function findJsonProblem(
+  value: unknown,
+  path: PropertyKey[],
+  depth: number,
+  unicode: boolean,
+): JsonProblem | undefined {
+  if (typeof value === 'string') {
+    return unicode && LONE_SURROGATE.test(value) ? { path: [...path], problem: 'unicode' } : undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (depth > MAX_JSON_DEPTH) return { path: [...path], problem: 'depth' };
+  const entries: Iterable<[PropertyKey, unknown]> = Array.isArray(value)
+    ? value.entries()
+    : Object.entries(value);
+  for (const [key, member] of entries) {
+    if (unicode && typeof key === 'string' && LONE_SURROGATE.test(key)) {
+      return { path: [...path], problem: 'unicode' };
+    }
+    path.push(key);
+    const found = findJsonProblem(member, path, depth + 1, unicode);
+    path.pop();
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+function jsonProblemMessage(field: string, problem: 'depth' | 'unicode'): string {
+  return problem === 'depth'
+    ? `${field} nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`
+    : `${field} holds ill-formed Unicode (a lone UTF-16 surrogate)`;
+}
+
+/**
+ * The object that `text` is the JSON text of, when it is one that can be sent on: nested at most
+ * `MAX_JSON_DEPTH` levels, with well-formed Unicode. Anything else gives undefined.
+ */
+export function parseJsonObject(text: string): JsonObject | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return isJsonObject(parsed) && findJsonProblem(parsed, [], 1, true) === undefined ? parsed : undefined;
+}
+
+/**
+ * A tool call's arguments (Chat Completions JSON text) as the object that Anthropic's
+ * `tool_use.input`, Gemini's `functionCall.args` and Ollama's `arguments` must be. Empty text
+ * means no arguments; anything `parseJsonObject` refuses gives undefined.
+ */
+export function parseToolArguments(text: string): JsonObject | undefined {
+  return text.trim().length === 0 ? {} : parseJsonObject(text);
+}
+
+/** Tool names as every provider accepts them (Anthropic and Gemini are the strictest). */
+const toolName = z
+  .string({ error: 'tool names must be strings' })
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'tool name must be 1 to 64 letters, digits, "_" or "-"');
+
 const toolCallSchema = z.object({
   id: z.string().min(1, 'must be a non-empty string'),
   type: z.literal('function').optional(),
   function: z.object({
-    name: z.string().min(1, 'must be a non-empty string'),
-    arguments: z.string(),
+    name: toolName,
+    arguments: z
+      .string()
+      .refine(
+        (text) => parseToolArguments(text) !== undefined,
+        `must be the JSON text of an object (nested at most ${MAX_JSON_DEPTH} levels), or empty for no arguments`,
+      ),
   }),
 });
 
@@ -41,16 +138,32 @@ const messageSchema = z
 const toolSchema = z.object({
   type: z.literal('function', { error: 'tool type must be "function"' }),
   function: z.object({
-    name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'tool name must be 1 to 64 letters, digits, "_" or "-"'),
+    name: toolName,
     description: z.string().max(4096).optional(),
-    parameters: z.record(z.string(), z.unknown()).optional(),
+    // Every provider takes a JSON Schema of an object here (OpenAI answers 400 "schema must be a
+    // JSON Schema of 'type: \"object\"'"; Anthropic's input_schema.type must be "object").
+    parameters: z
+      .record(z.string(), z.unknown())
+      .superRefine((schema, context) => {
+        if (schema.type !== undefined && schema.type !== 'object') {
+          context.addIssue({
+            code: 'custom',
+            path: ['type'],
+            message: 'a tool\'s parameters must be a JSON Schema of type "object"',
+          });
+        }
+      })
+      .optional(),
   }),
 });
 
 const nullable = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
 
 const chatRequestSchema = z.object({
-  provider: z.string({ error: 'provider is required and must be a string' }).min(1, 'provider is required'),
+  provider: z
+    .string({ error: 'provider must be a string' })
+    .min(1, 'provider must not be empty')
+    .max(64, 'provider is too long'),
   model: nullable(
     z
       .string({ error: 'model must be a string' })
@@ -78,11 +191,34 @@ const chatRequestSchema = z.object({
     z
       .number({ error: 'thinking_budget must be null or a non-negative integer' })
       .int('thinking_budget must be null or a non-negative integer')
-      .min(0, 'thinking_budget must be null or a non-negative integer'),
+      .min(0, 'thinking_budget must be null or a non-negative integer')
+      .max(10_000_000, 'thinking_budget is too large'),
   ),
   include_thinking: nullable(z.boolean({ error: 'include_thinking must be a boolean' })),
-  tools: nullable(z.array(toolSchema, { error: 'tools must be an array' }).max(128, 'at most 128 tools')),
+  tools: nullable(
+    z
+      .array(toolSchema, { error: 'tools must be an array' })
+      .max(128, 'at most 128 tools')
+      .superRefine((tools, context) => {
+        // Anthropic and Gemini refuse a second declaration of a name; for any provider it is ambiguous.
+        const seen = new Set<string>();
+        for (const [position, tool] of tools.entries()) {
+          if (seen.has(tool.function.name)) {
+            context.addIssue({
+              code: 'custom',
+              path: [position, 'function', 'name'],
+              message: `tool name "${tool.function.name}" is declared twice`,
+            });
+            return;
+          }
+          seen.add(tool.function.name);
+        }
+      }),
+  ),
 });
+
+/** The fields this schema reads: ill-formed Unicode under any other key is ignored with the key. */
+const KNOWN_FIELDS: ReadonlySet<string> = new Set(Object.keys(chatRequestSchema.shape));
 
 export type ChatMessage = z.infer<typeof messageSchema>;
 export type ToolDefinition = z.infer<typeof toolSchema>;
@@ -110,23 +246,69 @@ function fieldOf(path: readonly PropertyKey[]): string | undefined {
   return path.length === 0 ? undefined : path.map(String).join('.');
 }
 
+/** Whether the body holds a value (`null` included) at `path`, to tell "missing" from "wrong". */
+function isPresent(body: unknown, path: readonly PropertyKey[]): boolean {
+  let node = body;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, key)) return false;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return true;
+}
+
+/** zod's `expected` names, as a message says them. */
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'a boolean',
+  array: 'an array',
+  object: 'an object',
+  record: 'a JSON object',
+};
+
+type SchemaIssue = z.core.$ZodIssue;
+
+function describeIssue(issue: SchemaIssue | undefined, body: object): RequestIssue {
+  if (issue === undefined) return { message: 'invalid request', field: undefined };
+  const field = fieldOf(issue.path);
+  if (field === undefined) return { message: issue.message, field };
+  // zod v4 issues do not carry the input, so "missing" is read from the body itself: a key that
+  // is absent is required; one that is present has the wrong type or value.
+  if (issue.code !== 'custom' && !isPresent(body, issue.path))
+    return { message: `${field} is required`, field };
+  if (issue.code === 'invalid_type' && issue.message.startsWith('Invalid input')) {
+    return { message: `${field} must be ${TYPE_NAMES[issue.expected] ?? issue.expected}`, field };
+  }
+  const message =
+    field.includes('.') && !issue.message.startsWith(field) ? `${field}: ${issue.message}` : issue.message;
+  return { message, field };
+}
+
+/**
+ * Depth and Unicode, checked on the raw body before the schema: the depth bound holds for every
+ * key (an unknown field too, since any walk over it could overflow), well-formed Unicode for the
+ * fields the gateway reads and forwards.
+ */
+function bodyProblem(body: object): RequestIssue | undefined {
+  for (const [key, value] of Object.entries(body)) {
+    const found = findJsonProblem(value, [key], 2, KNOWN_FIELDS.has(key));
+    if (found === undefined) continue;
+    const field = fieldOf(found.path) ?? key;
+    return { message: jsonProblemMessage(field, found.problem), field };
+  }
+  return undefined;
+}
+
 /** Validates an already JSON-parsed body. */
 export function parseChatRequest(body: unknown): ParseResult {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return { ok: false, issue: { message: 'the request body must be a JSON object', field: undefined } };
   }
+  const problem = bodyProblem(body);
+  if (problem !== undefined) return { ok: false, issue: problem };
   const result = chatRequestSchema.safeParse(body);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const field = fieldOf(issue?.path ?? []);
-    let message = issue?.message ?? 'invalid request';
-    if (issue?.code === 'invalid_type' && issue.input === undefined && field !== undefined) {
-      message = `${field} is required`;
-    } else if (field?.includes('.') && !message.startsWith(field)) {
-      message = `${field}: ${message}`;
-    }
-    return { ok: false, issue: { message, field } };
-  }
+  if (!result.success) return { ok: false, issue: describeIssue(result.error.issues[0], body) };
   const data = result.data;
   return {
     ok: true,

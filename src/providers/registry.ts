@@ -44,6 +44,14 @@ export function resolveRequest(request: ChatRequest): ResolvedRequest {
     );
   }
   const capabilities = provider.capabilities(model);
+  const limit = capabilities.maxOutputTokens;
+  if (limit !== undefined && request.max_tokens !== undefined && request.max_tokens > limit) {
+    throw new RequestError(
+      'invalid_request',
+      `${provider.displayName} model "${model}" writes at most ${limit} output tokens; max_tokens must be at most ${limit} (got ${request.max_tokens})`,
+      'max_tokens',
+    );
+  }
   if (request.thinking_budget !== undefined && request.thinking_budget > 0 && !capabilities.reasoning) {
     throw new RequestError(
       'thinking_not_supported',

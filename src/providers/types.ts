@@ -42,6 +42,11 @@ export interface ModelCapabilities {
   tools: boolean;
   /** The stream reports token usage; otherwise the gateway estimates it. */
   reportsUsage: boolean;
+  /**
+   * The most `max_tokens` the provider accepts for this model, when the provider folder knows
+   * it; a larger value is refused before the stream. Undefined for models it does not know.
+   */
+  maxOutputTokens: number | undefined;
 }
 
 export interface ProviderSettings {

@@ -3,12 +3,14 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { roughTokens } from '../../emulators/content.js';
 import type {
   EmulatedFinish,
+  EmulatedRefusal,
   EmulatedRequest,
   EmulatedToolCall,
   EmulatorDialect,
   MidstreamErrorKind,
   ResponseContext,
 } from '../../emulators/types.js';
+import { anthropicOutputLimit } from './models.js';
 
 /**
  * The Messages API as Anthropic streams it (docs/wire.md §2): `event: <type>\ndata: <json>\n\n`
@@ -57,12 +59,57 @@ function lastAnthropicUserText(messages: unknown): string {
   return '';
 }
 
-function parseAnthropicRequest(body: unknown): EmulatedRequest | { error: string } {
+/**
+ * What the Messages API refuses with 400 `invalid_request_error` before it streams, in its own
+ * words: no message at all, a turn without content (only the final assistant turn, a prefill,
+ * may be empty), empty or blank text blocks, and max_tokens past the model's output limit.
+ */
+function anthropicRefusal(
+  model: string,
+  messages: unknown[],
+  maxTokens: number,
+): EmulatedRefusal | undefined {
+  if (messages.length === 0) return { error: 'messages: at least one message is required' };
+  for (const [index, message] of messages.entries()) {
+    const { role, content } = (message ?? {}) as { role?: unknown; content?: unknown };
+    const blocks: unknown[] =
+      typeof content === 'string'
+        ? content === ''
+          ? []
+          : [{ type: 'text', text: content }]
+        : Array.isArray(content)
+          ? content
+          : [];
+    if (blocks.length === 0 && !(role === 'assistant' && index === messages.length - 1)) {
+      return {
+        error: `messages.${index}: all messages must have non-empty content except for the optional final assistant message`,
+      };
+    }
+    for (const block of blocks) {
+      const { type, text } = (block ?? {}) as { type?: unknown; text?: unknown };
+      if (type !== 'text' || typeof text !== 'string') continue;
+      if (text === '') return { error: 'messages: text content blocks must be non-empty' };
+      if (text.trim() === '')
+        return { error: 'messages: text content blocks must contain non-whitespace text' };
+    }
+  }
+  const limit = anthropicOutputLimit(model);
+  if (limit !== undefined && maxTokens > limit) {
+    return {
+      error: `max_tokens: ${maxTokens} > ${limit}, which is the maximum allowed number of output tokens for ${model}`,
+    };
+  }
+  return undefined;
+}
+
+export function parseAnthropicRequest(body: unknown): EmulatedRequest | EmulatedRefusal {
   const request = (typeof body === 'object' && body !== null ? body : {}) as AnthropicBody;
   if (typeof request.model !== 'string' || !Array.isArray(request.messages)) {
     return { error: 'model: Field required; messages: Field required' };
   }
   if (typeof request.max_tokens !== 'number') return { error: 'max_tokens: Field required' };
+  const refusal = anthropicRefusal(request.model, request.messages, request.max_tokens);
+  if (refusal !== undefined) return refusal;
   const tools = Array.isArray(request.tools) ? request.tools : [];
   return {
     model: request.model,
@@ -110,14 +157,17 @@ function requestId(): string {
   return `req_011C${randomBytes(12).toString('hex')}`;
 }
 
-function anthropicHttpError(status: number): { headers: Record<string, string>; body: string } {
+export function anthropicHttpError(
+  status: number,
+  refusal?: EmulatedRefusal,
+): { headers: Record<string, string>; body: string } {
   const known = HTTP_ERRORS[status] ?? (status >= 500 ? SERVER_ERROR : CLIENT_ERROR);
   const id = requestId();
   return {
     headers: { 'request-id': id },
     body: JSON.stringify({
       type: 'error',
-      error: { type: known.type, message: known.message },
+      error: { type: known.type, message: refusal?.error ?? known.message },
       request_id: id,
     }),
   };
@@ -266,8 +316,8 @@ export function createAnthropicDialect(): EmulatorDialect {
           : { type: 'overloaded_error', message: 'Overloaded' };
       return [event('error', { error })];
     },
-    httpError(status) {
-      return anthropicHttpError(status);
+    httpError(status, _context, refusal) {
+      return anthropicHttpError(status, refusal);
     },
     malformed(context) {
       const index = Math.max(0, currentIndex(context));

@@ -1,6 +1,7 @@
 import type { ProviderDefinition } from '../types.js';
 import { createAnthropicCodec } from './codec.js';
 import { mapAnthropicHttpError } from './errors.js';
+import { anthropicOutputLimit } from './models.js';
 import { buildAnthropicRequest, isAnthropicReasoningModel, validateAnthropicRequest } from './request.js';
 
 /** Anthropic's Messages API, streamed (`POST {ANTHROPIC_BASE_URL}/v1/messages`). */
@@ -16,10 +17,15 @@ export const anthropic: ProviderDefinition = {
   // Anthropic's 529s come in waves; a longer first wait rides them out (CONTRACT.md section 5).
   retryBaseMs: 2000,
   capabilities(model) {
-    return { reasoning: isAnthropicReasoningModel(model), tools: true, reportsUsage: true };
+    return {
+      reasoning: isAnthropicReasoningModel(model),
+      tools: true,
+      reportsUsage: true,
+      maxOutputTokens: anthropicOutputLimit(model),
+    };
   },
-  validate(request) {
-    return validateAnthropicRequest(request);
+  validate(request, model) {
+    return validateAnthropicRequest(request, model);
   },
   buildRequest(request, model, settings) {
     return buildAnthropicRequest(request, model, settings);

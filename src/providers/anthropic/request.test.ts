@@ -147,7 +147,8 @@ describe('Anthropic request mapping', () => {
 });
 
 describe('Anthropic provider rules', () => {
-  const issue = (overrides: Partial<ChatRequest>) => validateAnthropicRequest(chat(overrides));
+  const issue = (overrides: Partial<ChatRequest>, model = 'claude-sonnet-4-5') =>
+    validateAnthropicRequest(chat(overrides), model);
 
   it('accepts ordinary requests', () => {
     expect(issue({})).toBeUndefined();
@@ -179,18 +180,45 @@ describe('Anthropic provider rules', () => {
     expect(issue({ thinking_budget: 2048, temperature: 0.5 })?.message).toMatch(/temperature 1/);
   });
 
-  it('tool call arguments must be a JSON object', () => {
-    const result = issue({
-      messages: [
-        { role: 'user', content: 'x' },
-        {
-          role: 'assistant',
-          content: null,
-          tool_calls: [{ id: 't', function: { name: 'f', arguments: '[1]' } }],
-        },
-      ],
+  it('a conversation needs a turn, and every turn text but an empty final assistant prefill', () => {
+    expect(issue({ messages: [{ role: 'system', content: 'Be terse.' }] })).toMatchObject({
+      field: 'messages',
     });
-    expect(result).toMatchObject({ field: 'messages.1.tool_calls.0.function.arguments' });
+    expect(issue({ messages: [{ role: 'user', content: '' }] })).toMatchObject({
+      field: 'messages.0.content',
+    });
+    expect(issue({ messages: [{ role: 'user', content: '\n\t ' }] })?.message).toMatch(/only whitespace/);
+    const prefill: ChatRequest['messages'] = [
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: '' },
+    ];
+    expect(issue({ messages: prefill })).toBeUndefined();
+    expect(issue({ messages: [...prefill, { role: 'user', content: 'Go on' }] })).toMatchObject({
+      field: 'messages.1.content',
+    });
+    const toolTurn: ChatRequest['messages'] = [
+      { role: 'user', content: 'Go' },
+      {
+        role: 'assistant',
+        content: '',
+        tool_calls: [{ id: 'toolu_1', function: { name: 'run', arguments: '' } }],
+      },
+      { role: 'tool', tool_call_id: 'toolu_1', content: '' },
+    ];
+    expect(issue({ messages: toolTurn })).toBeUndefined();
+  });
+
+  it('the reasoning budget stays below what the model writes at most; the default max_tokens too', () => {
+    expect(issue({ thinking_budget: 32_000 }, 'claude-opus-4-1')).toMatchObject({ field: 'thinking_budget' });
+    expect(issue({ thinking_budget: 31_999 }, 'claude-opus-4-1')).toBeUndefined();
+    expect(issue({ thinking_budget: 100_000 }, 'claude-unknown-9')).toBeUndefined();
+    const body = JSON.parse(
+      anthropic.buildRequest(chat({ thinking_budget: 31_000 }), 'claude-opus-4-1', {
+        apiKey: 'k',
+        baseUrl: 'http://x',
+      }).body,
+    ) as { max_tokens: number };
+    expect(body.max_tokens).toBe(32_000);
   });
 });
 
@@ -222,7 +250,9 @@ describe('Anthropic definition', () => {
       reasoning: true,
       tools: true,
       reportsUsage: true,
+      maxOutputTokens: 64_000,
     });
+    expect(anthropic.capabilities('claude-sonnet-9').maxOutputTokens).toBeUndefined();
     expect(anthropic.capabilities('claude-3-5-haiku-latest').reasoning).toBe(false);
   });
 

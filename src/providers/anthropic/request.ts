@@ -1,7 +1,8 @@
-import type { ChatMessage, ChatRequest } from '../../protocol/request.js';
+import { type ChatMessage, type ChatRequest, parseToolArguments } from '../../protocol/request.js';
 import type { UpstreamRequest } from '../../upstream/transport.js';
-import { checkToolArguments, parseToolArguments } from '../tool-arguments.js';
+import { requireTurn, turnText } from '../conversation.js';
 import type { ProviderIssue, ProviderSettings } from '../types.js';
+import { anthropicOutputLimit } from './models.js';
 
 /**
  * The contract's chat request onto `POST /v1/messages` (docs/wire.md §2.1). Pure: no I/O.
@@ -39,8 +40,9 @@ export function isAnthropicReasoningModel(model: string): boolean {
  * Provider rules the contract's schema does not know (CONTRACT.md section 2): refused with a 400
  * naming the field before any stream starts.
  */
-export function validateAnthropicRequest(request: ChatRequest): ProviderIssue | undefined {
+export function validateAnthropicRequest(request: ChatRequest, model: string): ProviderIssue | undefined {
   const { temperature, max_tokens: maxTokens, thinking_budget: budget } = request;
+  const limit = anthropicOutputLimit(model);
   if (temperature !== undefined && temperature > 1) {
     return {
       code: 'invalid_request',
@@ -54,6 +56,13 @@ export function validateAnthropicRequest(request: ChatRequest): ProviderIssue | 
         code: 'invalid_request',
         field: 'thinking_budget',
         message: `Anthropic requires a thinking_budget of at least ${MIN_THINKING_BUDGET} tokens (got ${budget}); use 0 to turn reasoning off`,
+      };
+    }
+    if (limit !== undefined && budget >= limit) {
+      return {
+        code: 'invalid_request',
+        field: 'thinking_budget',
+        message: `Anthropic requires thinking_budget to be less than max_tokens, and ${model} writes at most ${limit} output tokens (got ${budget})`,
       };
     }
     if (maxTokens !== undefined && budget >= maxTokens) {
@@ -71,7 +80,27 @@ export function validateAnthropicRequest(request: ChatRequest): ProviderIssue | 
       };
     }
   }
-  return checkToolArguments(request.messages, 'Anthropic');
+  return requireTurn(request.messages, 'Anthropic') ?? checkTurnTexts(request.messages);
+}
+
+/**
+ * Anthropic refuses a turn without text ("messages.N: all messages must have non-empty content
+ * except for the optional final assistant message") and text that is only whitespace ("text
+ * content blocks must contain non-whitespace text"). An empty final assistant turn is a prefill
+ * and allowed.
+ */
+function checkTurnTexts(messages: readonly ChatMessage[]): ProviderIssue | undefined {
+  for (const [position, message] of messages.entries()) {
+    const text = turnText(message);
+    if (text === undefined || text.trim().length > 0) continue;
+    if (text === '' && message.role === 'assistant' && position === messages.length - 1) continue;
+    return {
+      code: 'invalid_request',
+      field: `messages.${position}.content`,
+      message: `messages.${position}.content is ${text === '' ? 'empty' : 'only whitespace'}; Anthropic needs text in every turn but an empty final assistant turn`,
+    };
+  }
+  return undefined;
 }
 
 /**
@@ -89,7 +118,7 @@ function toAnthropicMessages(messages: readonly ChatMessage[]): {
     const content = message.content ?? '';
     switch (message.role) {
       case 'system':
-        system.push(content);
+        if (content.trim().length > 0) system.push(content);
         break;
       case 'user':
         converted.push({ role: 'user', content });
@@ -100,8 +129,8 @@ function toAnthropicMessages(messages: readonly ChatMessage[]): {
           converted.push({ role: 'assistant', content });
           break;
         }
-        // Anthropic refuses empty text blocks, so text comes only when there is some.
-        const blocks: ContentBlock[] = content.length > 0 ? [{ type: 'text', text: content }] : [];
+        // Anthropic refuses empty and blank text blocks, so text comes only when there is some.
+        const blocks: ContentBlock[] = content.trim().length > 0 ? [{ type: 'text', text: content }] : [];
         for (const call of calls) {
           blocks.push({
             type: 'tool_use',
@@ -145,10 +174,13 @@ export function buildAnthropicRequest(
   const { system, messages } = toAnthropicMessages(request.messages);
   const budget = request.thinking_budget;
   const thinking = budget !== undefined && budget > 0;
+  // Thinking tokens count against max_tokens, so the default leaves room for an answer, within
+  // what the model writes at most (validation keeps the budget below that).
+  const defaultMaxTokens = thinking ? budget + DEFAULT_MAX_TOKENS : DEFAULT_MAX_TOKENS;
   const body: Record<string, unknown> = {
     model,
-    // Thinking tokens count against max_tokens, so the default leaves room for an answer.
-    max_tokens: request.max_tokens ?? (thinking ? budget + DEFAULT_MAX_TOKENS : DEFAULT_MAX_TOKENS),
+    max_tokens:
+      request.max_tokens ?? Math.min(defaultMaxTokens, anthropicOutputLimit(model) ?? defaultMaxTokens),
     messages,
     stream: true,
   };

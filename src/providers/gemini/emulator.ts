@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { roughTokens } from '../../emulators/content.js';
 import type {
   EmulatedFinish,
+  EmulatedRefusal,
   EmulatedRequest,
   EmulatedToolCall,
   EmulatedUsage,
@@ -11,7 +12,7 @@ import type {
   ResponseContext,
 } from '../../emulators/types.js';
 import { GOOGLE_STATUS_HTTP } from './errors.js';
-import { needsThoughtSignature } from './models.js';
+import { geminiOutputLimit, needsThoughtSignature } from './models.js';
 
 /**
  * `models/{model}:streamGenerateContent?alt=sse` as Google streams it (docs/wire.md §3.2): one
@@ -39,7 +40,7 @@ export function googleJson(value: unknown): string {
 }
 
 interface GeminiRequestBody {
-  contents?: { role?: unknown; parts?: { text?: unknown }[] }[];
+  contents?: { role?: unknown; parts?: Record<string, unknown>[] }[];
   tools?: {
     functionDeclarations?: { name?: unknown; parameters?: unknown; parametersJsonSchema?: unknown }[];
   }[];
@@ -62,14 +63,62 @@ function lowercaseTypes(schema: unknown): unknown {
   return { ...(schema as object), properties: lowered };
 }
 
-function parseGeminiRequest(
+/** The `Part.data` oneof: a part must carry one of these (an empty text does not count). */
+const PART_DATA = [
+  'inlineData',
+  'fileData',
+  'functionCall',
+  'functionResponse',
+  'executableCode',
+  'codeExecutionResult',
+];
+
+/**
+ * What `generateContent` refuses with 400 INVALID_ARGUMENT before it streams, in Google's words
+ * (field violations are listed as `* <path>: <reason>\n`): no contents, a content without parts,
+ * a part without data, and maxOutputTokens past the model's output limit.
+ */
+function geminiRefusal(model: string, request: GeminiRequestBody): EmulatedRefusal | undefined {
+  const contents = Array.isArray(request.contents) ? request.contents : [];
+  if (contents.length === 0)
+    return { error: '* GenerateContentRequest.contents: contents is not specified\n' };
+  for (const [index, content] of contents.entries()) {
+    const parts = Array.isArray(content?.parts) ? content.parts : [];
+    if (parts.length === 0) {
+      return {
+        error: `* GenerateContentRequest.contents[${index}].parts: contents.parts must not be empty.\n`,
+      };
+    }
+    for (const [position, part] of parts.entries()) {
+      const hasText = typeof part?.text === 'string' && part.text.length > 0;
+      if (!hasText && !PART_DATA.some((key) => part?.[key] !== undefined)) {
+        return {
+          error: `* GenerateContentRequest.contents[${index}].parts[${position}].data: required oneof field 'data' must have one initialized field\n`,
+        };
+      }
+    }
+  }
+  const maxTokens = request.generationConfig?.maxOutputTokens;
+  const limit = geminiOutputLimit(model);
+  if (limit !== undefined && typeof maxTokens === 'number' && maxTokens > limit) {
+    return {
+      error: `Unable to submit request because it has a maxOutputTokens value of ${maxTokens} but the supported range is from 1 (inclusive) to ${limit + 1} (exclusive). Update the value and try again.`,
+    };
+  }
+  return undefined;
+}
+
+export function parseGeminiRequest(
   body: unknown,
   model: string | undefined,
   url: URL,
-): EmulatedRequest | { error: string } {
-  const request = body as GeminiRequestBody;
-  if (model === undefined || !Array.isArray(request.contents)) return { error: 'contents is required' };
-  const userTurns = request.contents.filter((turn) => turn.role === 'user' || turn.role === undefined);
+): EmulatedRequest | EmulatedRefusal {
+  const request = (typeof body === 'object' && body !== null ? body : {}) as GeminiRequestBody;
+  if (model === undefined) return { error: 'model is required' };
+  const refusal = geminiRefusal(model, request);
+  if (refusal !== undefined) return refusal;
+  const contents = request.contents ?? [];
+  const userTurns = contents.filter((turn) => turn.role === 'user' || turn.role === undefined);
   const prompt = [...userTurns]
     .reverse()
     .map((turn) =>
@@ -114,8 +163,9 @@ function geminiHttpError(
   status: number,
   context: ResponseContext,
   retryDelay = '1s',
+  refusal?: EmulatedRefusal,
 ): { headers: Record<string, string>; body: string } {
-  let message = MESSAGES[status] ?? 'Request contains an invalid argument.';
+  let message = refusal?.error ?? MESSAGES[status] ?? 'Request contains an invalid argument.';
   if (status === 400 && context.request.flags.alt !== undefined && context.request.flags.alt !== 'sse') {
     message = 'This emulator streams only with alt=sse; add ?alt=sse to the URL.';
   }
@@ -275,8 +325,8 @@ export function createGeminiDialect(options: GeminiDialectOptions = {}): Emulato
     midstreamError(kind) {
       return geminiMidstreamError(kind);
     },
-    httpError(status, context) {
-      return geminiHttpError(status, context, options.retryDelay);
+    httpError(status, context, refusal) {
+      return geminiHttpError(status, context, options.retryDelay, refusal);
     },
     malformed() {
       return 'data: {"candidates": [{"content": {"parts": [{"text": "unterminated\r\n\r\n';

@@ -1,7 +1,7 @@
 import type { ProviderDefinition } from '../types.js';
 import { createGeminiCodec } from './codec.js';
 import { mapGeminiHttpError } from './errors.js';
-import { checkThinkingBudget, geminiModelTraits } from './models.js';
+import { checkThinkingBudget, geminiModelTraits, geminiOutputLimit } from './models.js';
 import { buildGeminiRequest, checkGeminiMessages } from './request.js';
 
 /** Google Gemini through the Generative Language API (`v1beta`, `streamGenerateContent?alt=sse`). */
@@ -15,7 +15,12 @@ export const gemini: ProviderDefinition = {
   baseUrlEnv: 'GEMINI_BASE_URL',
   defaultBaseUrl: 'https://generativelanguage.googleapis.com',
   capabilities(model) {
-    return { reasoning: geminiModelTraits(model).reasoning, tools: true, reportsUsage: true };
+    return {
+      reasoning: geminiModelTraits(model).reasoning,
+      tools: true,
+      reportsUsage: true,
+      maxOutputTokens: geminiOutputLimit(model),
+    };
   },
   validate(request, model) {
     return checkThinkingBudget(request, model) ?? checkGeminiMessages(request.messages);

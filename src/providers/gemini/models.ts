@@ -91,3 +91,27 @@ export function checkThinkingBudget(request: ChatRequest, model: string): Provid
   }
   return undefined;
 }
+
+/**
+ * The most output tokens (`maxOutputTokens`) each Gemini model writes: the "Output token limit"
+ * of ai.google.dev/gemini-api/docs/models (and `outputTokenLimit` in the API's model list). Exact
+ * names only (with or without `models/`); aliases that move (`gemini-flash-latest`) and other
+ * models are not guessed at. Past it Gemini answers 400 INVALID_ARGUMENT "Unable to submit
+ * request because it has a maxOutputTokens value of N but the supported range is from 1
+ * (inclusive) to M+1 (exclusive)".
+ */
+const OUTPUT_LIMITS: Readonly<Record<string, number>> = {
+  'gemini-3-pro-preview': 65_536,
+  'gemini-2.5-pro': 65_536,
+  'gemini-2.5-flash': 65_536,
+  'gemini-2.5-flash-lite': 65_536,
+  'gemini-2.0-flash': 8192,
+  'gemini-2.0-flash-001': 8192,
+  'gemini-2.0-flash-lite': 8192,
+  'gemini-2.0-flash-lite-001': 8192,
+};
+
+export function geminiOutputLimit(model: string): number | undefined {
+  const id = geminiModelId(model);
+  return Object.hasOwn(OUTPUT_LIMITS, id) ? OUTPUT_LIMITS[id] : undefined;
+}

@@ -185,7 +185,7 @@ describe('Gemini provider rules', () => {
       'gemini-3.1-flash',
       'gemini-flash-latest',
     ]) {
-      expect(gemini.capabilities(model)).toEqual({ reasoning: true, tools: true, reportsUsage: true });
+      expect(gemini.capabilities(model)).toMatchObject({ reasoning: true, tools: true, reportsUsage: true });
     }
     for (const model of ['gemini-2.0-flash', 'gemini-1.5-pro', 'gemma-3-27b-it']) {
       expect(gemini.capabilities(model).reasoning).toBe(false);
@@ -217,7 +217,7 @@ describe('Gemini provider rules', () => {
     expect(issue(1024, 'gemini-2.5-flash')).toBeUndefined();
   });
 
-  it('refuses a tool result with no matching call and arguments that are not a JSON object', () => {
+  it('refuses a tool result with no matching call', () => {
     const orphan = gemini.validate?.(
       request({
         messages: [
@@ -228,15 +228,47 @@ describe('Gemini provider rules', () => {
       'gemini-2.5-flash',
     );
     expect(orphan).toMatchObject({ code: 'invalid_request', field: 'messages.1.tool_call_id' });
-    const badArguments = gemini.validate?.(
-      request({
-        messages: [
-          { role: 'assistant', tool_calls: [{ id: 'c', function: { name: 'f', arguments: '[1]' } }] },
-        ],
-      }),
-      'gemini-2.5-flash',
-    );
-    expect(badArguments).toMatchObject({ field: 'messages.0.tool_calls.0.function.arguments' });
     expect(gemini.validate?.(request(), 'gemini-2.5-flash')).toBeUndefined();
+  });
+
+  it('refuses a conversation without a turn, or a turn without text', () => {
+    const issue = (messages: ChatMessage[]) => gemini.validate?.(request({ messages }), 'gemini-2.5-flash');
+    expect(issue([{ role: 'system', content: 'Be terse.' }])).toMatchObject({ field: 'messages' });
+    expect(issue([{ role: 'user', content: '' }])).toMatchObject({ field: 'messages.0.content' });
+    expect(
+      issue([
+        { role: 'user', content: 'Hi' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'c', function: { name: 'f', arguments: '' } }],
+        },
+        { role: 'tool', content: '', tool_call_id: 'c' },
+      ]),
+    ).toBeUndefined();
+  });
+
+  it('output limits for the models the table knows, none guessed for others', () => {
+    expect(gemini.capabilities('gemini-2.5-flash').maxOutputTokens).toBe(65_536);
+    expect(gemini.capabilities('models/gemini-2.0-flash').maxOutputTokens).toBe(8192);
+    expect(gemini.capabilities('gemini-flash-latest').maxOutputTokens).toBeUndefined();
+  });
+
+  it('a tool result whose JSON nests too deep is sent as text, not as a Struct', () => {
+    const deep = `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    const { json } = build({
+      messages: [
+        { role: 'user', content: 'Go' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'c', function: { name: 'f', arguments: '{}' } }],
+        },
+        { role: 'tool', content: deep, tool_call_id: 'c' },
+      ],
+    });
+    expect((json.contents as { parts: unknown[] }[])[2]?.parts[0]).toEqual({
+      functionResponse: { name: 'f', response: { result: deep } },
+    });
   });
 });

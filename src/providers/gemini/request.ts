@@ -1,7 +1,13 @@
-import { isNonArrayObject, type JsonObject } from '../../core/json.js';
-import type { ChatMessage, ChatRequest, ToolDefinition } from '../../protocol/request.js';
+import {
+  type ChatMessage,
+  type ChatRequest,
+  type JsonObject,
+  parseJsonObject,
+  parseToolArguments,
+  type ToolDefinition,
+} from '../../protocol/request.js';
 import type { UpstreamRequest } from '../../upstream/transport.js';
-import { checkToolArguments, parseToolArguments } from '../tool-arguments.js';
+import { requireTurn, turnText } from '../conversation.js';
 import type { ProviderIssue, ProviderSettings } from '../types.js';
 import { geminiModelId, geminiModelTraits, needsThoughtSignature } from './models.js';
 import { toGeminiSchema } from './schema.js';
@@ -21,15 +27,12 @@ interface GeminiContent {
 /** Google's documented sentinel for a function call replayed without its real signature. */
 export const SKIP_SIGNATURE = 'skip_thought_signature_validator';
 
-/** A tool result as a `functionResponse.response` (a Struct): the JSON object itself, else wrapped. */
+/**
+ * A tool result as a `functionResponse.response` (a Struct): the JSON object itself, else (plain
+ * text, the common case, or JSON too deep to send on) wrapped as text.
+ */
 function toolResponse(content: string): JsonObject {
-  try {
-    const parsed: unknown = JSON.parse(content);
-    if (isNonArrayObject(parsed)) return parsed;
-  } catch {
-    // Plain text results are the common case.
-  }
-  return { result: content };
+  return parseJsonObject(content) ?? { result: content };
 }
 
 /**
@@ -47,10 +50,24 @@ function toolNamesByMessage(messages: readonly ChatMessage[]): (string | undefin
   });
 }
 
-/** Message-level rules Gemini enforces that the generic schema cannot know. */
+/**
+ * Message-level rules Gemini enforces that the generic schema cannot know: a turn to answer, no
+ * empty text (an empty part is 400 "required oneof field 'data' must have one initialized
+ * field", a turn without parts 400 "contents.parts must not be empty"), and a known function
+ * name for every tool result.
+ */
 export function checkGeminiMessages(messages: readonly ChatMessage[]): ProviderIssue | undefined {
+  const noTurn = requireTurn(messages, 'Gemini');
+  if (noTurn !== undefined) return noTurn;
   const names = toolNamesByMessage(messages);
   for (const [position, message] of messages.entries()) {
+    if (turnText(message) === '') {
+      return {
+        code: 'invalid_request',
+        field: `messages.${position}.content`,
+        message: `messages.${position}.content is empty; Gemini refuses a ${message.role} turn without text`,
+      };
+    }
     if (message.role === 'tool' && names[position] === undefined) {
       return {
         code: 'invalid_request',
@@ -59,7 +76,7 @@ export function checkGeminiMessages(messages: readonly ChatMessage[]): ProviderI
       };
     }
   }
-  return checkToolArguments(messages, 'Gemini');
+  return undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type {
   EmulatedFinish,
+  EmulatedRefusal,
   EmulatedRequest,
   EmulatedToolCall,
   EmulatorDialect,
@@ -25,8 +26,8 @@ interface OllamaBody {
   options?: { num_predict?: unknown } | null;
 }
 
-function parseOllamaRequest(body: unknown): EmulatedRequest | { error: string } {
-  const request = body as OllamaBody;
+export function parseOllamaRequest(body: unknown): EmulatedRequest | EmulatedRefusal {
+  const request = (typeof body === 'object' && body !== null ? body : {}) as OllamaBody;
   if (typeof request.model !== 'string' || request.model.length === 0) return { error: 'model is required' };
   const maxTokens = request.options?.num_predict;
   return {
@@ -149,8 +150,11 @@ export function createOllamaDialect(): EmulatorDialect {
           : 'model runner has unexpectedly stopped, this may be due to resource limitations or an internal error, check ollama server logs for details';
       return [`${JSON.stringify({ error })}\n`];
     },
-    httpError(status, context) {
-      const message = HTTP_ERRORS[status]?.(context.model) ?? (STATUS_CODES[status] ?? 'error').toLowerCase();
+    httpError(status, context, refusal) {
+      const message =
+        refusal?.error ??
+        HTTP_ERRORS[status]?.(context.model) ??
+        (STATUS_CODES[status] ?? 'error').toLowerCase();
       return {
         headers: { 'content-type': 'application/json; charset=utf-8' },
         body: JSON.stringify({ error: message }),

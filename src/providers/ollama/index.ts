@@ -1,7 +1,7 @@
 import type { ProviderDefinition } from '../types.js';
 import { createOllamaCodec } from './codec.js';
 import { mapOllamaHttpError } from './errors.js';
-import { buildOllamaRequest, ollamaCanThink, validateOllamaRequest } from './request.js';
+import { buildOllamaRequest, ollamaCanThink } from './request.js';
 
 export const ollama: ProviderDefinition = {
   id: 'ollama',
@@ -15,10 +15,8 @@ export const ollama: ProviderDefinition = {
   defaultBaseUrl: 'http://127.0.0.1:11434',
   capabilities(model) {
     // Tools are accepted for every model; one without tool support is refused by Ollama with a 400.
-    return { reasoning: ollamaCanThink(model), tools: true, reportsUsage: true };
-  },
-  validate(request) {
-    return validateOllamaRequest(request);
+    // Whatever model the server has pulled: its limits are not known here.
+    return { reasoning: ollamaCanThink(model), tools: true, reportsUsage: true, maxOutputTokens: undefined };
   },
   buildRequest(request, model, settings) {
     return buildOllamaRequest(request, model, settings);

@@ -1,8 +1,7 @@
-import type { ChatMessage, ChatRequest } from '../../protocol/request.js';
+import { type ChatMessage, type ChatRequest, parseToolArguments } from '../../protocol/request.js';
 import type { UpstreamRequest } from '../../upstream/transport.js';
 import { toOpenAiTools } from '../openai/request.js';
-import { checkToolArguments, parseToolArguments } from '../tool-arguments.js';
-import type { ProviderIssue, ProviderSettings } from '../types.js';
+import type { ProviderSettings } from '../types.js';
 
 /**
  * `POST {base}/api/chat` (ollama docs/api.md). Unlike Chat Completions, Ollama wants tool call
@@ -33,12 +32,7 @@ export function ollamaCanThink(model: string): boolean {
   return THINKING_FAMILIES.test(base) && !base.startsWith('qwen3-coder');
 }
 
-/** Tool call arguments that cannot become an object would be refused by Ollama mid-request. */
-export function validateOllamaRequest(request: ChatRequest): ProviderIssue | undefined {
-  return checkToolArguments(request.messages, 'Ollama');
-}
-
-function toOllamaMessages(messages: readonly ChatMessage[]): OllamaMessage[] {
+export function toOllamaMessages(messages: readonly ChatMessage[]): OllamaMessage[] {
   const toolNames = new Map<string, string>();
   return messages.map((message): OllamaMessage => {
     const content = message.content ?? '';

@@ -1,12 +1,14 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type {
   EmulatedFinish,
+  EmulatedRefusal,
   EmulatedRequest,
   EmulatedToolCall,
   EmulatorDialect,
   MidstreamErrorKind,
   ResponseContext,
 } from '../../emulators/types.js';
+import { openAiOutputLimit } from './models.js';
 
 /**
  * Chat Completions as OpenAI streams it (docs/wire.md §1): `data: <compact json>\n\n` per chunk,
@@ -36,13 +38,44 @@ export function lastUserText(messages: { role?: unknown; content?: unknown }[] |
   return '';
 }
 
-function parseOpenAiRequest(body: unknown): EmulatedRequest | { error: string } {
-  const request = body as OpenAiBody;
+/** What a Chat Completions host refuses before it streams, beyond a missing model or messages. */
+export type ChatCompletionsRefusal = (request: EmulatedRequest) => EmulatedRefusal | undefined;
+
+/**
+ * OpenAI's own refusals: no message at all, and a token budget past what the model writes
+ * ("max_tokens is too large", whichever of the two fields carried it).
+ */
+export function openAiRefusal(request: EmulatedRequest): EmulatedRefusal | undefined {
+  if (request.flags.messageCount === 0) {
+    return {
+      error:
+        "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+      param: 'messages',
+      code: 'empty_array',
+    };
+  }
+  const limit = openAiOutputLimit(request.model);
+  const maxTokens = request.maxTokens;
+  if (limit !== undefined && maxTokens !== undefined && maxTokens > limit) {
+    return {
+      error: `max_tokens is too large: ${maxTokens}. This model supports at most ${limit} completion tokens, whereas you provided ${maxTokens}.`,
+      param: 'max_tokens',
+      code: 'invalid_value',
+    };
+  }
+  return undefined;
+}
+
+export function parseOpenAiRequest(
+  body: unknown,
+  refuse: ChatCompletionsRefusal = openAiRefusal,
+): EmulatedRequest | EmulatedRefusal {
+  const request = (typeof body === 'object' && body !== null ? body : {}) as OpenAiBody;
   if (typeof request.model !== 'string' || !Array.isArray(request.messages)) {
     return { error: 'model and messages are required' };
   }
   const maxTokens = request.max_completion_tokens ?? request.max_tokens;
-  return {
+  const parsed: EmulatedRequest = {
     model: request.model,
     prompt: lastUserText(request.messages),
     tools: (request.tools ?? []).map((tool) => ({
@@ -52,8 +85,12 @@ function parseOpenAiRequest(body: unknown): EmulatedRequest | { error: string } 
     thinking: false,
     maxTokens: typeof maxTokens === 'number' ? maxTokens : undefined,
     stream: request.stream === true,
-    flags: { includeUsage: request.stream_options?.include_usage === true },
+    flags: {
+      includeUsage: request.stream_options?.include_usage === true,
+      messageCount: request.messages.length,
+    },
   };
+  return refuse(parsed) ?? parsed;
 }
 
 function includeUsage(context: ResponseContext): boolean {
@@ -77,19 +114,27 @@ const ERROR_TYPES: Record<number, { type: string; code: string | null; message: 
   },
 };
 
-function openAiHttpError(status: number): { headers: Record<string, string>; body: string } {
+export function openAiHttpError(
+  status: number,
+  refusal?: EmulatedRefusal,
+): { headers: Record<string, string>; body: string } {
   const known = ERROR_TYPES[status] ?? {
     type: 'server_error',
     code: null,
     message: 'The server had an error while processing your request. Sorry about that!',
   };
+  const error =
+    refusal === undefined
+      ? { message: known.message, type: known.type, param: null, code: known.code }
+      : {
+          message: refusal.error,
+          type: 'invalid_request_error',
+          param: refusal.param ?? null,
+          code: refusal.code ?? null,
+        };
   return {
     headers: { 'x-request-id': `req_${Math.random().toString(16).slice(2, 18)}` },
-    body: JSON.stringify(
-      { error: { message: known.message, type: known.type, param: null, code: known.code } },
-      null,
-      2,
-    ),
+    body: JSON.stringify({ error }, null, 2),
   };
 }
 
@@ -105,9 +150,13 @@ export function openAiMidstreamError(kind: MidstreamErrorKind): string[] {
   ];
 }
 
-/** The HTTP side that every Chat Completions-compatible dialect shares: route, auth, request. */
+/**
+ * The HTTP side that every Chat Completions-compatible dialect shares: route, auth, request;
+ * `refuse` holds what the host refuses before it streams.
+ */
 export function chatCompletionsEndpoint(
   provider: string,
+  refuse: ChatCompletionsRefusal,
 ): Pick<
   EmulatorDialect,
   'provider' | 'mount' | 'baseSuffix' | 'contentType' | 'route' | 'authorized' | 'parseRequest'
@@ -124,7 +173,7 @@ export function chatCompletionsEndpoint(
       return /^Bearer \S+/.test(headers.authorization ?? '');
     },
     parseRequest(body) {
-      return parseOpenAiRequest(body);
+      return parseOpenAiRequest(body, refuse);
     },
   };
 }
@@ -156,7 +205,7 @@ export function createOpenAiDialect(): EmulatorDialect {
   });
 
   return {
-    ...chatCompletionsEndpoint('openai'),
+    ...chatCompletionsEndpoint('openai', openAiRefusal),
     begin(context) {
       return [chunk(context, [delta({ role: 'assistant', content: '', refusal: null })])];
     },
@@ -208,8 +257,8 @@ export function createOpenAiDialect(): EmulatorDialect {
     midstreamError(kind) {
       return openAiMidstreamError(kind);
     },
-    httpError(status) {
-      return openAiHttpError(status);
+    httpError(status, _context, refusal) {
+      return openAiHttpError(status, refusal);
     },
     malformed(context) {
       return `data: {"id":"chatcmpl-${context.id}","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"unterminated\n\n`;

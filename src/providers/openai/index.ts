@@ -1,6 +1,7 @@
 import type { ProviderDefinition } from '../types.js';
 import { createOpenAiCodec } from './codec.js';
 import { mapOpenAiHttpError } from './errors.js';
+import { openAiOutputLimit } from './models.js';
 import { buildOpenAiCompatibleRequest, isOpenAiReasoningModel } from './request.js';
 
 export const openai: ProviderDefinition = {
@@ -22,7 +23,12 @@ export const openai: ProviderDefinition = {
   defaultBaseUrl: 'https://api.openai.com/v1',
   capabilities(model) {
     // Chat Completions never streams OpenAI's reasoning text; reasoning models take an effort.
-    return { reasoning: isOpenAiReasoningModel(model), tools: true, reportsUsage: true };
+    return {
+      reasoning: isOpenAiReasoningModel(model),
+      tools: true,
+      reportsUsage: true,
+      maxOutputTokens: openAiOutputLimit(model),
+    };
   },
   validate(request, model) {
     if (isOpenAiReasoningModel(model) && request.temperature !== undefined && request.temperature !== 1) {

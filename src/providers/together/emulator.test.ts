@@ -223,7 +223,11 @@ describe('Together definition', () => {
     expect(together.models).toContain('meta-llama/Llama-4-Scout-17B-16E-Instruct');
     expect(together.models).not.toContain('gpt-4o');
     for (const model of together.models ?? []) {
-      expect(together.capabilities(model)).toEqual({ reasoning: false, tools: true, reportsUsage: true });
+      expect(together.capabilities(model)).toMatchObject({
+        reasoning: false,
+        tools: true,
+        reportsUsage: true,
+      });
     }
     expect(together.idleTimeoutMs).toBeGreaterThan(30_000);
     expect(together.apiKeyEnv).toEqual(['TOGETHER_API_KEY']);

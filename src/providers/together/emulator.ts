@@ -1,10 +1,14 @@
+import { roughTokens } from '../../emulators/content.js';
 import type {
   EmulatedFinish,
+  EmulatedRefusal,
+  EmulatedRequest,
   EmulatedToolCall,
   EmulatorDialect,
   ResponseContext,
 } from '../../emulators/types.js';
 import { chatCompletionsEndpoint, openAiMidstreamError } from '../openai/emulator.js';
+import { togetherContextWindow } from './models.js';
 
 /**
  * Together's Chat Completions stream (docs/wire.md §4, from a real chunk pair in
@@ -65,6 +69,22 @@ const HTTP_ERRORS: Record<number, { message: string; type: string; code: string 
   503: { message: 'The server is overloaded or not ready yet.', type: 'server_error', code: null },
 };
 
+/**
+ * Together's serving layer refuses a prompt plus `max_tokens` past the model's context window
+ * (text-generation-inference's wording, which Together passes on).
+ */
+function togetherRefusal(request: EmulatedRequest): EmulatedRefusal | undefined {
+  const window = togetherContextWindow(request.model);
+  const maxTokens = request.maxTokens;
+  if (window === undefined || maxTokens === undefined) return undefined;
+  // The emulator's rough count of the last user turn stands for the prompt's tokens.
+  const inputs = roughTokens(request.prompt);
+  if (inputs + maxTokens <= window) return undefined;
+  return {
+    error: `Input validation error: \`inputs\` tokens + \`max_new_tokens\` must be <= ${window}. Given: ${inputs} \`inputs\` tokens and ${maxTokens} \`max_new_tokens\``,
+  };
+}
+
 export function createTogetherDialect(): EmulatorDialect {
   const chunk = (
     context: ResponseContext,
@@ -94,7 +114,7 @@ export function createTogetherDialect(): EmulatorDialect {
   };
 
   return {
-    ...chatCompletionsEndpoint('together'),
+    ...chatCompletionsEndpoint('together', togetherRefusal),
     begin() {
       // Together's first chunk already carries the first token; there is no role-only chunk.
       return [];
@@ -148,12 +168,11 @@ export function createTogetherDialect(): EmulatorDialect {
       // `capacity` gives `{"error": {"message": "Model is at capacity", "type": "server_error", ...}}`.
       return openAiMidstreamError(kind);
     },
-    httpError(status) {
-      const known = HTTP_ERRORS[status] ?? {
-        message: 'Internal server error',
-        type: 'server_error',
-        code: null,
-      };
+    httpError(status, _context, refusal) {
+      const known =
+        refusal !== undefined
+          ? { message: refusal.error, type: 'invalid_request_error', code: refusal.code ?? null }
+          : (HTTP_ERRORS[status] ?? { message: 'Internal server error', type: 'server_error', code: null });
       return {
         headers: {},
         // Together pretty-prints its error bodies.

@@ -2,20 +2,7 @@ import { mapOpenAiHttpError } from '../openai/errors.js';
 import { buildOpenAiCompatibleRequest } from '../openai/request.js';
 import type { ProviderDefinition } from '../types.js';
 import { createTogetherCodec } from './codec.js';
-
-/**
- * Together's serverless ids for the Llama models we speak (checked against Together's model
- * list as quoted by promptfoo, Portkey and pipecat docs). Llama 3.1 keeps its `Meta-` prefix,
- * 3.3 and 4 do not; only Maverick carries the `-FP8` suffix.
- */
-export const TOGETHER_MODELS = [
-  'meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8',
-  'meta-llama/Llama-4-Scout-17B-16E-Instruct',
-  'meta-llama/Llama-3.3-70B-Instruct-Turbo',
-  'meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo',
-  'meta-llama/Meta-Llama-3.1-70B-Instruct-Turbo',
-  'meta-llama/Meta-Llama-3.1-405B-Instruct-Turbo',
-] as const;
+import { TOGETHER_MODELS, togetherContextWindow } from './models.js';
 
 /** Llama 4 and Llama 3.1/3.3 are trained for function calling; Together streams their calls. */
 function supportsTools(model: string): boolean {
@@ -36,7 +23,12 @@ export const together: ProviderDefinition = {
   idleTimeoutMs: 60_000,
   capabilities(model) {
     // Llama models do not reason, so a positive thinking_budget is refused before the stream.
-    return { reasoning: false, tools: supportsTools(model), reportsUsage: true };
+    return {
+      reasoning: false,
+      tools: supportsTools(model),
+      reportsUsage: true,
+      maxOutputTokens: togetherContextWindow(model),
+    };
   },
   buildRequest(request, model, settings) {
     // Together reads the classic `max_tokens` and has no `reasoning_effort`.
