@@ -200,7 +200,9 @@ export function createRequestHandler(
     response: ServerResponse,
     receivedAt: number,
   ): Promise<void> => {
-    const url = new URL(request.url ?? '/', 'http://gateway');
+    const target = request.url ?? '/';
+    // Prefixed, so that a target starting with `//` stays a path rather than naming a host.
+    const url = new URL(target.startsWith('/') ? `http://gateway${target}` : target, 'http://gateway');
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     const method = request.method ?? 'GET';
 
@@ -289,7 +291,9 @@ export function createRequestHandler(
       sendJson(response, 200, result, corsHeaders);
       return;
     }
-    if (method === 'GET' && context.staticFiles?.serve(path, response)) return;
+    // Files are looked up by the path exactly as sent: any other spelling of a file's path is a 404.
+    const filePath = target.startsWith('/') ? (target.split('?', 1)[0] ?? '') : '';
+    if (method === 'GET' && context.staticFiles?.serve(filePath, response)) return;
     throw notFound(`no route for ${method} ${path}`);
   };
 
