@@ -30,8 +30,16 @@ export interface Settings {
   maxLogBytes: number;
   /** Bound on the frames kept for finished generations (resume window), in bytes. */
   maxStoredBytes: number;
-  /** `Access-Control-Allow-Origin` for browser clients. */
-  corsOrigin: string;
+  /**
+   * Origins whose pages may call the gateway (CORS): empty, the default, sends no CORS header at
+   * all (same origin only); `['*']` lets any page in.
+   */
+  corsOrigins: readonly string[];
+  /**
+   * `Host` values accepted besides the loopback names while the gateway listens on a loopback
+   * address: a name alone accepts it with any port.
+   */
+  allowedHosts: readonly string[];
 }
 
 /** The contract's default upstream idle timeout. */
@@ -47,6 +55,34 @@ function integer(env: Environment, name: string, fallback: number, minimum = 0):
     throw new Error(`${name} must be an integer of at least ${minimum}, got "${raw}"`);
   }
   return value;
+}
+
+function list(env: Environment, name: string): string[] {
+  return (env[name] ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+/** `*`, or origins as a browser sends them in `Origin` (`https://app.example:8443`). */
+function corsOrigins(env: Environment): string[] {
+  const values = list(env, 'SLUICE_CORS_ORIGIN');
+  if (values.includes('*')) return ['*'];
+  return values.map((value) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    const bare = url !== undefined && url.pathname === '/' && url.search === '' && url.hash === '';
+    if (url === undefined || !bare || !/^https?:$/.test(url.protocol) || url.username !== '') {
+      throw new Error(
+        `SLUICE_CORS_ORIGIN must be * or comma-separated origins like https://app.example, got "${value}"`,
+      );
+    }
+    return url.origin;
+  });
 }
 
 export function loadSettings(env: Environment = process.env): Settings {
@@ -72,6 +108,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     maxGenerations: integer(env, 'SLUICE_MAX_GENERATIONS', 10_000, 1),
     maxLogBytes: integer(env, 'SLUICE_MAX_LOG_BYTES', 64 * 1024 * 1024, 1024),
     maxStoredBytes: integer(env, 'SLUICE_MAX_STORED_BYTES', 256 * 1024 * 1024, 1024),
-    corsOrigin: env.SLUICE_CORS_ORIGIN || '*',
+    corsOrigins: corsOrigins(env),
+    allowedHosts: list(env, 'SLUICE_ALLOWED_HOSTS').map((host) => host.toLowerCase()),
   };
 }

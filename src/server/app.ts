@@ -11,6 +11,7 @@ import { PROVIDERS, resolveRequest } from '../providers/registry.js';
 import type { ProviderSettings } from '../providers/types.js';
 import type { Transport } from '../upstream/transport.js';
 import { readJsonBody } from './body.js';
+import { corsHeaders as corsHeadersFor, hostAllowed } from './origin.js';
 import type { StaticFiles } from './static.js';
 import { followLog } from './stream-writer.js';
 
@@ -34,6 +35,8 @@ export interface AppContext {
   log: ((line: Record<string, unknown>) => void) | undefined;
   /** Set once shutdown begins: new streams are refused. */
   isShuttingDown(): boolean;
+  /** Whether the server listens on a loopback address (then only local `Host` names are served). */
+  boundToLoopback(): boolean;
 }
 
 const STREAM_PATH = '/api/v1/chat/stream';
@@ -82,12 +85,6 @@ function parseAfterId(request: IncomingMessage, url: URL): number {
 export function createRequestHandler(
   context: AppContext,
 ): (request: IncomingMessage, response: ServerResponse) => void {
-  const corsHeaders: Record<string, string> = {
-    'Access-Control-Allow-Origin': context.settings.corsOrigin,
-    'Access-Control-Expose-Headers': 'X-Generation-Id',
-  };
-  if (context.settings.corsOrigin !== '*') corsHeaders.Vary = 'Origin';
-
   const notFound = (what: string): RequestError => new RequestError('not_found', what);
 
   const startGeneration = async (request: IncomingMessage, receivedAt: number): Promise<Generation> => {
@@ -161,7 +158,12 @@ export function createRequestHandler(
   };
 
   const sse = sseEncoder(context.settings.clientRetryMs);
-  const stream = (generation: Followable, response: ServerResponse, afterId: number): void => {
+  const stream = (
+    generation: Followable,
+    response: ServerResponse,
+    afterId: number,
+    corsHeaders: Record<string, string>,
+  ): void => {
     followLog(generation, response, sse, {
       afterId,
       keepAliveMs: context.settings.keepAliveMs,
@@ -199,6 +201,7 @@ export function createRequestHandler(
     request: IncomingMessage,
     response: ServerResponse,
     receivedAt: number,
+    corsHeaders: Record<string, string>,
   ): Promise<void> => {
     const target = request.url ?? '/';
     // Prefixed, so that a target starting with `//` stays a path rather than naming a host.
@@ -207,12 +210,15 @@ export function createRequestHandler(
     const method = request.method ?? 'GET';
 
     if (method === 'OPTIONS') {
-      response.writeHead(204, {
-        ...corsHeaders,
-        'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
-        'Access-Control-Allow-Headers': 'Content-Type, Last-Event-ID, Authorization',
-        'Access-Control-Max-Age': '600',
-      });
+      const preflight =
+        corsHeaders['Access-Control-Allow-Origin'] === undefined
+          ? {}
+          : {
+              'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+              'Access-Control-Allow-Headers': 'Content-Type, Last-Event-ID, Authorization',
+              'Access-Control-Max-Age': '600',
+            };
+      response.writeHead(204, { ...corsHeaders, ...preflight });
       response.end();
       return;
     }
@@ -234,7 +240,7 @@ export function createRequestHandler(
     if (path === STREAM_PATH) {
       allow('POST');
       const generation = await startGeneration(request, receivedAt);
-      stream(generation, response, 0);
+      stream(generation, response, 0, corsHeaders);
       return;
     }
     if (path === GENERATIONS_PATH) {
@@ -279,7 +285,7 @@ export function createRequestHandler(
         response.end();
         return;
       }
-      stream(generation, response, afterId);
+      stream(generation, response, afterId, corsHeaders);
       return;
     }
     const resultMatch = /^\/api\/v1\/generations\/([A-Za-z0-9_-]{1,64})$/.exec(path);
@@ -297,9 +303,23 @@ export function createRequestHandler(
     throw notFound(`no route for ${method} ${path}`);
   };
 
+  const allowedHosts = context.settings.allowedHosts;
   return (request, response) => {
     const receivedAt = performance.now();
-    route(request, response, receivedAt).catch((error: unknown) => {
+    if (context.boundToLoopback() && !hostAllowed(request.headers.host, allowedHosts)) {
+      const host = JSON.stringify((request.headers.host ?? '').slice(0, 100));
+      sendError(
+        response,
+        new RequestError(
+          'host_not_allowed',
+          `this gateway serves only its loopback names and SLUICE_ALLOWED_HOSTS, not Host ${host}`,
+        ),
+        {},
+      );
+      return;
+    }
+    const corsHeaders = corsHeadersFor(context.settings.corsOrigins, request.headers.origin);
+    route(request, response, receivedAt, corsHeaders).catch((error: unknown) => {
       if (response.headersSent) {
         response.destroy();
         return;

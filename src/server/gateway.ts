@@ -11,6 +11,7 @@ import { loadTokenizer } from '../generation/usage.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { Transport } from '../upstream/transport.js';
 import { createRequestHandler, type ProviderRuntime } from './app.js';
+import { isLoopbackAddress } from './origin.js';
 import { StaticFiles } from './static.js';
 
 export interface GatewayOptions {
@@ -110,6 +111,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       ? undefined
       : new StaticFiles({ '/client/': join(packageRoot, 'dist', 'client'), '/': webRoot });
   let shuttingDown = false;
+  let loopback = true;
 
   const handler = createRequestHandler({
     settings,
@@ -120,6 +122,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     log: options.log,
     version: readVersion(),
     isShuttingDown: () => shuttingDown,
+    boundToLoopback: () => loopback,
   });
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 60_000 }, handler);
   // Streams may run far longer than any request timeout; only the request head and body are timed.
@@ -134,6 +137,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   // The usage tokenizer is a large table: load it now, not in the middle of someone's stream.
   void loadTokenizer().catch(() => {});
   const address = server.address() as AddressInfo;
+  loopback = isLoopbackAddress(address.address);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   let closing: Promise<void> | undefined;
