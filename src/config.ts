@@ -20,6 +20,10 @@ export interface Settings {
   resumeGraceMs: number;
   resumeTtlMs: number;
   maxBodyBytes: number;
+  /** Bound on the bytes of all request bodies being read at once; past it, 503 at once. */
+  maxPendingBodyBytes: number;
+  /** How long a request body may take to arrive once reading starts; past it, 408. */
+  bodyTimeoutMs: number;
   /** The SSE `retry:` a client is told to wait before reconnecting. */
   clientRetryMs: number;
   /** How long running streams may go on after SIGTERM before they are ended. */
@@ -103,6 +107,8 @@ export function loadSettings(env: Environment = process.env): Settings {
     resumeGraceMs: integer(env, 'SLUICE_RESUME_GRACE_MS', 10_000),
     resumeTtlMs: integer(env, 'SLUICE_RESUME_TTL_MS', 300_000, 1),
     maxBodyBytes: integer(env, 'SLUICE_MAX_BODY_BYTES', 1_048_576, 1),
+    maxPendingBodyBytes: integer(env, 'SLUICE_MAX_PENDING_BODY_BYTES', 64 * 1024 * 1024, 1),
+    bodyTimeoutMs: integer(env, 'SLUICE_BODY_TIMEOUT_MS', 30_000, 1),
     clientRetryMs: integer(env, 'SLUICE_CLIENT_RETRY_MS', 1000),
     shutdownGraceMs: integer(env, 'SLUICE_SHUTDOWN_GRACE_MS', 10_000),
     maxGenerations: integer(env, 'SLUICE_MAX_GENERATIONS', 10_000, 1),

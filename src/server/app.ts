@@ -10,7 +10,7 @@ import { parseChatRequest } from '../protocol/request.js';
 import { PROVIDERS, resolveRequest } from '../providers/registry.js';
 import type { ProviderSettings } from '../providers/types.js';
 import type { Transport } from '../upstream/transport.js';
-import { readJsonBody } from './body.js';
+import { type BodyLimits, lingerAfterAnswer, PendingBodies, readJsonBody } from './body.js';
 import { corsHeaders as corsHeadersFor, hostAllowed } from './origin.js';
 import type { StaticFiles } from './static.js';
 import { followLog } from './stream-writer.js';
@@ -61,10 +61,17 @@ function sendJson(
   response.end(text);
 }
 
-function sendError(response: ServerResponse, error: RequestError, headers: Record<string, string>): void {
-  // A refused body may still be arriving: close the connection rather than read it.
-  const close = error.code === 'payload_too_large';
-  sendJson(response, error.status, error.toJSON(), headers, close);
+function sendError(
+  request: IncomingMessage,
+  response: ServerResponse,
+  error: RequestError,
+  headers: Record<string, string>,
+): void {
+  // A body that may still be arriving is not read: the connection closes after the answer,
+  // in a way that lets the client read it.
+  const unread = !request.complete;
+  if (unread) lingerAfterAnswer(request.socket);
+  sendJson(response, error.status, error.toJSON(), headers, unread);
 }
 
 function parseAfterId(request: IncomingMessage, url: URL): number {
@@ -87,9 +94,20 @@ export function createRequestHandler(
 ): (request: IncomingMessage, response: ServerResponse) => void {
   const notFound = (what: string): RequestError => new RequestError('not_found', what);
 
-  const startGeneration = async (request: IncomingMessage, receivedAt: number): Promise<Generation> => {
+  const bodyLimits: BodyLimits = {
+    maxBytes: context.settings.maxBodyBytes,
+    timeoutMs: context.settings.bodyTimeoutMs,
+    pending: new PendingBodies(context.settings.maxPendingBodyBytes),
+  };
+  const refuseWhenShuttingDown = (): void => {
     if (context.isShuttingDown()) throw new RequestError('unavailable', 'the gateway is shutting down');
-    const body = await readJsonBody(request, context.settings.maxBodyBytes);
+  };
+
+  const startGeneration = async (request: IncomingMessage, receivedAt: number): Promise<Generation> => {
+    refuseWhenShuttingDown();
+    const body = await readJsonBody(request, bodyLimits);
+    // Shutdown may have begun while the body arrived.
+    refuseWhenShuttingDown();
     const parsed = parseChatRequest(body);
     if (!parsed.ok) throw new RequestError('invalid_request', parsed.issue.message, parsed.issue.field);
     const chat = parsed.request;
@@ -309,6 +327,7 @@ export function createRequestHandler(
     if (context.boundToLoopback() && !hostAllowed(request.headers.host, allowedHosts)) {
       const host = JSON.stringify((request.headers.host ?? '').slice(0, 100));
       sendError(
+        request,
         response,
         new RequestError(
           'host_not_allowed',
@@ -328,7 +347,7 @@ export function createRequestHandler(
         error instanceof RequestError
           ? error
           : new RequestError('invalid_request', 'the request could not be read');
-      sendError(response, requestError, corsHeaders);
+      sendError(request, response, requestError, corsHeaders);
     });
   };
 }

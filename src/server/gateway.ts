@@ -124,9 +124,17 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     isShuttingDown: () => shuttingDown,
     boundToLoopback: () => loopback,
   });
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 60_000 }, handler);
-  // Streams may run far longer than any request timeout; only the request head and body are timed.
-  server.headersTimeout = 20_000;
+  const headersTimeout = 20_000;
+  // Streams may run far longer than any request timeout; only the request head and body are
+  // timed. The body's own deadline answers 408 first; this is node's backstop behind it.
+  const server = createServer(
+    {
+      keepAliveTimeout: 65_000,
+      headersTimeout,
+      requestTimeout: headersTimeout + settings.bodyTimeoutMs + 10_000,
+    },
+    handler,
+  );
   await new Promise<void>((resolvePromise, reject) => {
     server.once('error', reject);
     server.listen(settings.port, settings.host, () => {

@@ -11,10 +11,18 @@ export interface RawConnection {
   closed: Promise<{ text: string; error: string | undefined }>;
 }
 
-export function rawConnect(url: string): Promise<RawConnection> {
+/**
+ * Connects to `url`. With `allowHalfOpen` the connection stays writable after the server's FIN,
+ * as with clients that finish sending before they read.
+ */
+export function rawConnect(url: string, options: { allowHalfOpen?: boolean } = {}): Promise<RawConnection> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname, port: Number(port) });
+    const socket = connect({
+      host: hostname,
+      port: Number(port),
+      allowHalfOpen: options.allowHalfOpen ?? false,
+    });
     let text = '';
     let error: string | undefined;
     const waiters = new Set<() => void>();
