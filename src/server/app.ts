@@ -243,6 +243,7 @@ export function createRequestHandler(
 
     const allow = (...methods: string[]): void => {
       if (!methods.includes(method)) {
+        response.setHeader('Allow', [...methods, 'OPTIONS'].join(', '));
         throw new RequestError(
           'method_not_allowed',
           `${method} is not allowed here; use ${methods.join(' or ')}`,
@@ -251,7 +252,7 @@ export function createRequestHandler(
     };
 
     if (path === `${STREAM_PATH}/health`) {
-      allow('GET');
+      allow('GET', 'HEAD');
       sendJson(response, 200, health(), corsHeaders);
       return;
     }
@@ -308,7 +309,7 @@ export function createRequestHandler(
     }
     const resultMatch = /^\/api\/v1\/generations\/([A-Za-z0-9_-]{1,64})$/.exec(path);
     if (resultMatch) {
-      allow('GET');
+      allow('GET', 'HEAD');
       const id = resultMatch[1] ?? '';
       const result = await context.store.result(id);
       if (result === undefined) throw notFound('unknown or expired generation id');
@@ -317,13 +318,16 @@ export function createRequestHandler(
     }
     // Files are looked up by the path exactly as sent: any other spelling of a file's path is a 404.
     const filePath = target.startsWith('/') ? (target.split('?', 1)[0] ?? '') : '';
-    if (method === 'GET' && context.staticFiles?.serve(filePath, response)) return;
+    // node:http writes no body in answer to HEAD: a page answers HEAD like GET.
+    if ((method === 'GET' || method === 'HEAD') && context.staticFiles?.serve(filePath, response)) return;
     throw notFound(`no route for ${method} ${path}`);
   };
 
   const allowedHosts = context.settings.allowedHosts;
   return (request, response) => {
     const receivedAt = performance.now();
+    // Every answer, JSON, stream or page, is exactly the type it says.
+    response.setHeader('X-Content-Type-Options', 'nosniff');
     if (context.boundToLoopback() && !hostAllowed(request.headers.host, allowedHosts)) {
       const host = JSON.stringify((request.headers.host ?? '').slice(0, 100));
       sendError(

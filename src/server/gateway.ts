@@ -135,6 +135,12 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     },
     handler,
   );
+  // A client may send its whole request and then shut down its sending side (`shutdown(SHUT_WR)`,
+  // `socket.end()`): it still reads. By default node:http takes that FIN for a client that left,
+  // aborts the request and ends the socket, cutting the stream after its first bytes. With
+  // half-open connections allowed, the answer is written to the end and the socket closed after
+  // it. A client that really left is seen at the next write (a frame or a keep-alive).
+  Object.assign(server, { httpAllowHalfOpen: true });
   await new Promise<void>((resolvePromise, reject) => {
     server.once('error', reject);
     server.listen(settings.port, settings.host, () => {

@@ -102,3 +102,18 @@ export function postHead(path: string, length: number, extra = ''): string {
     `Content-Length: ${length}\r\n${extra}\r\n`
   );
 }
+
+/** The payload of a body sent with `Transfer-Encoding: chunked` (as far as it arrived). */
+export function dechunk(body: string): string {
+  const pieces: string[] = [];
+  let offset = 0;
+  for (;;) {
+    const lineEnd = body.indexOf('\r\n', offset);
+    if (lineEnd < 0) break;
+    const size = Number.parseInt(body.slice(offset, lineEnd), 16);
+    if (!Number.isFinite(size) || size === 0) break;
+    pieces.push(body.slice(lineEnd + 2, lineEnd + 2 + size));
+    offset = lineEnd + 2 + size + 2;
+  }
+  return pieces.join('');
+}
