@@ -1,12 +1,14 @@
 import { loadSettings } from '../config.js';
 import { redactSecrets } from '../core/errors.js';
+import { encodeData } from '../core/sse-encode.js';
 import { startGateway } from '../server/gateway.js';
 import { flag, type OptionSpec, parseArgs, portOption, stringOption, UsageError } from './args.js';
 
 const SPEC: OptionSpec = { demo: 'boolean', port: 'string', host: 'string' };
 
+/** One JSON log line: text from requests (a model name) can never split it. */
 function logLine(line: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
+  process.stdout.write(`${encodeData({ time: new Date().toISOString(), ...line })}\n`);
 }
 
 export async function serve(argv: readonly string[], defaultDemo = false): Promise<void> {
