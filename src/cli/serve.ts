@@ -11,6 +11,14 @@ function logLine(line: Record<string, unknown>): void {
   process.stdout.write(`${encodeData({ time: new Date().toISOString(), ...line })}\n`);
 }
 
+/** The gateway could not start (port taken, Redis unreachable, ...): the message says why. */
+export class StartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartError';
+  }
+}
+
 export async function serve(argv: readonly string[], defaultDemo = false): Promise<void> {
   const args = parseArgs(argv, SPEC);
   if (args.positionals.length > 0) throw new UsageError(`unknown argument "${args.positionals[0]}"`);
@@ -24,6 +32,8 @@ export async function serve(argv: readonly string[], defaultDemo = false): Promi
     settings: { port: portOption(args, 'port', base.port), host: hostValue ?? base.host },
     // One JSON line per finished generation on stdout, unless SLUICE_LOG=0.
     ...(env.SLUICE_LOG === '0' ? {} : { log: (line: Record<string, unknown>) => logLine(line) }),
+  }).catch((error: unknown) => {
+    throw new StartError(redactSecrets(error instanceof Error ? error.message : String(error)));
   });
   const emulated = [...gateway.providers].filter(([, runtime]) => runtime.emulated).map(([id]) => id);
   const configured = [...gateway.providers]

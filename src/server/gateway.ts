@@ -82,6 +82,33 @@ export function providerRuntimes(
   return runtimes;
 }
 
+/**
+ * Closes what a start that failed had opened, then throws: an in-process emulator or a Redis
+ * client left open would keep a process that cannot serve alive.
+ */
+async function abandon(
+  error: unknown,
+  ...opened: ({ close(): Promise<void> } | undefined)[]
+): Promise<never> {
+  await Promise.all(opened.map((resource) => resource?.close().catch(() => {})));
+  throw error;
+}
+
+/** Why the gateway could not listen, in one line that says what to change. */
+function listenFailure(error: unknown, settings: Settings): Error {
+  const where = `${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${settings.port}`;
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason =
+    code === 'EADDRINUSE'
+      ? 'the port is already in use (choose another with PORT or --port)'
+      : code === 'EACCES'
+        ? 'permission denied (ports below 1024 need privileges)'
+        : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+          ? 'no such address on this machine (HOST or --host)'
+          : (code ?? (error instanceof Error ? error.message : String(error)));
+  return new Error(`cannot listen on ${where}: ${reason}`);
+}
+
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const env = options.env ?? process.env;
   const settings: Settings = { ...loadSettings(env), ...options.settings };
@@ -101,7 +128,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   let store: GenerationStore = memory;
   if (settings.redisUrl !== undefined) {
     const redis = new RedisStore(settings.redisUrl, memory, Math.ceil(settings.resumeTtlMs / 1000));
-    await redis.connect();
+    await redis.connect().catch((error: unknown) => abandon(error, emulator));
     store = redis;
   }
   const transport = new Transport({ connectTimeoutMs: settings.connectTimeoutMs });
@@ -147,7 +174,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       server.off('error', reject);
       resolvePromise();
     });
-  });
+  }).catch((error: unknown) => abandon(listenFailure(error, settings), store, transport, emulator));
   // The usage tokenizer is a large table: load it now, not in the middle of someone's stream.
   void loadTokenizer().catch(() => {});
   const address = server.address() as AddressInfo;
