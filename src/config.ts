@@ -20,6 +20,10 @@ export interface Settings {
   resumeGraceMs: number;
   resumeTtlMs: number;
   maxBodyBytes: number;
+  /** Bound on the bytes of all request bodies being read at once; past it, 503 at once. */
+  maxPendingBodyBytes: number;
+  /** How long a request body may take to arrive once reading starts; past it, 408. */
+  bodyTimeoutMs: number;
   /** The SSE `retry:` a client is told to wait before reconnecting. */
   clientRetryMs: number;
   /** How long running streams may go on after SIGTERM before they are ended. */
@@ -32,8 +36,16 @@ export interface Settings {
   maxStoredBytes: number;
   /** How long an instance's lease on the generations it runs lasts without a refresh (Redis). */
   ownerLeaseMs: number;
-  /** `Access-Control-Allow-Origin` for browser clients. */
-  corsOrigin: string;
+  /**
+   * Origins whose pages may call the gateway (CORS): empty, the default, sends no CORS header at
+   * all (same origin only); `['*']` lets any page in.
+   */
+  corsOrigins: readonly string[];
+  /**
+   * `Host` values accepted besides the loopback names while the gateway listens on a loopback
+   * address: a name alone accepts it with any port.
+   */
+  allowedHosts: readonly string[];
 }
 
 /** The contract's default upstream idle timeout. */
@@ -49,6 +61,34 @@ function integer(env: Environment, name: string, fallback: number, minimum = 0):
     throw new Error(`${name} must be an integer of at least ${minimum}, got "${raw}"`);
   }
   return value;
+}
+
+function list(env: Environment, name: string): string[] {
+  return (env[name] ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+/** `*`, or origins as a browser sends them in `Origin` (`https://app.example:8443`). */
+function corsOrigins(env: Environment): string[] {
+  const values = list(env, 'SLUICE_CORS_ORIGIN');
+  if (values.includes('*')) return ['*'];
+  return values.map((value) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    const bare = url !== undefined && url.pathname === '/' && url.search === '' && url.hash === '';
+    if (url === undefined || !bare || !/^https?:$/.test(url.protocol) || url.username !== '') {
+      throw new Error(
+        `SLUICE_CORS_ORIGIN must be * or comma-separated origins like https://app.example, got "${value}"`,
+      );
+    }
+    return url.origin;
+  });
 }
 
 export function loadSettings(env: Environment = process.env): Settings {
@@ -69,12 +109,15 @@ export function loadSettings(env: Environment = process.env): Settings {
     resumeGraceMs: integer(env, 'SLUICE_RESUME_GRACE_MS', 10_000),
     resumeTtlMs: integer(env, 'SLUICE_RESUME_TTL_MS', 300_000, 1),
     maxBodyBytes: integer(env, 'SLUICE_MAX_BODY_BYTES', 1_048_576, 1),
+    maxPendingBodyBytes: integer(env, 'SLUICE_MAX_PENDING_BODY_BYTES', 64 * 1024 * 1024, 1),
+    bodyTimeoutMs: integer(env, 'SLUICE_BODY_TIMEOUT_MS', 30_000, 1),
     clientRetryMs: integer(env, 'SLUICE_CLIENT_RETRY_MS', 1000),
     shutdownGraceMs: integer(env, 'SLUICE_SHUTDOWN_GRACE_MS', 10_000),
     maxGenerations: integer(env, 'SLUICE_MAX_GENERATIONS', 10_000, 1),
     maxLogBytes: integer(env, 'SLUICE_MAX_LOG_BYTES', 64 * 1024 * 1024, 1024),
     maxStoredBytes: integer(env, 'SLUICE_MAX_STORED_BYTES', 256 * 1024 * 1024, 1024),
     ownerLeaseMs: integer(env, 'SLUICE_OWNER_LEASE_MS', 5000, 100),
-    corsOrigin: env.SLUICE_CORS_ORIGIN || '*',
+    corsOrigins: corsOrigins(env),
+    allowedHosts: list(env, 'SLUICE_ALLOWED_HOSTS').map((host) => host.toLowerCase()),
   };
 }

@@ -64,7 +64,12 @@ main(process.argv.slice(2)).then(
     if (code !== undefined) process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`sluice: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 2;
+    // One line, never a stack trace: what failed and what to change.
+    const message = (error instanceof Error ? error.message : String(error)).replace(/\s*[\r\n]+\s*/g, ' ');
+    process.stderr.write(`sluice: ${message}\n`);
+    // A gateway that could not start exits 1; usage and settings errors exit 2.
+    process.exitCode = error instanceof Error && error.name === 'StartError' ? 1 : 2;
+    // Should anything still hold the event loop, a failed command still ends.
+    setTimeout(() => process.exit(), 1000).unref();
   },
 );

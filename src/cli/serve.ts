@@ -1,13 +1,23 @@
 import { loadSettings } from '../config.js';
 import { redactSecrets } from '../core/errors.js';
+import { encodeData } from '../core/sse-encode.js';
 import { API_PATHS } from '../protocol/http.js';
 import { startGateway } from '../server/gateway.js';
 import { flag, type OptionSpec, parseArgs, portOption, stringOption, UsageError } from './args.js';
 
 const SPEC: OptionSpec = { demo: 'boolean', port: 'string', host: 'string' };
 
+/** One JSON log line: text from requests (a model name) can never split it. */
 function logLine(line: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
+  process.stdout.write(`${encodeData({ time: new Date().toISOString(), ...line })}\n`);
+}
+
+/** The gateway could not start (port taken, Redis unreachable, ...): the message says why. */
+export class StartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartError';
+  }
 }
 
 export async function serve(argv: readonly string[], defaultDemo = false): Promise<void> {
@@ -23,6 +33,8 @@ export async function serve(argv: readonly string[], defaultDemo = false): Promi
     settings: { port: portOption(args, 'port', base.port), host: hostValue ?? base.host },
     // One JSON line per finished generation on stdout, unless SLUICE_LOG=0.
     ...(env.SLUICE_LOG === '0' ? {} : { log: (line: Record<string, unknown>) => logLine(line) }),
+  }).catch((error: unknown) => {
+    throw new StartError(redactSecrets(error instanceof Error ? error.message : String(error)));
   });
   const emulated = [...gateway.providers].filter(([, runtime]) => runtime.emulated).map(([id]) => id);
   const configured = [...gateway.providers]

@@ -13,9 +13,11 @@ const REQUEST_ERROR_STATUS = {
   provider_auth: 401,
   not_found: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  host_not_allowed: 421,
   unavailable: 503,
 } as const;
 

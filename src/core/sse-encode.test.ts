@@ -23,6 +23,7 @@ const hostileText = fc.oneof(
       '\r\n',
       '\u2028',
       '\u2029',
+      '\u0085',
       '\u0000',
       'a',
       ':',
@@ -99,10 +100,10 @@ describe('SSE encoder', () => {
     );
   });
 
-  it('escapes U+2028 and U+2029 so line-splitting clients cannot break a frame', () => {
-    const json = encodeData({ text: 'a\u2028b\u2029c' });
-    expect(json).toBe('{"text":"a\\u2028b\\u2029c"}');
-    expect(JSON.parse(json)).toEqual({ text: 'a\u2028b\u2029c' });
+  it('escapes U+2028, U+2029 and U+0085 so line-splitting clients cannot break a frame', () => {
+    const json = encodeData({ text: 'a\u2028b\u2029c\u0085d' });
+    expect(json).toBe('{"text":"a\\u2028b\\u2029c\\u0085d"}');
+    expect(JSON.parse(json)).toEqual({ text: 'a\u2028b\u2029c\u0085d' });
   });
 
   it('writes retry, comments and the [DONE] sentinel as valid SSE', () => {

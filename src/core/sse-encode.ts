@@ -3,17 +3,20 @@ import { STREAM_END_DATA } from '../protocol/http.js';
 
 /**
  * WHATWG-correct SSE encoding. Frame data is compact JSON, which escapes CR, LF, NUL and lone
- * surrogates; U+2028/U+2029 are escaped too because some line splitters (Python's
- * `str.splitlines`, older JS parsers) treat them as line ends.
+ * surrogates; U+2028, U+2029 and U+0085 (NEL) are escaped too because some line splitters
+ * (Python's `str.splitlines`, older JS parsers, log shippers) treat them as line ends.
  */
 
-const LINE_SEPARATORS = /[\u2028\u2029]/g;
+const LINE_SEPARATORS = /[\u2028\u2029\u0085]/g;
 
 function escapeSeparator(character: string): string {
-  return character === '\u2028' ? '\\u2028' : '\\u2029';
+  return `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`;
 }
 
-/** JSON for one `data:` line: never contains CR, LF or a line separator. */
+/**
+ * Compact JSON that is always exactly one line, for every reader: never contains CR, LF or any
+ * character a reader may take for a line end. Used for SSE `data:` lines and JSON log lines.
+ */
 export function encodeData(value: unknown): string {
   const json = JSON.stringify(value);
   return LINE_SEPARATORS.test(json) ? json.replace(LINE_SEPARATORS, escapeSeparator) : json;

@@ -24,6 +24,8 @@ import type { CancelOutcome, GenerationStore, MemoryStore, StoreRefusal } from '
 
 const PREFIX = 'sluice:gen:';
 const CANCEL_CHANNEL = 'sluice:cancel';
+/** How long the first connection may take before a gateway that cannot reach Redis gives up starting. */
+const CONNECT_TIMEOUT_MS = 5000;
 /** Safety bound on a running generation's keys, should its owner die. */
 const RUNNING_TTL_SECONDS = 24 * 3600;
 
@@ -116,7 +118,7 @@ export class RedisStore implements GenerationStore {
   private leaseTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    url: string,
+    private readonly url: string,
     private readonly local: MemoryStore,
     options: RedisStoreOptions,
   ) {
@@ -137,9 +139,35 @@ export class RedisStore implements GenerationStore {
     });
   }
 
-  async connect(): Promise<void> {
-    await this.subscriber.subscribe(CANCEL_CHANNEL);
-    await this.renewLease();
+  /**
+   * Connects both clients, or gives up within `timeoutMs` (at the first connection error) with
+   * one line that names Redis and where it was looked for, never the URL's password. On failure
+   * both clients are disconnected, so no reconnection loop keeps the process alive.
+   */
+  async connect(timeoutMs = CONNECT_TIMEOUT_MS): Promise<void> {
+    const ready = Promise.all([this.client.ping(), this.subscriber.subscribe(CANCEL_CHANNEL)]);
+    ready.catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    let onError: ((error: Error) => void) | undefined;
+    const failed = new Promise<never>((_, reject) => {
+      onError = reject;
+      this.client.once('error', onError);
+      this.subscriber.once('error', onError);
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([ready, failed]);
+      await this.renewLease();
+    } catch (error) {
+      await this.close();
+      throw new Error(`cannot reach Redis at ${this.where} (REDIS_URL): ${this.reason(error)}`);
+    } finally {
+      clearTimeout(timer);
+      if (onError !== undefined) {
+        this.client.off('error', onError);
+        this.subscriber.off('error', onError);
+      }
+    }
     // Three renewals per lease: one missed refresh never makes a live instance look dead.
     this.leaseTimer = setInterval(
       () => void this.renewLease().catch(() => {}),
@@ -150,6 +178,30 @@ export class RedisStore implements GenerationStore {
 
   private renewLease(): Promise<unknown> {
     return this.client.set(`${INSTANCE_PREFIX}${this.instanceId}`, '1', 'PX', this.leaseMs);
+  }
+
+  /** `host:port` of the Redis URL, without its credentials. */
+  private get where(): string {
+    try {
+      const url = new URL(this.url);
+      return `${url.hostname}:${url.port || 6379}`;
+    } catch {
+      return 'the configured address';
+    }
+  }
+
+  private reason(error: unknown): string {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ECONNREFUSED') return 'connection refused';
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'unknown host';
+    let message = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+    try {
+      const password = decodeURIComponent(new URL(this.url).password);
+      if (password !== '') message = message.split(password).join('[redacted]');
+    } catch {
+      // not a URL: nothing of it is in the message
+    }
+    return message;
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,8 @@ import { parseChatRequest } from '../protocol/request.js';
 import { PROVIDERS, resolveRequest } from '../providers/registry.js';
 import type { ProviderSettings } from '../providers/types.js';
 import type { Transport } from '../upstream/transport.js';
-import { readJsonBody } from './body.js';
+import { type BodyLimits, lingerAfterAnswer, PendingBodies, readJsonBody } from './body.js';
+import { corsHeaders as corsHeadersFor, hostAllowed } from './origin.js';
 import type { StaticFiles } from './static.js';
 import { followLog } from './stream-writer.js';
 
@@ -34,6 +35,8 @@ export interface AppContext {
   log: ((line: Record<string, unknown>) => void) | undefined;
   /** Set once shutdown begins: new streams are refused. */
   isShuttingDown(): boolean;
+  /** Whether the server listens on a loopback address (then only local `Host` names are served). */
+  boundToLoopback(): boolean;
 }
 
 const STREAM_PATH = '/api/v1/chat/stream';
@@ -58,10 +61,17 @@ function sendJson(
   response.end(text);
 }
 
-function sendError(response: ServerResponse, error: RequestError, headers: Record<string, string>): void {
-  // A refused body may still be arriving: close the connection rather than read it.
-  const close = error.code === 'payload_too_large';
-  sendJson(response, error.status, error.toJSON(), headers, close);
+function sendError(
+  request: IncomingMessage,
+  response: ServerResponse,
+  error: RequestError,
+  headers: Record<string, string>,
+): void {
+  // A body that may still be arriving is not read: the connection closes after the answer,
+  // in a way that lets the client read it.
+  const unread = !request.complete;
+  if (unread) lingerAfterAnswer(request.socket);
+  sendJson(response, error.status, error.toJSON(), headers, unread);
 }
 
 function parseAfterId(request: IncomingMessage, url: URL): number {
@@ -82,17 +92,22 @@ function parseAfterId(request: IncomingMessage, url: URL): number {
 export function createRequestHandler(
   context: AppContext,
 ): (request: IncomingMessage, response: ServerResponse) => void {
-  const corsHeaders: Record<string, string> = {
-    'Access-Control-Allow-Origin': context.settings.corsOrigin,
-    'Access-Control-Expose-Headers': 'X-Generation-Id',
-  };
-  if (context.settings.corsOrigin !== '*') corsHeaders.Vary = 'Origin';
-
   const notFound = (what: string): RequestError => new RequestError('not_found', what);
 
-  const startGeneration = async (request: IncomingMessage, receivedAt: number): Promise<Generation> => {
+  const bodyLimits: BodyLimits = {
+    maxBytes: context.settings.maxBodyBytes,
+    timeoutMs: context.settings.bodyTimeoutMs,
+    pending: new PendingBodies(context.settings.maxPendingBodyBytes),
+  };
+  const refuseWhenShuttingDown = (): void => {
     if (context.isShuttingDown()) throw new RequestError('unavailable', 'the gateway is shutting down');
-    const body = await readJsonBody(request, context.settings.maxBodyBytes);
+  };
+
+  const startGeneration = async (request: IncomingMessage, receivedAt: number): Promise<Generation> => {
+    refuseWhenShuttingDown();
+    const body = await readJsonBody(request, bodyLimits);
+    // Shutdown may have begun while the body arrived.
+    refuseWhenShuttingDown();
     const parsed = parseChatRequest(body);
     if (!parsed.ok) throw new RequestError('invalid_request', parsed.issue.message, parsed.issue.field);
     const chat = parsed.request;
@@ -161,7 +176,12 @@ export function createRequestHandler(
   };
 
   const sse = sseEncoder(context.settings.clientRetryMs);
-  const stream = (generation: Followable, response: ServerResponse, afterId: number): void => {
+  const stream = (
+    generation: Followable,
+    response: ServerResponse,
+    afterId: number,
+    corsHeaders: Record<string, string>,
+  ): void => {
     followLog(generation, response, sse, {
       afterId,
       keepAliveMs: context.settings.keepAliveMs,
@@ -199,24 +219,31 @@ export function createRequestHandler(
     request: IncomingMessage,
     response: ServerResponse,
     receivedAt: number,
+    corsHeaders: Record<string, string>,
   ): Promise<void> => {
-    const url = new URL(request.url ?? '/', 'http://gateway');
+    const target = request.url ?? '/';
+    // Prefixed, so that a target starting with `//` stays a path rather than naming a host.
+    const url = new URL(target.startsWith('/') ? `http://gateway${target}` : target, 'http://gateway');
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     const method = request.method ?? 'GET';
 
     if (method === 'OPTIONS') {
-      response.writeHead(204, {
-        ...corsHeaders,
-        'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
-        'Access-Control-Allow-Headers': 'Content-Type, Last-Event-ID, Authorization',
-        'Access-Control-Max-Age': '600',
-      });
+      const preflight =
+        corsHeaders['Access-Control-Allow-Origin'] === undefined
+          ? {}
+          : {
+              'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+              'Access-Control-Allow-Headers': 'Content-Type, Last-Event-ID, Authorization',
+              'Access-Control-Max-Age': '600',
+            };
+      response.writeHead(204, { ...corsHeaders, ...preflight });
       response.end();
       return;
     }
 
     const allow = (...methods: string[]): void => {
       if (!methods.includes(method)) {
+        response.setHeader('Allow', [...methods, 'OPTIONS'].join(', '));
         throw new RequestError(
           'method_not_allowed',
           `${method} is not allowed here; use ${methods.join(' or ')}`,
@@ -225,14 +252,14 @@ export function createRequestHandler(
     };
 
     if (path === `${STREAM_PATH}/health`) {
-      allow('GET');
+      allow('GET', 'HEAD');
       sendJson(response, 200, health(), corsHeaders);
       return;
     }
     if (path === STREAM_PATH) {
       allow('POST');
       const generation = await startGeneration(request, receivedAt);
-      stream(generation, response, 0);
+      stream(generation, response, 0, corsHeaders);
       return;
     }
     if (path === GENERATIONS_PATH) {
@@ -277,25 +304,45 @@ export function createRequestHandler(
         response.end();
         return;
       }
-      stream(generation, response, afterId);
+      stream(generation, response, afterId, corsHeaders);
       return;
     }
     const resultMatch = /^\/api\/v1\/generations\/([A-Za-z0-9_-]{1,64})$/.exec(path);
     if (resultMatch) {
-      allow('GET');
+      allow('GET', 'HEAD');
       const id = resultMatch[1] ?? '';
       const result = await context.store.result(id);
       if (result === undefined) throw notFound('unknown or expired generation id');
       sendJson(response, 200, result, corsHeaders);
       return;
     }
-    if (method === 'GET' && context.staticFiles?.serve(path, response)) return;
+    // Files are looked up by the path exactly as sent: any other spelling of a file's path is a 404.
+    const filePath = target.startsWith('/') ? (target.split('?', 1)[0] ?? '') : '';
+    // node:http writes no body in answer to HEAD: a page answers HEAD like GET.
+    if ((method === 'GET' || method === 'HEAD') && context.staticFiles?.serve(filePath, response)) return;
     throw notFound(`no route for ${method} ${path}`);
   };
 
+  const allowedHosts = context.settings.allowedHosts;
   return (request, response) => {
     const receivedAt = performance.now();
-    route(request, response, receivedAt).catch((error: unknown) => {
+    // Every answer, JSON, stream or page, is exactly the type it says.
+    response.setHeader('X-Content-Type-Options', 'nosniff');
+    if (context.boundToLoopback() && !hostAllowed(request.headers.host, allowedHosts)) {
+      const host = JSON.stringify((request.headers.host ?? '').slice(0, 100));
+      sendError(
+        request,
+        response,
+        new RequestError(
+          'host_not_allowed',
+          `this gateway serves only its loopback names and SLUICE_ALLOWED_HOSTS, not Host ${host}`,
+        ),
+        {},
+      );
+      return;
+    }
+    const corsHeaders = corsHeadersFor(context.settings.corsOrigins, request.headers.origin);
+    route(request, response, receivedAt, corsHeaders).catch((error: unknown) => {
       if (response.headersSent) {
         response.destroy();
         return;
@@ -304,7 +351,7 @@ export function createRequestHandler(
         error instanceof RequestError
           ? error
           : new RequestError('invalid_request', 'the request could not be read');
-      sendError(response, requestError, corsHeaders);
+      sendError(request, response, requestError, corsHeaders);
     });
   };
 }

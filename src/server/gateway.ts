@@ -11,6 +11,7 @@ import { loadTokenizer } from '../generation/usage.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { Transport } from '../upstream/transport.js';
 import { createRequestHandler, type ProviderRuntime } from './app.js';
+import { isLoopbackAddress } from './origin.js';
 import { StaticFiles } from './static.js';
 
 export interface GatewayOptions {
@@ -81,6 +82,33 @@ function providerRuntimes(
   return runtimes;
 }
 
+/**
+ * Closes what a start that failed had opened, then throws: an in-process emulator or a Redis
+ * client left open would keep a process that cannot serve alive.
+ */
+async function abandon(
+  error: unknown,
+  ...opened: ({ close(): Promise<void> } | undefined)[]
+): Promise<never> {
+  await Promise.all(opened.map((resource) => resource?.close().catch(() => {})));
+  throw error;
+}
+
+/** Why the gateway could not listen, in one line that says what to change. */
+function listenFailure(error: unknown, settings: Settings): Error {
+  const where = `${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${settings.port}`;
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason =
+    code === 'EADDRINUSE'
+      ? 'the port is already in use (choose another with PORT or --port)'
+      : code === 'EACCES'
+        ? 'permission denied (ports below 1024 need privileges)'
+        : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+          ? 'no such address on this machine (HOST or --host)'
+          : (code ?? (error instanceof Error ? error.message : String(error)));
+  return new Error(`cannot listen on ${where}: ${reason}`);
+}
+
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const env = options.env ?? process.env;
   const settings: Settings = { ...loadSettings(env), ...options.settings };
@@ -103,7 +131,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       ttlSeconds: Math.ceil(settings.resumeTtlMs / 1000),
       leaseMs: settings.ownerLeaseMs,
     });
-    await redis.connect();
+    await redis.connect().catch((error: unknown) => abandon(error, emulator));
     store = redis;
   }
   const transport = new Transport({ connectTimeoutMs: settings.connectTimeoutMs });
@@ -119,6 +147,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
           '/': [webRoot, join(packageRoot, 'dist', 'web')],
         });
   let shuttingDown = false;
+  let loopback = true;
 
   const handler = createRequestHandler({
     settings,
@@ -129,20 +158,36 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     log: options.log,
     version: readVersion(),
     isShuttingDown: () => shuttingDown,
+    boundToLoopback: () => loopback,
   });
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 60_000 }, handler);
-  // Streams may run far longer than any request timeout; only the request head and body are timed.
-  server.headersTimeout = 20_000;
+  const headersTimeout = 20_000;
+  // Streams may run far longer than any request timeout; only the request head and body are
+  // timed. The body's own deadline answers 408 first; this is node's backstop behind it.
+  const server = createServer(
+    {
+      keepAliveTimeout: 65_000,
+      headersTimeout,
+      requestTimeout: headersTimeout + settings.bodyTimeoutMs + 10_000,
+    },
+    handler,
+  );
+  // A client may send its whole request and then shut down its sending side (`shutdown(SHUT_WR)`,
+  // `socket.end()`): it still reads. By default node:http takes that FIN for a client that left,
+  // aborts the request and ends the socket, cutting the stream after its first bytes. With
+  // half-open connections allowed, the answer is written to the end and the socket closed after
+  // it. A client that really left is seen at the next write (a frame or a keep-alive).
+  Object.assign(server, { httpAllowHalfOpen: true });
   await new Promise<void>((resolvePromise, reject) => {
     server.once('error', reject);
     server.listen(settings.port, settings.host, () => {
       server.off('error', reject);
       resolvePromise();
     });
-  });
+  }).catch((error: unknown) => abandon(listenFailure(error, settings), store, transport, emulator));
   // The usage tokenizer is a large table: load it now, not in the middle of someone's stream.
   void loadTokenizer().catch(() => {});
   const address = server.address() as AddressInfo;
+  loopback = isLoopbackAddress(address.address);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   let closing: Promise<void> | undefined;

@@ -147,15 +147,15 @@ describe('POST /api/v1/chat/stream (OpenAI through the emulator)', () => {
     expect(typeof body.active_streams).toBe('number');
   });
 
-  it('answers CORS preflight and exposes the generation id header', async () => {
+  it('answers a preflight without CORS headers unless origins are configured (v2)', async () => {
+    // Configured origins are covered in test/hardening/origin.test.ts.
     const preflight = await fetch(`${harness.url}/api/v1/chat/stream`, {
       method: 'OPTIONS',
       headers: { origin: 'http://example.test', 'access-control-request-method': 'POST' },
     });
     expect(preflight.status).toBe(204);
-    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
-    expect(preflight.headers.get('access-control-allow-headers')).toContain('Last-Event-ID');
-    const result = await postStream(harness.url, chatBody());
-    expect(result.headers.get('access-control-expose-headers')).toContain('X-Generation-Id');
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    const result = await postStream(harness.url, chatBody(), { headers: { origin: 'http://example.test' } });
+    expect(result.headers.get('access-control-allow-origin')).toBeNull();
   });
 });

@@ -92,3 +92,44 @@ export function rssBytes(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(status);
   return Number(match?.[1] ?? 0) * 1024;
 }
+
+export interface Finished {
+  /** Exit code, or null when killed at the deadline. */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** The process was still running at the deadline and was killed. */
+  hung: boolean;
+}
+
+/** Runs the built CLI to its end, killing it (and saying so) if it outlives `deadlineMs`. */
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  deadlineMs = 10_000,
+): Promise<Finished> {
+  if (!existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` first');
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (data: Buffer) => {
+    stdout += data.toString();
+  });
+  child.stderr?.on('data', (data: Buffer) => {
+    stderr += data.toString();
+  });
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    child.kill('SIGKILL');
+  }, deadlineMs);
+  return new Promise((resolve) => {
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, hung });
+    });
+  });
+}
