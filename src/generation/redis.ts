@@ -205,8 +205,8 @@ export class RedisStore implements GenerationStore {
   }
 
   async close(): Promise<void> {
+    // The lease is left to expire: by now every generation this instance ran has ended.
     clearInterval(this.leaseTimer);
-    await this.client.del(`${INSTANCE_PREFIX}${this.instanceId}`).catch(() => {});
     this.local.clear();
     this.client.disconnect();
     this.subscriber.disconnect();

@@ -1,225 +1,48 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_IDLE_TIMEOUT_MS, type Settings } from '../config.js';
 import { RequestError } from '../core/errors.js';
 import { sseEncoder } from '../faces/sse.js';
-import type { Followable, Generation } from '../generation/generation.js';
-import { runGeneration } from '../generation/run.js';
-import type { GenerationStore } from '../generation/store.js';
-import { parseChatRequest } from '../protocol/request.js';
-import { PROVIDERS, resolveRequest } from '../providers/registry.js';
-import type { ProviderSettings } from '../providers/types.js';
-import type { Transport } from '../upstream/transport.js';
-import { type BodyLimits, lingerAfterAnswer, PendingBodies, readJsonBody } from './body.js';
+import { LAST_EVENT_ID_HEADER } from '../protocol/http.js';
 import { corsHeaders as corsHeadersFor, hostAllowed } from './origin.js';
+import { sendError } from './respond.js';
+import { allowedMethods, handlerFor, type Route } from './router.js';
+import { nativeRoutes } from './routes/native.js';
+import { createGenerationService, type ServiceContext } from './service.js';
 import type { StaticFiles } from './static.js';
-import { followLog } from './stream-writer.js';
 
-/** How each provider is reached in this process. */
-export interface ProviderRuntime {
-  settings: ProviderSettings;
-  /** A key is configured (or none is needed). */
-  configured: boolean;
-  /** Served by the built-in emulator (demo mode). */
-  emulated: boolean;
-}
+export type { ProviderRuntime } from './service.js';
 
-export interface AppContext {
-  settings: Settings;
-  store: GenerationStore;
-  transport: Transport;
-  providers: ReadonlyMap<string, ProviderRuntime>;
+export interface AppContext extends ServiceContext {
   staticFiles: StaticFiles | undefined;
-  version: string;
-  /** Receives one line per finished generation (no request content, no secrets). */
-  log: ((line: Record<string, unknown>) => void) | undefined;
-  /** Set once shutdown begins: new streams are refused. */
-  isShuttingDown(): boolean;
   /** Whether the server listens on a loopback address (then only local `Host` names are served). */
   boundToLoopback(): boolean;
 }
 
-const STREAM_PATH = '/api/v1/chat/stream';
-const GENERATIONS_PATH = '/api/v1/generations';
-
-function sendJson(
-  response: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string>,
-  closeConnection = false,
-): void {
-  const text = JSON.stringify(body);
-  const allHeaders: Record<string, string | number> = {
-    ...headers,
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-    'Cache-Control': 'no-store',
-  };
-  if (closeConnection) allHeaders.Connection = 'close';
-  response.writeHead(status, allHeaders);
-  response.end(text);
-}
-
-function sendError(
-  request: IncomingMessage,
-  response: ServerResponse,
-  error: RequestError,
-  headers: Record<string, string>,
-): void {
-  // A body that may still be arriving is not read: the connection closes after the answer,
-  // in a way that lets the client read it.
-  const unread = !request.complete;
-  if (unread) lingerAfterAnswer(request.socket);
-  sendJson(response, error.status, error.toJSON(), headers, unread);
-}
-
-function parseAfterId(request: IncomingMessage, url: URL): number {
-  const raw =
-    (request.headers['last-event-id'] as string | undefined) ?? url.searchParams.get('last_event_id') ?? '';
-  if (raw.trim() === '') return 0;
-  if (!/^\d{1,15}$/.test(raw.trim())) {
-    throw new RequestError(
-      'invalid_request',
-      'Last-Event-ID must be a non-negative integer',
-      'last_event_id',
-    );
-  }
-  return Number(raw.trim());
-}
-
-/** The HTTP API of CONTRACT.md section 2 to 4, on node:http. */
+/**
+ * The gateway's HTTP edge on node:http: the checks every request passes (Host, CORS,
+ * preflight), then the first route whose path matches, then the web page's files.
+ */
 export function createRequestHandler(
   context: AppContext,
 ): (request: IncomingMessage, response: ServerResponse) => void {
-  const notFound = (what: string): RequestError => new RequestError('not_found', what);
+  const { settings } = context;
+  const service = createGenerationService(context);
+  const routes: Route[] = nativeRoutes({
+    service,
+    store: context.store,
+    encoder: sseEncoder(settings.clientRetryMs),
+    writer: {
+      keepAliveMs: settings.keepAliveMs,
+      bufferFrames: settings.bufferFrames,
+      stallTimeoutMs: settings.stallTimeoutMs,
+    },
+  });
 
-  const bodyLimits: BodyLimits = {
-    maxBytes: context.settings.maxBodyBytes,
-    timeoutMs: context.settings.bodyTimeoutMs,
-    pending: new PendingBodies(context.settings.maxPendingBodyBytes),
-  };
-  const refuseWhenShuttingDown = (): void => {
-    if (context.isShuttingDown()) throw new RequestError('unavailable', 'the gateway is shutting down');
-  };
-
-  const startGeneration = async (request: IncomingMessage, receivedAt: number): Promise<Generation> => {
-    refuseWhenShuttingDown();
-    const body = await readJsonBody(request, bodyLimits);
-    // Shutdown may have begun while the body arrived.
-    refuseWhenShuttingDown();
-    const parsed = parseChatRequest(body);
-    if (!parsed.ok) throw new RequestError('invalid_request', parsed.issue.message, parsed.issue.field);
-    const chat = parsed.request;
-    const { provider, model } = resolveRequest(chat);
-    const runtime = context.providers.get(provider.id);
-    if (runtime === undefined || !runtime.configured) {
-      throw new RequestError(
-        'provider_auth',
-        `no API key is configured for ${provider.displayName} (set ${provider.apiKeyEnv.join(' or ')})`,
-        'provider',
-      );
-    }
-    const generation = context.store.start({
-      owner: request.socket.remoteAddress ?? '',
-      provider: provider.id,
-      model,
-      emulated: runtime.emulated,
-      maxLogBytes: context.settings.maxLogBytes,
-      graceMs: context.settings.resumeGraceMs,
-    });
-    if (typeof generation === 'string') {
-      throw new RequestError(
-        'unavailable',
-        generation === 'owner_bytes'
-          ? 'this client holds its share of stored generations; try again when some expire'
-          : 'the gateway holds as many generations as it can; try again later',
-      );
-    }
-    const log = context.log;
-    if (log !== undefined) {
-      generation.onEnd(() => {
-        const result = generation.result();
-        log({
-          event: 'generation',
-          id: generation.id,
-          provider: generation.provider,
-          model: generation.model,
-          emulated: generation.emulated,
-          finish_reason: result.finish_reason,
-          error: result.error?.code ?? null,
-          attempts: result.stats?.attempts ?? null,
-          ttft_ms: result.stats?.ttft_ms ?? null,
-          duration_ms: result.stats?.duration_ms ?? null,
-          input_tokens: result.usage?.input_tokens ?? null,
-          output_tokens: result.usage?.output_tokens ?? null,
-        });
-      });
-    }
-    const settings = context.settings;
-    runGeneration({
-      generation,
-      provider,
-      model,
-      request: chat,
-      providerSettings: runtime.settings,
-      transport: context.transport,
-      idleTimeoutMs: settings.idleTimeoutMs ?? provider.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
-      maxRetries: settings.maxRetries,
-      retryBaseMs: settings.retryBaseMs ?? provider.retryBaseMs ?? 1000,
-      receivedAt,
-    }).catch(() => {
-      // runGeneration ends its log itself; this only guards against a bug leaving it open.
-      generation.cancel('cancelled');
-    });
-    return generation;
-  };
-
-  const sse = sseEncoder(context.settings.clientRetryMs);
-  const stream = (
-    generation: Followable,
-    response: ServerResponse,
-    afterId: number,
-    corsHeaders: Record<string, string>,
-  ): void => {
-    followLog(generation, response, sse, {
-      afterId,
-      keepAliveMs: context.settings.keepAliveMs,
-      bufferFrames: context.settings.bufferFrames,
-      stallTimeoutMs: context.settings.stallTimeoutMs,
-      headers: corsHeaders,
-    });
-  };
-
-  const health = () => {
-    const providers: Record<string, unknown> = {};
-    for (const provider of PROVIDERS) {
-      const runtime = context.providers.get(provider.id);
-      providers[provider.id] = {
-        configured: runtime?.configured ?? false,
-        emulated: runtime?.emulated ?? false,
-        default_model: provider.defaultModel,
-        models: provider.models ?? provider.suggestedModels,
-        capabilities: Object.fromEntries(
-          (provider.models ?? provider.suggestedModels).map((model) => [model, provider.capabilities(model)]),
-        ),
-      };
-    }
-    return {
-      status: context.isShuttingDown() ? 'shutting_down' : 'ok',
-      version: context.version,
-      demo: context.settings.demo,
-      providers,
-      active_streams: context.store.running().length,
-      stored_generations: context.store.size,
-    };
-  };
-
-  const route = async (
+  const dispatch = async (
     request: IncomingMessage,
     response: ServerResponse,
     receivedAt: number,
-    corsHeaders: Record<string, string>,
+    cors: Record<string, string>,
   ): Promise<void> => {
     const target = request.url ?? '/';
     // Prefixed, so that a target starting with `//` stays a path rather than naming a host.
@@ -229,101 +52,41 @@ export function createRequestHandler(
 
     if (method === 'OPTIONS') {
       const preflight =
-        corsHeaders['Access-Control-Allow-Origin'] === undefined
+        cors['Access-Control-Allow-Origin'] === undefined
           ? {}
           : {
               'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
-              'Access-Control-Allow-Headers': 'Content-Type, Last-Event-ID, Authorization',
+              'Access-Control-Allow-Headers': `Content-Type, ${LAST_EVENT_ID_HEADER}, Authorization`,
               'Access-Control-Max-Age': '600',
             };
-      response.writeHead(204, { ...corsHeaders, ...preflight });
+      response.writeHead(204, { ...cors, ...preflight });
       response.end();
       return;
     }
 
-    const allow = (...methods: string[]): void => {
-      if (!methods.includes(method)) {
-        response.setHeader('Allow', [...methods, 'OPTIONS'].join(', '));
+    for (const route of routes) {
+      const params = route.match(path);
+      if (params === undefined) continue;
+      const handler = handlerFor(route, method);
+      if (handler === undefined) {
+        const allowed = allowedMethods(route);
+        response.setHeader('Allow', allowed.join(', '));
         throw new RequestError(
           'method_not_allowed',
-          `${method} is not allowed here; use ${methods.join(' or ')}`,
+          `${method} is not allowed here; use ${allowed.filter((name) => name !== 'OPTIONS').join(' or ')}`,
         );
       }
-    };
-
-    if (path === `${STREAM_PATH}/health`) {
-      allow('GET', 'HEAD');
-      sendJson(response, 200, health(), corsHeaders);
-      return;
-    }
-    if (path === STREAM_PATH) {
-      allow('POST');
-      const generation = await startGeneration(request, receivedAt);
-      stream(generation, response, 0, corsHeaders);
-      return;
-    }
-    if (path === GENERATIONS_PATH) {
-      allow('POST');
-      const generation = await startGeneration(request, receivedAt);
-      // No reader yet: the grace period gives a client (EventSource) time to attach.
-      generation.startGrace();
-      sendJson(
-        response,
-        201,
-        { generation_id: generation.id, stream_url: `${STREAM_PATH}/${generation.id}` },
-        {
-          ...corsHeaders,
-          Location: `${STREAM_PATH}/${generation.id}`,
-        },
-      );
-      return;
-    }
-    const cancelMatch = /^\/api\/v1\/chat\/stream\/([A-Za-z0-9_-]{1,64})\/cancel$/.exec(path);
-    if (cancelMatch) {
-      allow('POST');
-      const outcome = await context.store.cancel(cancelMatch[1] ?? '');
-      if (outcome === 'unknown') throw notFound('unknown or expired generation id');
-      if (outcome === 'cancelled') sendJson(response, 200, { cancelled: true }, corsHeaders);
-      else {
-        const reason =
-          outcome === 'stopping' ? 'the generation is already stopping' : 'the generation already ended';
-        sendJson(response, 409, { cancelled: false, reason }, corsHeaders);
-      }
-      return;
-    }
-    const resumeMatch = /^\/api\/v1\/chat\/stream\/([A-Za-z0-9_-]{1,64})$/.exec(path);
-    if (resumeMatch) {
-      allow('GET');
-      const id = resumeMatch[1] ?? '';
-      const afterId = parseAfterId(request, url);
-      const generation = await context.store.follow(id);
-      if (generation === undefined) throw notFound('unknown or expired generation id');
-      if (generation.log.ended && afterId >= generation.log.lastId) {
-        // Nothing left to send: 204 tells a browser EventSource to stop reconnecting.
-        response.writeHead(204, { ...corsHeaders, 'X-Generation-Id': generation.id });
-        response.end();
-        return;
-      }
-      stream(generation, response, afterId, corsHeaders);
-      return;
-    }
-    const resultMatch = /^\/api\/v1\/generations\/([A-Za-z0-9_-]{1,64})$/.exec(path);
-    if (resultMatch) {
-      allow('GET', 'HEAD');
-      const id = resultMatch[1] ?? '';
-      const result = await context.store.result(id);
-      if (result === undefined) throw notFound('unknown or expired generation id');
-      sendJson(response, 200, result, corsHeaders);
+      await handler({ request, response, url, path, params, receivedAt, cors });
       return;
     }
     // Files are looked up by the path exactly as sent: any other spelling of a file's path is a 404.
     const filePath = target.startsWith('/') ? (target.split('?', 1)[0] ?? '') : '';
     // node:http writes no body in answer to HEAD: a page answers HEAD like GET.
     if ((method === 'GET' || method === 'HEAD') && context.staticFiles?.serve(filePath, response)) return;
-    throw notFound(`no route for ${method} ${path}`);
+    throw new RequestError('not_found', `no route for ${method} ${path}`);
   };
 
-  const allowedHosts = context.settings.allowedHosts;
+  const allowedHosts = settings.allowedHosts;
   return (request, response) => {
     const receivedAt = performance.now();
     // Every answer, JSON, stream or page, is exactly the type it says.
@@ -341,8 +104,8 @@ export function createRequestHandler(
       );
       return;
     }
-    const corsHeaders = corsHeadersFor(context.settings.corsOrigins, request.headers.origin);
-    route(request, response, receivedAt, corsHeaders).catch((error: unknown) => {
+    const cors = corsHeadersFor(settings.corsOrigins, request.headers.origin);
+    dispatch(request, response, receivedAt, cors).catch((error: unknown) => {
       if (response.headersSent) {
         response.destroy();
         return;
@@ -351,7 +114,7 @@ export function createRequestHandler(
         error instanceof RequestError
           ? error
           : new RequestError('invalid_request', 'the request could not be read');
-      sendError(request, response, requestError, corsHeaders);
+      sendError(request, response, requestError, cors);
     });
   };
 }

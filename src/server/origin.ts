@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { GENERATION_ID_HEADER } from '../protocol/http.js';
 
 /**
  * Who may talk to the gateway from a browser (CONTRACT.md section 10): CORS headers only for
@@ -8,7 +9,7 @@ import { isIP } from 'node:net';
  * rebinding): the browser then sees the gateway as that site's own origin.
  */
 
-const EXPOSED_HEADERS = 'X-Generation-Id';
+const EXPOSED_HEADERS = GENERATION_ID_HEADER;
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** The CORS headers for a request from `origin` (the `Origin` header, if any). */

@@ -53,7 +53,7 @@ describe('a reader that reads nothing', () => {
             's.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)',
             `s.connect(("127.0.0.1", ${port}))`,
             'body = sys.argv[1].encode()',
-            's.sendall(b"POST /api/v1/chat/stream HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\nContent-Length: " + str(len(body)).encode() + b"\\r\\n\\r\\n" + body)',
+            's.sendall(b"POST /api/v1/chat/stream HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nContent-Type: application/json\\r\\nContent-Length: " + str(len(body)).encode() + b"\\r\\n\\r\\n" + body)',
             'head = s.recv(512)',
             'sys.stdout.write(head.decode("latin-1")); sys.stdout.flush()',
             `deadline = time.time() + ${SOAK_MS / 1000}`,

@@ -1,0 +1,108 @@
+import { RequestError } from '../../core/errors.js';
+import type { StreamEncoder } from '../../faces/types.js';
+import type { GenerationStore } from '../../generation/store.js';
+import { API_PATHS, GENERATION_ID_HEADER, matchGenerationPath } from '../../protocol/http.js';
+import { parseAfterId, sendJson } from '../respond.js';
+import { at, type Route, type RouteCall } from '../router.js';
+import type { GenerationService } from '../service.js';
+import type { StreamWriterOptions } from '../stream-writer.js';
+import { followLog } from '../stream-writer.js';
+
+export interface NativeRoutesContext {
+  service: GenerationService;
+  store: GenerationStore;
+  /** The native stream's encoder (SSE). */
+  encoder: StreamEncoder;
+  writer: Omit<StreamWriterOptions, 'afterId' | 'headers'>;
+}
+
+const notFound = (): RequestError => new RequestError('not_found', 'unknown or expired generation id');
+
+/** One route per generation path kind (resume, cancel, result), matched by the shared pattern. */
+function generationRoute(
+  kind: 'resume' | 'cancel' | 'generation',
+  methods: Route['methods'],
+  head = false,
+): Route {
+  return {
+    match(path) {
+      const match = matchGenerationPath(path);
+      return match?.route === kind ? { id: match.generationId } : undefined;
+    },
+    methods,
+    head,
+  };
+}
+
+/** The native API of CONTRACT.md sections 2 to 4. */
+export function nativeRoutes(context: NativeRoutesContext): Route[] {
+  const { service, store, encoder } = context;
+  const owner = (call: RouteCall): string => call.request.socket.remoteAddress ?? '';
+
+  const start = async (call: RouteCall) => {
+    const chat = service.parse(await service.readBody(call.request));
+    return service.start(chat, { owner: owner(call), receivedAt: call.receivedAt });
+  };
+
+  return [
+    at(API_PATHS.health, { GET: (call) => sendJson(call.response, 200, service.health(), call.cors) }, true),
+    at(API_PATHS.stream, {
+      async POST(call) {
+        const generation = await start(call);
+        followLog(generation, call.response, encoder, { ...context.writer, afterId: 0, headers: call.cors });
+      },
+    }),
+    at(API_PATHS.generations, {
+      async POST(call) {
+        const generation = await start(call);
+        // No reader yet: the grace period gives a client (EventSource) time to attach.
+        generation.startGrace();
+        const streamUrl = API_PATHS.resume(generation.id);
+        sendJson(
+          call.response,
+          201,
+          { generation_id: generation.id, stream_url: streamUrl },
+          { ...call.cors, Location: streamUrl },
+        );
+      },
+    }),
+    generationRoute('cancel', {
+      async POST(call) {
+        const outcome = await store.cancel(call.params.id ?? '');
+        if (outcome === 'unknown') throw notFound();
+        if (outcome === 'cancelled') {
+          sendJson(call.response, 200, { cancelled: true }, call.cors);
+          return;
+        }
+        const reason =
+          outcome === 'stopping' ? 'the generation is already stopping' : 'the generation already ended';
+        sendJson(call.response, 409, { cancelled: false, reason }, call.cors);
+      },
+    }),
+    generationRoute('resume', {
+      async GET(call) {
+        const afterId = parseAfterId(call.request, call.url);
+        const generation = await store.follow(call.params.id ?? '');
+        if (generation === undefined) throw notFound();
+        if (generation.log.ended && afterId >= generation.log.lastId) {
+          // Nothing left to send: 204 tells a browser EventSource to stop reconnecting.
+          call.response.writeHead(204, { ...call.cors, [GENERATION_ID_HEADER]: generation.id });
+          call.response.end();
+          return;
+        }
+        followLog(generation, call.response, encoder, { ...context.writer, afterId, headers: call.cors });
+      },
+    }),
+    generationRoute(
+      'generation',
+      {
+        async GET(call) {
+          const result = await store.result(call.params.id ?? '');
+          if (result === undefined) throw notFound();
+          sendJson(call.response, 200, result, call.cors);
+        },
+      },
+      true,
+    ),
+  ];
+}
