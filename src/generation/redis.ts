@@ -1,8 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { RequestError } from '../core/errors.js';
 import type { Frame } from '../protocol/frames.js';
 import type { Followable, Generation, GenerationInit } from './generation.js';
-import { FrameLog, type LogReader } from './log.js';
+import { FrameLog } from './log.js';
+import {
+  CANCEL_CHANNEL,
+  channel,
+  END_ORPHAN_SCRIPT,
+  framesKey,
+  INSTANCE_PREFIX,
+  metaKey,
+  orphanTerminalFrames,
+  parseStoredFrames,
+  RUNNING_TTL_SECONDS,
+  readersKey,
+} from './redis-keys.js';
+import { mirrorGeneration } from './redis-mirror.js';
 import { type GenerationResult, resultOf } from './result.js';
 import type { CancelOutcome, GenerationStore, MemoryStore, StoreRefusal } from './store.js';
 
@@ -22,84 +36,8 @@ import type { CancelOutcome, GenerationStore, MemoryStore, StoreRefusal } from '
  * reader or a result of it ends it in Redis, atomically and once, with `error` and `done`.
  */
 
-const PREFIX = 'sluice:gen:';
-const CANCEL_CHANNEL = 'sluice:cancel';
 /** How long the first connection may take before a gateway that cannot reach Redis gives up starting. */
 const CONNECT_TIMEOUT_MS = 5000;
-/** Safety bound on a running generation's keys, should its owner die. */
-const RUNNING_TTL_SECONDS = 24 * 3600;
-
-const INSTANCE_PREFIX = 'sluice:instance:';
-const metaKey = (id: string) => `${PREFIX}${id}:meta`;
-const framesKey = (id: string) => `${PREFIX}${id}:frames`;
-const readersKey = (id: string) => `${PREFIX}${id}:readers`;
-const channel = (id: string) => `${PREFIX}${id}`;
-
-/** A frame as stored in Redis: typed JSON, built around the data JSON the log already encoded. */
-function storedFrame(log: LogReader, id: number): string {
-  return `{"event":"${log.frame(id).event}","data":${log.dataJson(id)}}`;
-}
-
-function parseStoredFrames(texts: readonly string[]): Frame[] {
-  return texts.map((text) => JSON.parse(text) as Frame);
-}
-
-/**
- * Appends the terminal frames of a generation whose owner's lease lapsed, if it still runs and
- * its owner is still gone; marks it done and wakes its followers. Atomic: it happens once.
- * KEYS: meta, frames. ARGV: instance key prefix, error frame, done frame, ttl seconds, channel.
- */
-const END_ORPHAN_SCRIPT = `
-if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
-local owner = redis.call('HGET', KEYS[1], 'owner')
-if owner and redis.call('EXISTS', ARGV[1] .. owner) == 1 then return 0 end
-redis.call('RPUSH', KEYS[2], ARGV[2], ARGV[3])
-redis.call('HSET', KEYS[1], 'status', 'done')
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-redis.call('PUBLISH', ARGV[5], 'end')
-return 1
-`;
-
-/** The frames that end a generation its instance abandoned, from what its log holds. */
-function orphanTerminalFrames(frames: readonly Frame[], now: number): [string, string] {
-  const result = resultOf('', frames, false);
-  const start = frames[0]?.event === 'start' ? frames[0].data : undefined;
-  const envelope = { provider: result.provider, model: result.model };
-  const partial = frames.some((frame) => frame.event === 'chunk' || frame.event === 'tool_call_start');
-  const output = Math.ceil((result.text.length + result.thinking.length) / 4);
-  const error: Frame = {
-    event: 'error',
-    data: {
-      ...envelope,
-      code: 'internal',
-      message: 'the gateway instance running this generation stopped',
-      retryable: true,
-      partial,
-    },
-  };
-  const done: Frame = {
-    event: 'done',
-    data: {
-      ...envelope,
-      finish_reason: 'error',
-      usage: {
-        input_tokens: 0,
-        output_tokens: output,
-        thinking_tokens: null,
-        total_tokens: output,
-        estimated: true,
-      },
-      stats: {
-        ttft_ms: null,
-        duration_ms: start === undefined ? 0 : Math.max(0, now - start.created),
-        output_tokens_per_second: null,
-        attempts: 1,
-      },
-    },
-  };
-  return [JSON.stringify(error), JSON.stringify(done)];
-}
 
 export interface RedisStoreOptions {
   /** How long a finished generation stays readable, in seconds. */
@@ -224,62 +162,35 @@ export class RedisStore implements GenerationStore {
     const generation = this.local.start(init);
     if (typeof generation === 'string') return generation;
     generation.remoteReaders = async () => Number((await this.client.get(readersKey(generation.id))) ?? 0);
-    this.mirror(generation);
+    mirrorGeneration(this.client, generation, {
+      instanceId: this.instanceId,
+      ttlSeconds: this.ttlSeconds,
+      giveUpMs: this.ttlSeconds * 1000,
+    });
     return generation;
   }
 
-  /** Mirrors a generation this instance runs into Redis, from its first frame to its end. */
-  private mirror(generation: Generation): void {
-    const id = generation.id;
-    const log = generation.log;
-    let mirrored = 0;
-    let writing = false;
-    let finished = false;
-    const flush = async (): Promise<void> => {
-      if (writing || finished) return;
-      writing = true;
-      try {
-        while (mirrored < log.lastId || (log.ended && !finished)) {
-          const lastId = log.lastId;
-          const ended = log.ended;
-          const texts: string[] = [];
-          for (let frameId = mirrored + 1; frameId <= lastId; frameId++)
-            texts.push(storedFrame(log, frameId));
-          const batch = this.client.multi();
-          if (mirrored === 0) {
-            batch
-              .hset(metaKey(id), { owner: this.instanceId, status: 'running' })
-              .expire(metaKey(id), RUNNING_TTL_SECONDS);
-          }
-          if (texts.length > 0)
-            batch.rpush(framesKey(id), ...texts).expire(framesKey(id), RUNNING_TTL_SECONDS);
-          if (ended) {
-            batch
-              .hset(metaKey(id), { status: 'done' })
-              .expire(metaKey(id), this.ttlSeconds)
-              .expire(framesKey(id), this.ttlSeconds)
-              .expire(readersKey(id), this.ttlSeconds);
-          }
-          batch.publish(channel(id), ended ? 'end' : String(lastId));
-          await batch.exec();
-          mirrored = lastId;
-          if (ended) finished = true;
-        }
-      } catch {
-        // Redis unavailable: local readers are unaffected; other instances cannot follow.
-        finished = log.ended;
-      } finally {
-        writing = false;
-      }
-    };
-    log.subscribe(() => {
-      void flush();
-    });
-    void flush();
+  async follow(id: string): Promise<Followable | undefined> {
+    return this.local.get(id) ?? (await this.remote(() => this.followRemote(id)));
   }
 
-  async follow(id: string): Promise<Followable | undefined> {
-    return this.local.get(id) ?? (await this.followRemote(id));
+  /**
+   * A call that needs Redis (a generation another instance runs): while Redis cannot be
+   * reached, a clear 503 at once instead of a request that waits on a reconnecting client.
+   */
+  private async remote<T>(call: () => Promise<T>): Promise<T> {
+    const unavailable = () =>
+      new RequestError(
+        'unavailable',
+        `generations run by other instances cannot be reached while Redis (${this.where}) is unavailable; try again shortly`,
+      );
+    if (this.client.status !== 'ready') throw unavailable();
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof RequestError) throw error;
+      throw unavailable();
+    }
   }
 
   /** A generation that another instance runs, mirrored into a local log through Redis. */
@@ -293,6 +204,7 @@ export class RedisStore implements GenerationStore {
     // status always comes with the final frame.
     let refreshing = false;
     let again = false;
+    let missingSince: number | undefined;
     const refresh = async (): Promise<void> => {
       if (refreshing) {
         again = true;
@@ -310,18 +222,27 @@ export class RedisStore implements GenerationStore {
           if (log.ended) break;
           const status = replies?.[0]?.[1] as string | null | undefined;
           const texts = (replies?.[1]?.[1] as string[] | undefined) ?? [];
-          log.append(parseStoredFrames(texts));
-          if (status === 'done' || status === null || status === undefined) log.end();
+          if (status === 'done' || status === 'running') {
+            missingSince = undefined;
+            log.append(parseStoredFrames(texts));
+            if (status === 'done') log.end();
+          } else {
+            // Gone from Redis: it restarted empty and the owner is sending it again, or, past
+            // the bound, it is lost (its owner died meanwhile): end the reader's stream then.
+            missingSince ??= Date.now();
+            if (Date.now() - missingSince > 2 * this.leaseMs) endLost(log);
+          }
         } while (again && !log.ended);
       } finally {
         refreshing = false;
       }
     };
-    // While the owner is silent, check its lease: a dead owner's generation is ended here.
+    // While the owner is silent, check its lease (a dead owner's generation is ended here) and
+    // read what may have been missed while the subscription was down.
     const watchdog = setInterval(
       () => {
         void this.endIfOrphaned(id)
-          .then((ended) => (ended ? refresh() : undefined))
+          .then(() => refresh())
           .catch(() => {});
       },
       Math.max(50, this.leaseMs / 2),
@@ -338,7 +259,8 @@ export class RedisStore implements GenerationStore {
     };
     const onMessage = (): void => {
       void refresh()
-        .catch(() => log.end())
+        // Redis went away mid-read: the watchdog reads again once it is back.
+        .catch(() => {})
         .then(() => {
           if (log.ended) release();
         });
@@ -371,6 +293,10 @@ export class RedisStore implements GenerationStore {
   async cancel(id: string): Promise<CancelOutcome> {
     const here = this.local.cancelHere(id);
     if (here !== undefined) return here;
+    return this.remote(() => this.cancelRemote(id));
+  }
+
+  private async cancelRemote(id: string): Promise<CancelOutcome> {
     if (await this.endIfOrphaned(id)) return 'ended';
     const status = await this.client.hget(metaKey(id), 'status');
     if (status === null) return 'unknown';
@@ -406,6 +332,10 @@ export class RedisStore implements GenerationStore {
   async result(id: string): Promise<GenerationResult | undefined> {
     const here = this.local.get(id);
     if (here !== undefined) return here.result();
+    return this.remote(() => this.resultRemote(id));
+  }
+
+  private async resultRemote(id: string): Promise<GenerationResult | undefined> {
     await this.endIfOrphaned(id);
     const replies = await this.client.multi().hget(metaKey(id), 'status').lrange(framesKey(id), 0, -1).exec();
     const status = replies?.[0]?.[1] as string | null | undefined;
@@ -413,4 +343,14 @@ export class RedisStore implements GenerationStore {
     const texts = (replies?.[1]?.[1] as string[] | undefined) ?? [];
     return resultOf(id, parseStoredFrames(texts), status === 'done');
   }
+}
+
+/** Ends a follower's mirror of a generation that vanished from Redis, with `error` and `done`. */
+function endLost(log: FrameLog): void {
+  const [error, done] = orphanTerminalFrames(log.all(), Date.now());
+  const frames = [JSON.parse(error) as Frame, JSON.parse(done) as Frame];
+  const message = 'the generation was lost from Redis before it ended';
+  if (frames[0]?.event === 'error') frames[0].data.message = message;
+  log.append(frames);
+  log.end();
 }

@@ -17,9 +17,9 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** A real, throwaway redis-server on a free loopback port, without persistence. */
-export async function startRedis(): Promise<RedisServer> {
-  const port = await freePort();
+/** A real, throwaway redis-server on a free loopback port (or `port`), without persistence. */
+export async function startRedis(port?: number): Promise<RedisServer> {
+  port ??= await freePort();
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],

@@ -1,0 +1,124 @@
+import type { Frame } from '../protocol/frames.js';
+import type { LogReader } from './log.js';
+import { resultOf } from './result.js';
+
+/**
+ * Where generations live in Redis (all keys expire):
+ * - `sluice:gen:{id}:meta`: hash, `owner` (the instance running it), `status` (`running`, `done`);
+ * - `sluice:gen:{id}:frames`: list of frames as JSON `{"event", "data"}`, index = frame id - 1;
+ * - `sluice:gen:{id}:readers`: readers attached on instances other than the owner;
+ * - `sluice:instance:{id}`: the lease of a live instance.
+ * Channels: `sluice:gen:{id}` (new frames: the last id, or `end`), `sluice:cancel` (ids).
+ */
+const PREFIX = 'sluice:gen:';
+export const CANCEL_CHANNEL = 'sluice:cancel';
+export const INSTANCE_PREFIX = 'sluice:instance:';
+/** Safety bound on a running generation's keys, should every instance die. */
+export const RUNNING_TTL_SECONDS = 24 * 3600;
+
+export const metaKey = (id: string): string => `${PREFIX}${id}:meta`;
+export const framesKey = (id: string): string => `${PREFIX}${id}:frames`;
+export const readersKey = (id: string): string => `${PREFIX}${id}:readers`;
+export const channel = (id: string): string => `${PREFIX}${id}`;
+
+/** A frame as stored in Redis: typed JSON, built around the data JSON the log already encoded. */
+export function storedFrame(log: LogReader, id: number): string {
+  return `{"event":"${log.frame(id).event}","data":${log.dataJson(id)}}`;
+}
+
+export function parseStoredFrames(texts: readonly string[]): Frame[] {
+  return texts.map((text) => JSON.parse(text) as Frame);
+}
+
+/**
+ * The owner's append, idempotent so that a retry after a lost reply or a Redis restart never
+ * stores a frame twice or leaves a gap. ARGV[1] is the id the first given frame follows; when
+ * the list holds fewer frames than that (Redis restarted empty), nothing is written and the
+ * list's length is returned, so the owner sends again from there; frames the list already
+ * holds are skipped. Refuses (-2) once another instance ended the generation (its lease lapsed).
+ * KEYS: meta, frames, readers. ARGV: after, owner, ended (1/0), running ttl, done ttl, channel,
+ * frames... Returns -1 when written.
+ */
+export const APPEND_SCRIPT = `
+local length = redis.call('LLEN', KEYS[2])
+local after = tonumber(ARGV[1])
+if length < after then return length end
+if redis.call('HGET', KEYS[1], 'ended_by') == 'lease' then return -2 end
+local status = redis.call('HGET', KEYS[1], 'status')
+local first = 7 + (length - after)
+for index = first, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[index]) end
+redis.call('HSET', KEYS[1], 'owner', ARGV[2])
+local ttl = ARGV[4]
+if ARGV[3] == '1' then
+  redis.call('HSET', KEYS[1], 'status', 'done')
+  ttl = ARGV[5]
+  redis.call('EXPIRE', KEYS[3], ttl)
+elseif status == false then
+  redis.call('HSET', KEYS[1], 'status', 'running')
+end
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[2], ttl)
+if ARGV[3] == '1' then
+  redis.call('PUBLISH', ARGV[6], 'end')
+else
+  redis.call('PUBLISH', ARGV[6], tostring(after + #ARGV - 6))
+end
+return -1
+`;
+
+/**
+ * Appends the terminal frames of a generation whose owner's lease lapsed, if it still runs and
+ * its owner is still gone; marks it done and wakes its followers. Atomic: it happens once.
+ * KEYS: meta, frames. ARGV: instance key prefix, error frame, done frame, ttl seconds, channel.
+ */
+export const END_ORPHAN_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner and redis.call('EXISTS', ARGV[1] .. owner) == 1 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[1], 'status', 'done', 'ended_by', 'lease')
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('PUBLISH', ARGV[5], 'end')
+return 1
+`;
+
+/** The frames that end a generation its instance abandoned, from what its log holds. */
+export function orphanTerminalFrames(frames: readonly Frame[], now: number): [string, string] {
+  const result = resultOf('', frames, false);
+  const start = frames[0]?.event === 'start' ? frames[0].data : undefined;
+  const envelope = { provider: result.provider, model: result.model };
+  const partial = frames.some((frame) => frame.event === 'chunk' || frame.event === 'tool_call_start');
+  const output = Math.ceil((result.text.length + result.thinking.length) / 4);
+  const error: Frame = {
+    event: 'error',
+    data: {
+      ...envelope,
+      code: 'internal',
+      message: 'the gateway instance running this generation stopped',
+      retryable: true,
+      partial,
+    },
+  };
+  const done: Frame = {
+    event: 'done',
+    data: {
+      ...envelope,
+      finish_reason: 'error',
+      usage: {
+        input_tokens: 0,
+        output_tokens: output,
+        thinking_tokens: null,
+        total_tokens: output,
+        estimated: true,
+      },
+      stats: {
+        ttft_ms: null,
+        duration_ms: start === undefined ? 0 : Math.max(0, now - start.created),
+        output_tokens_per_second: null,
+        attempts: 1,
+      },
+    },
+  };
+  return [JSON.stringify(error), JSON.stringify(done)];
+}
