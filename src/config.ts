@@ -34,6 +34,8 @@ export interface Settings {
   maxLogBytes: number;
   /** Bound on the frames kept for finished generations (resume window), in bytes. */
   maxStoredBytes: number;
+  /** Processes serving one port (`sluice serve --workers N`); more than one needs Redis. */
+  workers: number;
   /** How long an instance's lease on the generations it runs lasts without a refresh (Redis). */
   ownerLeaseMs: number;
   /**
@@ -116,6 +118,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     maxGenerations: integer(env, 'SLUICE_MAX_GENERATIONS', 10_000, 1),
     maxLogBytes: integer(env, 'SLUICE_MAX_LOG_BYTES', 64 * 1024 * 1024, 1024),
     maxStoredBytes: integer(env, 'SLUICE_MAX_STORED_BYTES', 256 * 1024 * 1024, 1024),
+    workers: integer(env, 'SLUICE_WORKERS', 1, 1),
     ownerLeaseMs: integer(env, 'SLUICE_OWNER_LEASE_MS', 5000, 100),
     corsOrigins: corsOrigins(env),
     allowedHosts: list(env, 'SLUICE_ALLOWED_HOSTS').map((host) => host.toLowerCase()),

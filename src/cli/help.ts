@@ -74,7 +74,7 @@ Options:
 
 ${EXIT_CODES}`;
 
-export const SERVE_HELP = `Usage: sluice serve [--demo] [--port N] [--host H]
+export const SERVE_HELP = `Usage: sluice serve [--demo] [--port N] [--host H] [--workers N]
 
 Starts the gateway. Every setting of CONTRACT.md is read from the environment
 (PORT, HOST, OPENAI_API_KEY, ..., SLUICE_IDLE_TIMEOUT_MS, REDIS_URL, ...).
@@ -83,6 +83,7 @@ Options:
   --demo        serve every provider without a key from the built-in emulators (SLUICE_DEMO=1)
   --port N      listen on port N (default: PORT or 8000)
   --host H      listen on host H (default: HOST or 127.0.0.1)
+  --workers N   N processes on one port (default: SLUICE_WORKERS or 1); N > 1 needs REDIS_URL
   -h, --help    show this help
 `;
 

@@ -2,10 +2,19 @@ import { loadSettings } from '../config.js';
 import { redactSecrets } from '../core/errors.js';
 import { encodeData } from '../core/sse-encode.js';
 import { API_PATHS } from '../protocol/http.js';
-import { startGateway } from '../server/gateway.js';
-import { flag, type OptionSpec, parseArgs, portOption, stringOption, UsageError } from './args.js';
+import { type Gateway, startGateway } from '../server/gateway.js';
+import {
+  flag,
+  numberOption,
+  type OptionSpec,
+  parseArgs,
+  portOption,
+  stringOption,
+  UsageError,
+} from './args.js';
+import { isWorker, reportListening, runPrimary, STOP_MESSAGE } from './workers.js';
 
-const SPEC: OptionSpec = { demo: 'boolean', port: 'string', host: 'string' };
+const SPEC: OptionSpec = { demo: 'boolean', port: 'string', host: 'string', workers: 'string' };
 
 /** One JSON log line: text from requests (a model name) can never split it. */
 function logLine(line: Record<string, unknown>): void {
@@ -20,6 +29,27 @@ export class StartError extends Error {
   }
 }
 
+/** What a started gateway prints: where it listens and what it serves. */
+function banner(url: string, providers: Gateway['providers'] | undefined): string {
+  const lines = [`sluice gateway listening on ${url}`];
+  if (providers !== undefined) {
+    const emulated = [...providers].filter(([, runtime]) => runtime.emulated).map(([id]) => id);
+    const configured = [...providers]
+      .filter(([, runtime]) => runtime.configured && !runtime.emulated)
+      .map(([id]) => id);
+    lines.push(
+      `  providers: ${configured.length ? configured.join(', ') : 'none with keys'}` +
+        `${emulated.length ? `; emulated: ${emulated.join(', ')}` : ''}`,
+    );
+  }
+  lines.push(
+    `  web page:  ${url}/`,
+    `  try:       curl -N ${url}${API_PATHS.stream} -H 'content-type: application/json' ` +
+      `-d '{"provider":"openai","messages":[{"role":"user","content":"Hello"}]}'`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
 export async function serve(argv: readonly string[], defaultDemo = false): Promise<void> {
   const args = parseArgs(argv, SPEC);
   if (args.positionals.length > 0) throw new UsageError(`unknown argument "${args.positionals[0]}"`);
@@ -28,26 +58,28 @@ export async function serve(argv: readonly string[], defaultDemo = false): Promi
   const env = { ...process.env };
   if (demoFlag || (defaultDemo && env.SLUICE_DEMO === undefined)) env.SLUICE_DEMO = '1';
   const base = loadSettings(env);
+  const port = portOption(args, 'port', base.port);
+  const host = hostValue ?? base.host;
+  const workers = numberOption(args, 'workers', { integer: true, min: 1 }) ?? base.workers;
+  if (workers > 1 && !isWorker()) {
+    if (base.redisUrl === undefined) {
+      throw new UsageError(
+        `--workers ${workers} needs REDIS_URL: workers share generations, limits and cancels through Redis`,
+      );
+    }
+    await runPrimary(workers, (url) => banner(url, undefined));
+    return;
+  }
   const gateway = await startGateway({
     env,
-    settings: { port: portOption(args, 'port', base.port), host: hostValue ?? base.host },
+    settings: { port, host },
     // One JSON line per finished generation on stdout, unless SLUICE_LOG=0.
     ...(env.SLUICE_LOG === '0' ? {} : { log: (line: Record<string, unknown>) => logLine(line) }),
   }).catch((error: unknown) => {
     throw new StartError(redactSecrets(error instanceof Error ? error.message : String(error)));
   });
-  const emulated = [...gateway.providers].filter(([, runtime]) => runtime.emulated).map(([id]) => id);
-  const configured = [...gateway.providers]
-    .filter(([, runtime]) => runtime.configured && !runtime.emulated)
-    .map(([id]) => id);
-  process.stdout.write(
-    `sluice gateway listening on ${gateway.url}\n` +
-      `  providers: ${configured.length ? configured.join(', ') : 'none with keys'}` +
-      `${emulated.length ? `; emulated: ${emulated.join(', ')}` : ''}\n` +
-      `  web page:  ${gateway.url}/\n` +
-      `  try:       curl -N ${gateway.url}${API_PATHS.stream} -H 'content-type: application/json' ` +
-      `-d '{"provider":"openai","messages":[{"role":"user","content":"Hello"}]}'\n`,
-  );
+  if (isWorker()) reportListening(gateway.url);
+  else process.stdout.write(banner(gateway.url, gateway.providers));
   // A stray rejection must not take every running stream down with the process.
   process.on('unhandledRejection', (reason: unknown) => {
     const message = reason instanceof Error ? reason.message : String(reason);
@@ -69,4 +101,8 @@ export async function serve(argv: readonly string[], defaultDemo = false): Promi
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // A worker is stopped by its primary once: a terminal's Ctrl-C may reach it directly too.
+  process.on('message', (message: unknown) => {
+    if ((message as { type?: unknown } | null)?.type === STOP_MESSAGE.type && !stopping) stop('SIGTERM');
+  });
 }

@@ -162,6 +162,8 @@ export function createGenerationService(context: ServiceContext): GenerationServ
       return {
         status: context.isShuttingDown() ? 'shutting_down' : 'ok',
         version: context.version,
+        // Which process answered: with several workers or instances, each has its own.
+        pid: process.pid,
         demo: settings.demo,
         providers,
         active_streams: context.store.running().length,

@@ -77,8 +77,12 @@ export async function spawnEmulator(): Promise<
 }
 
 /** The gateway in its own process, configured against an emulator process, without demo mode. */
-export function spawnGateway(emulatorUrl: string, env: Record<string, string> = {}): Promise<Child> {
-  return spawnCli(['serve', '--port', '0'], {
+export function spawnGateway(
+  emulatorUrl: string,
+  env: Record<string, string> = {},
+  args: string[] = [],
+): Promise<Child> {
+  return spawnCli(['serve', '--port', '0', ...args], {
     SLUICE_DEMO: '0',
     OPENAI_API_KEY: 'sk-test-process',
     OPENAI_BASE_URL: `${emulatorUrl}/openai/v1`,
