@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { allDialects } from '../src/emulators/dialects.js';
 import { EmulatorServer } from '../src/emulators/server.js';
 import type { Scenario } from '../src/emulators/types.js';
@@ -115,7 +116,26 @@ async function main(role: string): Promise<void> {
         settings: { host: '127.0.0.1', port: 0 },
         webRoot: null,
       });
-      serve(gateway.url, { memory: collect, exit });
+      const delay = monitorEventLoopDelay({ resolution: 10 });
+      delay.enable();
+      serve(gateway.url, {
+        memory: collect,
+        // What the soak samples: memory without a collection, handles, generations, loop delay.
+        vitals: () => {
+          const usage = process.memoryUsage();
+          const vitals = {
+            rss: usage.rss,
+            heapUsed: usage.heapUsed,
+            handles: (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length,
+            running: gateway.store.running().length,
+            stored: gateway.store.size,
+            loopDelayP99Ms: delay.percentile(99) / 1e6,
+          };
+          delay.reset();
+          return vitals;
+        },
+        exit,
+      });
       return;
     }
     case 'loadgen':

@@ -43,6 +43,11 @@ else
   suite 20 npx -y node@20
 fi
 
+# A minute of mixed load (resumes, cancels, stalls, background starts) on the gateway in its own
+# process: every stream checked against the contract, and a verdict on growth after it drains.
+step "soak (60 s, 100 streams)"
+npm run soak --silent -- --seconds 60 --streams 100
+
 if [ "${SLUICE_SKIP_NODE22:-0}" = "1" ]; then
   if [ -n "${CI:-}" ]; then
     echo "SLUICE_SKIP_NODE22=1 is refused when CI is set: CI runs the suite on Node 22 too" >&2
