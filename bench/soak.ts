@@ -40,6 +40,16 @@ const MIX: readonly [Behaviour, number][] = [
   ['background', 15],
 ];
 
+/** The behaviour whose share `roll` (0 to 100) falls in. */
+function pick(roll: number): Behaviour {
+  let below = 0;
+  for (const [behaviour, share] of MIX) {
+    below += share;
+    if (roll < below) return behaviour;
+  }
+  return 'full';
+}
+
 interface Vitals {
   rss: number;
   heapUsed: number;
@@ -206,7 +216,9 @@ async function main(argv: string[]): Promise<number> {
   const soak = new Soak(await gateway.url);
 
   process.stdout.write(`soak: ${streams} streams for ${seconds} s against ${await gateway.url}\n`);
-  const baseline = (await gateway.call('memory')) as MemorySample;
+  // Growth is judged between a reading a quarter into the run (warm: code compiled, tokenizer
+  // loaded, pools open) and the end, both after a full collection.
+  let warm: { memory: MemorySample; stored: number; handles: number } | undefined;
   const samples: (Vitals & { at: number; done: number; errors: number })[] = [];
   const started = Date.now();
   const deadline = started + seconds * 1000;
@@ -214,8 +226,7 @@ async function main(argv: string[]): Promise<number> {
 
   const worker = async (): Promise<void> => {
     while (Date.now() < deadline) {
-      let roll = next() * 100;
-      const behaviour = MIX.find(([, share]) => (roll -= share) < 0)?.[0] ?? 'full';
+      const behaviour = pick(next() * 100);
       const provider = PROVIDERS[Math.floor(next() * PROVIDERS.length)] ?? 'openai';
       try {
         await soak.once(behaviour, provider, next);
@@ -239,7 +250,17 @@ async function main(argv: string[]): Promise<number> {
       );
     });
   }, interval * 1000);
+  const warmTimer = setTimeout(() => {
+    void Promise.all([gateway.call('memory'), gateway.call('vitals')]).then(([memory, vitals]) => {
+      warm = {
+        memory: memory as MemorySample,
+        stored: (vitals as Vitals).stored,
+        handles: (vitals as Vitals).handles,
+      };
+    });
+  }, seconds * 250);
   await Promise.all(Array.from({ length: streams }, () => worker()));
+  clearTimeout(warmTimer);
   clearInterval(sampler);
 
   // Drained: running generations end within the grace period; then a full collection.
@@ -250,20 +271,21 @@ async function main(argv: string[]): Promise<number> {
     after = (await gateway.call('vitals')) as Vitals;
   }
   const settled = (await gateway.call('memory')) as MemorySample;
-  const early = samples[Math.floor(samples.length / 4)];
-  const heapGrowthMb = (settled.heapUsed - baseline.heapUsed) / 2 ** 20;
   const storedNow = after.stored;
-  // Finished generations stay for the resume window: their bytes are bounded by the store, so
-  // growth is judged on handles (back to the start) and on the heap per stored generation.
-  const perStoredKb = storedNow > 0 ? (heapGrowthMb * 1024) / storedNow : 0;
-  const handlesBack = early === undefined || after.handles <= early.handles;
+  // Finished generations stay for the resume window (bounded by the store's bytes), so growth
+  // is judged on handles (back to where the warm run had them) and on the heap each
+  // generation stored since then added.
+  const warmHeap = warm?.memory.heapUsed ?? settled.heapUsed;
+  const storedSince = storedNow - (warm?.stored ?? storedNow);
+  const perStoredKb = storedSince > 0 ? (settled.heapUsed - warmHeap) / 1024 / storedSince : 0;
+  const handlesBack = warm === undefined || after.handles <= warm.handles;
   const verdictOk = soak.errors.length === 0 && after.running === 0 && handlesBack && perStoredKb < 64;
 
   process.stdout.write(
     `\nsoak: ${completed} streams in ${seconds} s (${[...soak.counts].map(([name, count]) => `${name} ${count}`).join(', ')})\n` +
       `  errors: ${soak.errors.length}${soak.errors.length ? ` (first: ${soak.errors[0]})` : ''}\n` +
-      `  after drain: running ${after.running}, handles ${after.handles} (at 25%: ${early?.handles ?? '-'}), stored ${storedNow}\n` +
-      `  heap after GC: ${(baseline.heapUsed / 2 ** 20).toFixed(1)} MB at start, ${(settled.heapUsed / 2 ** 20).toFixed(1)} MB after (${perStoredKb.toFixed(1)} KB per stored generation); RSS ${(settled.rss / 2 ** 20).toFixed(0)} MB\n` +
+      `  after drain: running ${after.running}, handles ${after.handles} (at 25%: ${warm?.handles ?? '-'}), stored ${storedNow}\n` +
+      `  heap after GC: ${(warmHeap / 2 ** 20).toFixed(1)} MB at 25%, ${(settled.heapUsed / 2 ** 20).toFixed(1)} MB after (${perStoredKb.toFixed(1)} KB per generation stored since); RSS ${(settled.rss / 2 ** 20).toFixed(0)} MB\n` +
       `  loop delay p99, worst sample: ${Math.max(0, ...samples.map((sample) => sample.loopDelayP99Ms)).toFixed(1)} ms\n` +
       `verdict: ${verdictOk ? 'no growth, no broken stream' : 'FAILED'}\n`,
   );

@@ -13,7 +13,7 @@ export function sseEncoder(clientRetryMs: number): StreamEncoder {
     headers: STREAM_HEADERS,
     encode(log: LogReader, fromId: number, toId: number, first: boolean): string {
       let text = first ? retry : '';
-      for (let id = fromId; id <= toId; id++) text += encodeEvent(id, log.frame(id).event, log.dataJson(id));
+      for (let id = fromId; id <= toId; id++) text += encodeEvent(id, log.event(id), log.dataJson(id));
       return text;
     },
     keepAlive: encodeComment('ping'),

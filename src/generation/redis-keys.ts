@@ -23,7 +23,7 @@ export const channel = (id: string): string => `${PREFIX}${id}`;
 
 /** A frame as stored in Redis: typed JSON, built around the data JSON the log already encoded. */
 export function storedFrame(log: LogReader, id: number): string {
-  return `{"event":"${log.frame(id).event}","data":${log.dataJson(id)}}`;
+  return `{"event":"${log.event(id)}","data":${log.dataJson(id)}}`;
 }
 
 export function parseStoredFrames(texts: readonly string[]): Frame[] {

@@ -29,8 +29,8 @@ function finish(store: MemoryStore, textBytes: number, owner = 'a'): string {
 
 describe('generation store bounds', () => {
   it('refuses new work past the stored-bytes bound, and keeps every finished generation', () => {
-    // Each 1000-character answer is held as UTF-16 twice (frame and encoded data): about 4 KB.
-    const store = new MemoryStore({ ttlMs: 60_000, maxGenerations: 100, maxStoredBytes: 40_000 });
+    // Each finished 1000-character answer is held compacted: its data JSON and offsets, 1350 bytes.
+    const store = new MemoryStore({ ttlMs: 60_000, maxGenerations: 100, maxStoredBytes: 13_000 });
     const ids = [finish(store, 1000, 'a'), finish(store, 1000, 'a'), finish(store, 1000, 'a')];
     // One owner holds a quarter of the store at most: its own new work is refused, no one else's.
     expect(

@@ -62,7 +62,12 @@ function newGenerationId(): string {
  */
 export class MemoryStore implements GenerationStore {
   private readonly generations = new Map<string, Generation>();
-  private readonly expiry = new Map<string, NodeJS.Timeout>();
+  private readonly runningNow = new Set<Generation>();
+  /** Finished generations in the order they ended, each with when it expires; `head` is the oldest. */
+  private expiries: { id: string; at: number }[] = [];
+  private head = 0;
+  /** One sweep for every expiry, running while something waits to expire. */
+  private sweeper: NodeJS.Timeout | undefined;
   private finishedBytes = 0;
   private readonly ownerBytes = new Map<string, number>();
 
@@ -75,13 +80,36 @@ export class MemoryStore implements GenerationStore {
     if ((this.ownerBytes.get(owner) ?? 0) >= this.options.maxStoredBytes * OWNER_SHARE) return 'owner_bytes';
     const generation = new Generation({ ...init, id: newGenerationId() });
     this.generations.set(generation.id, generation);
+    this.runningNow.add(generation);
     generation.onEnd(() => {
-      const timer = setTimeout(() => this.remove(generation.id), this.options.ttlMs);
-      timer.unref();
-      this.expiry.set(generation.id, timer);
+      this.runningNow.delete(generation);
+      if (this.generations.get(generation.id) !== generation) return;
+      this.expiries.push({ id: generation.id, at: Date.now() + this.options.ttlMs });
       this.account(generation, generation.log.sizeBytes);
+      this.sweeper ??= setInterval(() => this.sweep(), Math.max(10, Math.min(1000, this.options.ttlMs / 4)));
+      this.sweeper.unref();
     });
     return generation;
+  }
+
+  /** Drops the generations whose resume window has passed, oldest first. */
+  private sweep(): void {
+    const now = Date.now();
+    while (this.head < this.expiries.length && (this.expiries[this.head]?.at ?? 0) <= now) {
+      const expired = this.expiries[this.head];
+      this.head++;
+      if (expired !== undefined) this.remove(expired.id);
+    }
+    if (this.head > 1024 && this.head * 2 > this.expiries.length) {
+      this.expiries = this.expiries.slice(this.head);
+      this.head = 0;
+    }
+    if (this.head >= this.expiries.length) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+      this.expiries = [];
+      this.head = 0;
+    }
   }
 
   private account(generation: Generation, bytes: number): void {
@@ -121,7 +149,7 @@ export class MemoryStore implements GenerationStore {
   }
 
   running(): Generation[] {
-    return [...this.generations.values()].filter((generation) => generation.running);
+    return [...this.runningNow];
   }
 
   async close(): Promise<void> {
@@ -130,19 +158,20 @@ export class MemoryStore implements GenerationStore {
 
   /** Drops everything, synchronously. */
   clear(): void {
-    for (const timer of this.expiry.values()) clearTimeout(timer);
-    this.expiry.clear();
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    this.expiries = [];
+    this.head = 0;
     this.generations.clear();
+    this.runningNow.clear();
     this.finishedBytes = 0;
     this.ownerBytes.clear();
   }
 
   private remove(id: string): void {
-    const timer = this.expiry.get(id);
-    if (timer !== undefined) clearTimeout(timer);
-    this.expiry.delete(id);
     const generation = this.generations.get(id);
-    if (generation !== undefined && !generation.running) this.account(generation, -generation.log.sizeBytes);
+    if (generation === undefined || generation.running) return;
+    this.account(generation, -generation.log.sizeBytes);
     this.generations.delete(id);
   }
 }

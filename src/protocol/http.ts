@@ -183,5 +183,7 @@ export interface HealthBody {
   active_streams: number;
   /** Generations held (running and resumable). */
   stored_generations?: number;
+  /** The process that answered (with several workers or instances, each has its own). */
+  pid?: number;
   [extra: string]: unknown;
 }

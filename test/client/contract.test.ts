@@ -36,6 +36,7 @@ const HEALTH_KEYS = keysOf<HealthBody>({
   providers: true,
   active_streams: true,
   stored_generations: true,
+  pid: true,
 });
 const PROVIDER_KEYS = keysOf<ProviderHealth>({
   configured: true,
