@@ -94,6 +94,8 @@ function orphanTerminalFrames(frames: readonly Frame[], now: number): [string, s
         output_tokens_per_second: null,
         attempts: 1,
       },
+      served_by: result.served_by ?? envelope,
+      reasoning_state: null,
     },
   };
   return [JSON.stringify(error), JSON.stringify(done)];

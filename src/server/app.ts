@@ -1,18 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_IDLE_TIMEOUT_MS, type Settings } from '../config.js';
+import type { Settings } from '../config.js';
 import { RequestError } from '../core/errors.js';
 import { sseEncoder } from '../faces/sse.js';
 import type { Followable, Generation } from '../generation/generation.js';
 import { runGeneration } from '../generation/run.js';
 import type { GenerationStore } from '../generation/store.js';
 import { parseChatRequest } from '../protocol/request.js';
-import { PROVIDERS, resolveRequest } from '../providers/registry.js';
+import { PROVIDERS } from '../providers/registry.js';
 import type { ProviderSettings } from '../providers/types.js';
 import type { Transport } from '../upstream/transport.js';
 import { readJsonBody } from './body.js';
 import type { StaticFiles } from './static.js';
 import { followLog } from './stream-writer.js';
+import { resolveTargets } from './targets.js';
 
 /** How each provider is reached in this process. */
 export interface ProviderRuntime {
@@ -96,22 +97,16 @@ export function createRequestHandler(
     const parsed = parseChatRequest(body);
     if (!parsed.ok) throw new RequestError('invalid_request', parsed.issue.message, parsed.issue.field);
     const chat = parsed.request;
-    const { provider, model } = resolveRequest(chat);
-    const runtime = context.providers.get(provider.id);
-    if (runtime === undefined || !runtime.configured) {
-      throw new RequestError(
-        'provider_auth',
-        `no API key is configured for ${provider.displayName} (set ${provider.apiKeyEnv.join(' or ')})`,
-        'provider',
-      );
-    }
+    const targets = resolveTargets(chat, context.providers, context.settings);
+    const { provider, model } = targets.primary;
     const generation = context.store.start({
       owner: request.socket.remoteAddress ?? '',
       provider: provider.id,
       model,
-      emulated: runtime.emulated,
+      emulated: targets.emulated,
       maxLogBytes: context.settings.maxLogBytes,
       graceMs: context.settings.resumeGraceMs,
+      cancelOnDisconnect: chat.cancel_on_disconnect,
     });
     if (typeof generation === 'string') {
       throw new RequestError(
@@ -131,6 +126,7 @@ export function createRequestHandler(
           provider: generation.provider,
           model: generation.model,
           emulated: generation.emulated,
+          served_by: result.served_by,
           finish_reason: result.finish_reason,
           error: result.error?.code ?? null,
           attempts: result.stats?.attempts ?? null,
@@ -141,18 +137,14 @@ export function createRequestHandler(
         });
       });
     }
-    const settings = context.settings;
     runGeneration({
+      ...targets.primary,
       generation,
-      provider,
-      model,
       request: chat,
-      providerSettings: runtime.settings,
       transport: context.transport,
-      idleTimeoutMs: settings.idleTimeoutMs ?? provider.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
-      maxRetries: settings.maxRetries,
-      retryBaseMs: settings.retryBaseMs ?? provider.retryBaseMs ?? 1000,
+      maxRetries: context.settings.maxRetries,
       receivedAt,
+      fallbacks: targets.fallbacks,
     }).catch(() => {
       // runGeneration ends its log itself; this only guards against a bug leaving it open.
       generation.cancel('cancelled');

@@ -214,6 +214,10 @@ describe('Gemini emulator dialect', () => {
       thinking_budget: 256,
       include_thinking: true,
       tools: undefined,
+      token_budget: undefined,
+      fallbacks: [],
+      recover: false,
+      cancel_on_disconnect: false,
     };
     const upstream = gemini.buildRequest(chatRequest, 'gemini-2.5-pro', {
       apiKey: 'secret-key',
