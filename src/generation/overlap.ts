@@ -28,13 +28,14 @@ const TAIL_CHARS = 2048;
 const LEADING_SPACE = /^\s*/;
 const TRAILING_SPACE = /\s*$/;
 
-/** The whitespace the continuation may repeat at its start, given what the client already has. */
+/**
+ * How much of the continuation's leading whitespace the client already has: the whitespace
+ * between the last word sent and the next is the continuation's to say, but only what goes
+ * beyond the whitespace already shown is new.
+ */
 function junction(sentTrailing: string, rest: string): number {
   const leading = LEADING_SPACE.exec(rest)?.[0] ?? '';
-  if (sentTrailing.length === 0 || leading.length === 0) return 0;
-  if (leading.startsWith(sentTrailing)) return sentTrailing.length;
-  if (sentTrailing.startsWith(leading)) return leading.length;
-  return 0;
+  return Math.min(sentTrailing.length, leading.length);
 }
 
 interface Word {
