@@ -20,6 +20,31 @@ describe('TokenMeter', () => {
     expect(meter.tokens).toBe(encode(' the gateway streams').length);
   });
 
+  it('keeps the count of streamed pieces equal to the count of the whole text', () => {
+    const meter = new TokenMeter();
+    meter.live = true;
+    const pieces = [
+      'Emulated ',
+      'openai ',
+      'answer ',
+      'to ',
+      '"Tell ',
+      'me ',
+      'a story": ',
+      'the',
+      ' gateway',
+      ' stre',
+      'ams',
+      ' every',
+      '\n\n',
+      'token 😀',
+      ' as',
+      ' soon.',
+    ];
+    for (const piece of pieces) meter.add(piece);
+    expect(meter.tokens).toBe(encode(pieces.join('')).length);
+  });
+
   it("takes the provider's count when it reports one, and goes on counting from there", () => {
     const meter = new TokenMeter();
     meter.live = true;

@@ -24,44 +24,81 @@ function countPiece(encode: Encoder | undefined, text: string): number {
   return rest > 0 ? tokens + Math.ceil((rest * tokens) / exactLength) : tokens;
 }
 
+/** Text held back at most while waiting for the word it ends in to finish. */
+const MAX_CARRY_CHARS = 256;
+
+function isSpace(code: number): boolean {
+  return code === 32 || (code >= 9 && code <= 13);
+}
+
 /**
- * A generation's output tokens (answer, reasoning, tool calls), counted as they stream: each
- * piece with the tokenizer the usage fallback uses (cl100k), replaced by the provider's own
- * count whenever it reports one. Attempts that carry the answer on (a continued answer) add up;
- * an attempt abandoned before any content (a retry, a fallback) counts for nothing.
+ * Where the last word of `text` starts, with the whitespace before it (which the tokenizer
+ * joins to the word, " word" being one token): text before it tokenizes the same whatever
+ * follows; text from it may still grow. Trailing whitespace stays with the word after it.
+ */
+function lastWordStart(text: string): number {
+  for (let index = text.length - 2; index >= 0; index--) {
+    if (isSpace(text.charCodeAt(index)) && !isSpace(text.charCodeAt(index + 1))) return index;
+  }
+  return 0;
+}
+
+/**
+ * A generation's output tokens (answer, reasoning, tool calls), counted as they stream with the
+ * tokenizer the usage fallback uses (cl100k), and replaced by the provider's own count whenever
+ * it reports one. Pieces are counted whole words at a time (the unfinished last word is counted
+ * provisionally, then again once it is whole), so the running count matches a count of the
+ * whole text rather than adding up the tokens of arbitrary fragments. Attempts that carry the
+ * answer on (a continued answer) add up; an attempt abandoned before any content (a retry, a
+ * fallback) counts for nothing.
  *
- * Counting costs about a microsecond and a half a piece, so it runs only when something reads
- * the count (`live`): a `token_budget`, or a per-key limit.
+ * Counting costs a few microseconds a piece, so it runs only when something reads the count
+ * (`live`): a `token_budget`, or a per-key limit.
  */
 export class TokenMeter {
   /** Count each piece as it streams; otherwise only the provider's reports are taken. */
   live = false;
   /** Tokens of earlier attempts whose output the answer kept. */
   private kept = 0;
-  /** This attempt's tokens: counted pieces, or the provider's latest report. */
-  private current = 0;
+  /** This attempt's tokens for whole words, or the provider's latest report. */
+  private counted = 0;
+  /** The unfinished last word, and its provisional count. */
+  private carry = '';
+  private provisional = 0;
   private encode: Encoder | undefined;
 
   /** Output tokens so far. */
   get tokens(): number {
-    return this.kept + this.current;
+    return this.kept + this.counted + this.provisional;
   }
 
   /** Counts one piece of output (when live). */
   add(text: string): void {
     if (!this.live || text.length === 0) return;
     this.encode ??= loadedTokenizer();
-    this.current += countPiece(this.encode, text);
+    const pending = this.carry + text;
+    let cut = lastWordStart(pending);
+    if (pending.length - cut > MAX_CARRY_CHARS) cut = pending.length - MAX_CARRY_CHARS / 4;
+    // Never between the halves of a surrogate pair.
+    const before = pending.charCodeAt(cut - 1);
+    if (cut > 0 && before >= 0xd800 && before <= 0xdbff) cut--;
+    if (cut > 0) this.counted += countPiece(this.encode, pending.slice(0, cut));
+    this.carry = pending.slice(cut);
+    this.provisional = countPiece(this.encode, this.carry);
   }
 
   /** The provider reported its output count for this attempt so far: it replaces ours. */
   report(outputTokens: number): void {
-    this.current = outputTokens;
+    this.counted = outputTokens;
+    this.carry = '';
+    this.provisional = 0;
   }
 
   /** A new attempt begins; `keep`: the previous one's output is part of the answer. */
   nextAttempt(keep: boolean): void {
-    if (keep) this.kept += this.current;
-    this.current = 0;
+    if (keep) this.kept += this.counted + this.provisional;
+    this.counted = 0;
+    this.carry = '';
+    this.provisional = 0;
   }
 }

@@ -57,11 +57,12 @@ async function readTimed(body: unknown): Promise<{ frames: TimedFrame[]; raw: st
 
 const CONTENT = new Set(['thinking', 'chunk', 'tool_call']);
 
-/** Tokens in one content frame, counted as the gateway counts a piece. */
-function tokensOf(frame: ReceivedFrame): number {
-  if (frame.event === 'tool_call')
-    return encode(frame.data.name).length + encode(frame.data.arguments).length;
-  return encode(frame.data.delta_text).length;
+/** Tokens of the output text of content frames, counted whole, as the gateway counts it. */
+function tokensOf(frames: readonly ReceivedFrame[]): number {
+  const text = frames.map((frame) =>
+    frame.event === 'tool_call' ? frame.data.name + frame.data.arguments : frame.data.delta_text,
+  );
+  return encode(text.join('')).length;
 }
 
 describe('token_budget', () => {
@@ -82,9 +83,11 @@ describe('token_budget', () => {
       // under it. (A provider that reports its own running count, as Gemini does, may reach
       // the budget sooner than this count: its count wins.)
       const content = frames.filter((frame) => CONTENT.has(frame.event));
-      const beforeLast = content.slice(0, -1).reduce((sum, frame) => sum + tokensOf(frame), 0);
       expect(content.length).toBeGreaterThan(0);
-      expect(beforeLast).toBeLessThan(20);
+      expect(tokensOf(content.slice(0, -1))).toBeLessThan(20);
+      // A provider that counts fewer tokens than cl100k may go a little past 20 by this count,
+      // never more than the one frame.
+      expect(tokensOf(content)).toBeGreaterThanOrEqual(content.length > 1 ? 15 : 1);
 
       // The emulator saw its socket closed, within 100 ms of the last frame.
       await eventually(() => harness.emulator.stats(provider).closedByClient === 1, 2000, 'upstream closed');
