@@ -150,6 +150,18 @@ describe('recover, beyond the text of one provider', () => {
     expect(harness.emulator.stats('openai').requests).toBe(1);
   });
 
+  it('continues an answer whose stream ended without a finish reason', async () => {
+    const expected = textOf((await uninterrupted('together', 400, 16)).frames);
+    harness.emulator.reset();
+    harness.emulator.enqueue(
+      'together',
+      { chunks: 16, fault: { type: 'no_finish', afterChunks: 6 } },
+      { chunks: 16 },
+    );
+    const result = await postStream(harness.url, body('together', 400));
+    expect(expectWhole(result, expected)).toHaveLength(1);
+  });
+
   it('does not show the reasoning of a continuation again', async () => {
     const reasoning = { ...body('gemini', 300), thinking_budget: null };
     harness.emulator.enqueue('gemini', { chunks: 20, thinkingChunks: 6 });
