@@ -67,6 +67,16 @@ export class TextRenderer implements Renderer {
       case 'cancelled':
         await this.note('the generation was cancelled');
         return;
+      case 'fallback': {
+        const { from, to, code } = frame.data;
+        await this.note(
+          this.style.dim(`fallback (${code}): ${from.provider}/${from.model} -> ${to.provider}/${to.model}`),
+        );
+        return;
+      }
+      case 'recovered':
+        // The answer goes on where it stopped; stdout stays the answer alone.
+        return;
       case 'start':
       case 'metadata':
       case 'done':

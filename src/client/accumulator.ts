@@ -1,8 +1,10 @@
 import type {
   DoneData,
   ErrorData,
+  FallbackData,
   FinishReason,
   LiveStats,
+  ProviderModel,
   StreamFrame,
   ToolCallState,
   Usage,
@@ -24,6 +26,14 @@ export class Accumulator {
   error: ErrorData | null = null;
   done: DoneData | null = null;
   reconnects = 0;
+  /** Who answered (differs from `provider`/`model` after a fallback). */
+  servedBy: ProviderModel | null = null;
+  /** The `done` frame's `reasoning_state`, to send back on this turn's assistant message. */
+  reasoningState: unknown = null;
+  /** The `fallback` frames, in order. */
+  readonly fallbacks: FallbackData[] = [];
+  /** How many times a dropped answer was continued (`recovered` frames). */
+  recoveries = 0;
   readonly toolCalls: ToolCallState[] = [];
   private readonly textPieces: string[] = [];
   private readonly thinkingPieces: string[] = [];
@@ -69,10 +79,20 @@ export class Accumulator {
         this.done = frame.data;
         this.finishReason = frame.data.finish_reason;
         this.usage = frame.data.usage;
+        this.servedBy = frame.data.served_by ?? this.servedBy;
+        this.reasoningState = frame.data.reasoning_state ?? null;
         this.end();
         break;
-      case 'start':
       case 'metadata':
+        this.servedBy = frame.data.served_by ?? this.servedBy;
+        break;
+      case 'fallback':
+        this.fallbacks.push(frame.data);
+        break;
+      case 'recovered':
+        this.recoveries++;
+        break;
+      case 'start':
       case 'redacted_thinking':
       case 'thinking_done':
       case 'cancelled':

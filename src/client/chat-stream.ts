@@ -10,6 +10,7 @@ import type {
   ErrorData,
   FinishReason,
   LiveStats,
+  ProviderModel,
   ReconnectOptions,
   StreamFrame,
   StreamOptions,
@@ -110,6 +111,17 @@ export class ChatStream implements AsyncIterable<StreamFrame> {
   /** The last `error` frame's data. */
   get error(): ErrorData | null {
     return this.state.error;
+  }
+  /** Who answered: the provider asked for, or the fallback that took over. */
+  get servedBy(): ProviderModel | null {
+    return this.state.servedBy;
+  }
+  /**
+   * The `done` frame's `reasoning_state` (`null` before `done` or when there is none): send it
+   * back unchanged as `reasoning_state` on this turn's assistant message.
+   */
+  get reasoningState(): unknown {
+    return this.state.reasoningState;
   }
   get generationId(): string | null {
     return this.generation;
@@ -324,6 +336,10 @@ export class ChatStream implements AsyncIterable<StreamFrame> {
       finishReason: state.finishReason,
       usage: state.usage,
       error: state.error,
+      servedBy: state.servedBy,
+      reasoningState: state.reasoningState,
+      fallbacks: [...state.fallbacks],
+      recoveries: state.recoveries,
       stats: state.stats,
       aborted: this.wasAborted,
       done: state.done,

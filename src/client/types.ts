@@ -1,4 +1,13 @@
-import type { DoneData, ErrorData, FinishReason, Frame, Stats, Usage } from '../protocol/frames.js';
+import type {
+  DoneData,
+  ErrorData,
+  FallbackData,
+  FinishReason,
+  Frame,
+  ProviderModel,
+  Stats,
+  Usage,
+} from '../protocol/frames.js';
 import { type CreatedGenerationBody, FRAME_EVENTS, type HealthBody } from '../protocol/http.js';
 
 /**
@@ -30,6 +39,8 @@ export interface ChatMessageInput {
   content: string | null;
   tool_call_id?: string;
   tool_calls?: { id: string; type?: 'function'; function: { name: string; arguments: string } }[];
+  /** On an assistant message: the `reasoning_state` of the `done` that ended that turn, unchanged. */
+  reasoning_state?: unknown;
 }
 
 /** An OpenAI-style function tool. */
@@ -49,6 +60,14 @@ export interface ChatRequestBody {
   thinking_budget?: number | null;
   include_thinking?: boolean | null;
   tools?: ToolInput[] | null;
+  /** Output tokens (answer and reasoning) after which the stream ends with `length`. */
+  token_budget?: number | null;
+  /** Up to 4 providers tried in order when the request fails before its first content frame. */
+  fallbacks?: { provider: string; model?: string | null }[] | null;
+  /** Continue an answer whose upstream dropped after text went out. */
+  recover?: boolean | null;
+  /** No grace period: a client that goes away aborts the upstream at once. */
+  cancel_on_disconnect?: boolean | null;
 }
 
 /** Options every call takes. */
@@ -158,6 +177,14 @@ export interface ChatResult {
   usage: Usage | null;
   /** The last `error` frame's data. */
   error: ErrorData | null;
+  /** Who answered (differs from `provider`/`model` after a fallback). */
+  servedBy: ProviderModel | null;
+  /** The `done` frame's `reasoning_state`: send it back on this turn's assistant message. */
+  reasoningState: unknown;
+  /** The `fallback` frames of this stream, in order. */
+  fallbacks: FallbackData[];
+  /** How many times a dropped answer was continued (`recovered` frames). */
+  recoveries: number;
   stats: LiveStats;
   /** The caller aborted the stream (it was cancelled upstream). */
   aborted: boolean;

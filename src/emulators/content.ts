@@ -69,6 +69,32 @@ export function toolCallFor(request: EmulatedRequest, id: string): EmulatedToolC
   return { id, name: tool.name, arguments: JSON.stringify(args) };
 }
 
+function isSpace(character: string | undefined): boolean {
+  return character !== undefined && /\s/.test(character);
+}
+
+/**
+ * What a model sends to carry on `partial`, a cut-off start of `full` (the answer the same
+ * request would have had), deterministically: a prefill is continued exactly where it stops; an
+ * instruction-led continuation restarts the last word, as models asked to "continue" do, with
+ * the space before it or without (both happen), which the gateway must not show twice.
+ * Undefined when `partial` is not the start of `full`: the model answers afresh.
+ */
+export function continueAnswer(
+  full: string,
+  partial: string,
+  style: 'prefill' | 'instruction',
+): string | undefined {
+  if (!full.startsWith(partial)) return undefined;
+  let start = partial.length;
+  if (style === 'instruction') {
+    while (start > 0 && isSpace(full[start - 1])) start--;
+    while (start > 0 && !isSpace(full[start - 1])) start--;
+    if (start > 0 && isSpace(full[start - 1]) && seedOf(partial) % 2 === 1) start--;
+  }
+  return full.slice(start);
+}
+
 /** A rough token count for emulated usage: about four characters a token. */
 export function roughTokens(text: string): number {
   return Math.max(1, Math.ceil(text.length / 4));

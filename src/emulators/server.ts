@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { answerPieces, roughTokens, splitPieces, thinkingPieces, toolCallFor } from './content.js';
+import {
+  answerPieces,
+  continueAnswer,
+  roughTokens,
+  splitPieces,
+  thinkingPieces,
+  toolCallFor,
+} from './content.js';
 import type {
   EmulatedFinish,
   EmulatedRefusal,
@@ -260,10 +267,16 @@ export class EmulatorServer {
       pieces.push({ kind: 'tool' });
       return pieces;
     }
-    const text =
+    let text =
       scenario.text !== undefined
         ? splitPieces(scenario.text)
         : answerPieces(dialect.provider, context.request, scenario.chunks ?? 1);
+    const continuation = context.request.continuation;
+    if (continuation !== undefined) {
+      // The same answer the original request had, from where the partial one stops.
+      const rest = continueAnswer(text.join(''), continuation.partial, continuation.style);
+      if (rest !== undefined) text = splitPieces(rest);
+    }
     for (const piece of text) pieces.push({ kind: 'text', text: piece });
     return pieces;
   }

@@ -17,6 +17,12 @@ export interface EmulatedRequest {
   stream: boolean;
   /** Dialect-specific switches read from the request (OpenAI's include_usage, ...). */
   flags: Record<string, unknown>;
+  /**
+   * The request carries on an answer that was cut off: the partial answer, and how it came
+   * (`prefill`: a final assistant turn the API continues itself; `instruction`: an assistant
+   * turn then a user turn asking to continue). `prompt` is then the question it answers.
+   */
+  continuation?: { partial: string; style: 'prefill' | 'instruction' };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { FrameLog, type LogReader } from './log.js';
 import { type GenerationResult, resultOf } from './result.js';
+import { TokenMeter } from './token-meter.js';
 
 export type CancelReason = 'cancelled' | 'client_gone' | 'shutdown';
 
@@ -21,6 +22,11 @@ export interface GenerationInit {
   owner?: string;
   /** Grace period after the last reader leaves before the upstream is aborted (0 = at once). */
   graceMs: number;
+  /**
+   * The request's `cancel_on_disconnect`: once a reader has attached, the last one leaving
+   * aborts the upstream at once. The wait for a first reader (`startGrace`) is unchanged.
+   */
+  cancelOnDisconnect?: boolean;
 }
 
 /** What a reader holds of a generation, on this instance or mirrored from another. */
@@ -43,11 +49,14 @@ export class Generation implements Followable {
   readonly owner: string;
   readonly createdAt = Date.now();
   readonly log: FrameLog;
+  /** Output tokens so far, counted live while something reads them (a budget, a limit). */
+  readonly outputTokens = new TokenMeter();
   endedAt: number | undefined;
   private readonly controller = new AbortController();
   private readers = 0;
   private graceTimer: NodeJS.Timeout | undefined;
   private readonly graceMs: number;
+  private readonly cancelOnDisconnect: boolean;
   private readonly endListeners: (() => void)[] = [];
   /** Readers attached through other instances (Redis); the grace period waits for them too. */
   remoteReaders: (() => Promise<number>) | undefined;
@@ -59,6 +68,7 @@ export class Generation implements Followable {
     this.emulated = init.emulated;
     this.owner = init.owner ?? '';
     this.graceMs = init.graceMs;
+    this.cancelOnDisconnect = init.cancelOnDisconnect ?? false;
     this.log = new FrameLog(init.maxLogBytes);
   }
 
@@ -85,7 +95,24 @@ export class Generation implements Followable {
 
   detachReader(): void {
     this.readers = Math.max(0, this.readers - 1);
-    if (this.readers === 0) this.startGrace();
+    if (this.readers > 0) return;
+    if (this.cancelOnDisconnect) this.cancelWithoutReaders();
+    else this.startGrace();
+  }
+
+  /** `cancel_on_disconnect`: no grace period, only a look for readers on other instances. */
+  private cancelWithoutReaders(): void {
+    if (!this.running) return;
+    if (this.remoteReaders === undefined) {
+      this.cancel('client_gone');
+      return;
+    }
+    this.remoteReaders().then(
+      (count) => {
+        if (this.readers === 0 && count === 0) this.cancel('client_gone');
+      },
+      () => this.cancel('client_gone'),
+    );
   }
 
   /** A generation started without a reader (POST /api/v1/generations) waits for one within the grace period. */

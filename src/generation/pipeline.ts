@@ -39,6 +39,8 @@ export interface PipelineStep {
   /** Reused by the next call: consume before pushing again. */
   readonly frames: Frame[];
   readonly failure: StreamFailure | undefined;
+  /** The emitter's token budget was reached: nothing more comes from this attempt. */
+  readonly budgetHit: boolean;
 }
 
 /** Upstream bytes -> contract frames, for one attempt of a generation. */
@@ -50,7 +52,8 @@ export interface FramePipeline {
 /**
  * The one chain from bytes to frames: wire parser -> provider codec -> frame emitter. Frames
  * stop at the first error part, which becomes the step's failure (the run decides whether it
- * retries or ends the stream); nothing is produced after a failure.
+ * retries or ends the stream), and at the part that reaches the token budget; nothing is
+ * produced after either.
  */
 export function createFramePipeline(source: StreamSource, emitter: FrameEmitter): FramePipeline {
   const parser = createWireParser(source.framing);
@@ -73,15 +76,15 @@ export function createFramePipeline(source: StreamSource, emitter: FrameEmitter)
 
   const run = (events: readonly WireEvent[], final: boolean): PipelineStep => {
     frames.length = 0;
-    if (failed) return { frames, failure: undefined };
+    if (failed) return { frames, failure: undefined, budgetHit: false };
     let failure: StreamFailure | undefined;
     for (const event of events) {
       failure = emit(codec.push(event));
-      if (failure !== undefined) break;
+      if (failure !== undefined || emitter.budgetHit) break;
     }
-    if (final && failure === undefined) failure = emit(codec.end());
-    if (failure !== undefined) failed = true;
-    return { frames, failure };
+    if (final && failure === undefined && !emitter.budgetHit) failure = emit(codec.end());
+    if (failure !== undefined || emitter.budgetHit) failed = true;
+    return { frames, failure, budgetHit: emitter.budgetHit };
   };
 
   return {

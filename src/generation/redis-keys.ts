@@ -118,6 +118,8 @@ export function orphanTerminalFrames(frames: readonly Frame[], now: number): [st
         output_tokens_per_second: null,
         attempts: 1,
       },
+      served_by: result.served_by ?? envelope,
+      reasoning_state: null,
     },
   };
   return [JSON.stringify(error), JSON.stringify(done)];

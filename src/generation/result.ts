@@ -23,6 +23,8 @@ export function resultOf(id: string, frames: Iterable<Frame>, ended: boolean): G
     usage: null,
     stats: null,
     error: null,
+    served_by: null,
+    reasoning_state: null,
   };
   for (const frame of frames) {
     switch (frame.event) {
@@ -30,6 +32,9 @@ export function resultOf(id: string, frames: Iterable<Frame>, ended: boolean): G
         result.provider = frame.data.provider;
         result.model = frame.data.model;
         result.emulated = frame.data.emulated;
+        break;
+      case 'metadata':
+        result.served_by = frame.data.served_by ?? null;
         break;
       case 'chunk':
         text.push(frame.data.delta_text);
@@ -51,6 +56,8 @@ export function resultOf(id: string, frames: Iterable<Frame>, ended: boolean): G
         result.finish_reason = frame.data.finish_reason;
         result.usage = frame.data.usage;
         result.stats = frame.data.stats;
+        result.served_by = frame.data.served_by ?? result.served_by;
+        result.reasoning_state = frame.data.reasoning_state ?? null;
         break;
       default:
         break;

@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { redactSecrets, type StreamFailure, UpstreamError } from '../core/errors.js';
-import type { Frame, Usage } from '../protocol/frames.js';
-import type { ChatRequest } from '../protocol/request.js';
-import type { ProviderDefinition, ProviderSettings } from '../providers/types.js';
+import type { Frame, StreamErrorCode, Usage } from '../protocol/frames.js';
+import type { ChatMessage, ChatRequest } from '../protocol/request.js';
+import { continuationRequest } from '../providers/continuation.js';
+import type { ProviderDefinition, ProviderSettings, UsageCounts } from '../providers/types.js';
 import { backoffDelay } from '../upstream/retry.js';
 import {
   readBodyText,
@@ -12,27 +13,36 @@ import {
 } from '../upstream/transport.js';
 import { FrameEmitter } from './emitter.js';
 import { type Generation, GenerationAbort } from './generation.js';
+import { OverlapTrimmer } from './overlap.js';
 import { createFramePipeline } from './pipeline.js';
-import { finalizeUsage, reportedUsage } from './usage.js';
+import { finalizeUsage, loadTokenizer, reportedUsage } from './usage.js';
 
-export interface RunPlan {
-  generation: Generation;
+/** One provider and model the generation may be served by, with how to reach it. */
+export interface RunTarget {
   provider: ProviderDefinition;
   model: string;
-  request: ChatRequest;
   providerSettings: ProviderSettings;
-  transport: Transport;
   idleTimeoutMs: number;
-  maxRetries: number;
   retryBaseMs: number;
+}
+
+export interface RunPlan extends RunTarget {
+  generation: Generation;
+  request: ChatRequest;
+  transport: Transport;
+  maxRetries: number;
   /** `performance.now()` when the request arrived: the zero of ttft and duration. */
   receivedAt: number;
+  /** The request's `fallbacks`, resolved: tried in order when it fails before any content. */
+  fallbacks?: readonly RunTarget[];
 }
 
 type AttemptOutcome =
   | { kind: 'finished' }
   | { kind: 'failed'; failure: StreamFailure; retryAfterMs?: number }
-  | { kind: 'aborted'; abort: GenerationAbort };
+  | { kind: 'aborted'; abort: GenerationAbort }
+  /** The token budget was reached: the upstream was cut on purpose. */
+  | { kind: 'budget' };
 
 class IdleTimeout extends Error {
   constructor(milliseconds: number) {
@@ -40,6 +50,32 @@ class IdleTimeout extends Error {
     this.name = 'IdleTimeout';
   }
 }
+
+class BudgetReached extends Error {
+  constructor() {
+    super('the token budget was reached');
+    this.name = 'BudgetReached';
+  }
+}
+
+/**
+ * Failures after which the next fallback is tried at once rather than after the provider's own
+ * retries (CONTRACT.md section 8): the provider is down, refusing or saturated right now.
+ */
+const FALL_BACK_AT_ONCE: ReadonlySet<StreamErrorCode> = new Set([
+  'provider_auth',
+  'rate_limited',
+  'overloaded',
+  'upstream_error',
+  'timeout',
+  'upstream_disconnected',
+]);
+
+/** An upstream that went away mid-answer; with `recover`, the answer is continued. */
+const DROPS: ReadonlySet<StreamErrorCode> = new Set(['upstream_disconnected', 'timeout', 'incomplete']);
+
+/** Continuations of one answer at most (CONTRACT.md section 8). */
+const MAX_RECOVERIES = 2;
 
 /** A fault of the gateway itself: never retried, never described beyond what a client may read. */
 function internalFailure(message: string): AttemptOutcome {
@@ -63,16 +99,38 @@ function failureOf(error: UpstreamError): AttemptOutcome {
   };
 }
 
+/** What one attempt that carried the answer produced, for usage summed over attempts. */
+interface Segment {
+  usage: Partial<UsageCounts>;
+  outputText: string;
+  messages: readonly ChatMessage[];
+}
+
+/** Where the run stands, kept across attempts (and read by the fault path). */
+interface Progress {
+  attempts: number;
+  target: RunTarget;
+  /** The request of the attempt under way (a continuation carries the partial answer). */
+  request: ChatRequest;
+  /** Attempts before this one whose output is part of the answer (continued answers). */
+  segments: Segment[];
+}
+
 /**
- * Drives one generation: upstream request -> frame pipeline -> log. Owns the
- * retries (before the first content frame only), the idle timeout, the abort signal that
- * cancel and the grace period use, and the terminal frames: whatever happens, the log ends
- * with exactly one `done`.
+ * Drives one generation: upstream request -> frame pipeline -> log. Owns the retries and
+ * fallbacks (before the first content frame only), continuing a dropped answer (`recover`), the
+ * token budget, the idle timeout, the abort signal that cancel and the grace period use, and
+ * the terminal frames: whatever happens, the log ends with exactly one `done`.
  */
 export async function runGeneration(plan: RunPlan): Promise<void> {
   const { generation } = plan;
-  const emitter = new FrameEmitter(generation, plan.request.include_thinking, () => performance.now());
-  const progress = { attempts: 0 };
+  const emitter = new FrameEmitter(
+    generation,
+    plan.request.include_thinking,
+    () => performance.now(),
+    generation.outputTokens,
+  );
+  const progress: Progress = { attempts: 0, target: plan, request: plan.request, segments: [] };
   try {
     await drive(plan, emitter, progress);
   } catch {
@@ -81,7 +139,7 @@ export async function runGeneration(plan: RunPlan): Promise<void> {
   }
 }
 
-async function drive(plan: RunPlan, emitter: FrameEmitter, progress: { attempts: number }): Promise<void> {
+async function drive(plan: RunPlan, emitter: FrameEmitter, progress: Progress): Promise<void> {
   const { generation } = plan;
   generation.log.append([
     {
@@ -95,14 +153,64 @@ async function drive(plan: RunPlan, emitter: FrameEmitter, progress: { attempts:
       },
     },
   ]);
+  if (plan.request.token_budget !== undefined) {
+    emitter.budget = plan.request.token_budget;
+    emitter.meter.live = true;
+    // Loaded at start; a count per frame cannot wait for it. Without it, pieces are estimated.
+    await loadTokenizer().catch(() => undefined);
+  }
 
+  const targets: readonly RunTarget[] = [plan, ...(plan.fallbacks ?? [])];
+  let targetIndex = 0;
+  let targetAttempts = 0;
+  let recoveries = 0;
+  let continuation: OverlapTrimmer | undefined;
   let outcome: AttemptOutcome;
   for (;;) {
+    const target = progress.target;
     progress.attempts++;
-    outcome = await attempt(plan, emitter);
-    if (outcome.kind !== 'failed' || !outcome.failure.retryable || emitter.contentSent) break;
-    if (progress.attempts > plan.maxRetries) break;
-    const delay = backoffDelay(progress.attempts, plan.retryBaseMs, outcome.retryAfterMs);
+    targetAttempts++;
+    emitter.beginAttempt({
+      servedBy: { provider: target.provider.id, model: target.model },
+      ...(continuation !== undefined ? { continuation } : {}),
+    });
+    outcome = await attempt(plan, target, progress.request, emitter);
+    if (outcome.kind !== 'failed') break;
+    const { failure } = outcome;
+
+    if (canRecover(plan, emitter, failure, recoveries)) {
+      recoveries++;
+      progress.segments.push({
+        usage: emitter.usage,
+        outputText: emitter.outputText,
+        messages: progress.request.messages,
+      });
+      const partial = emitter.answerText;
+      progress.request = continuationRequest(plan.request, partial, target.provider.continuation);
+      continuation = new OverlapTrimmer(partial, target.provider.continuation);
+      generation.log.append([emitter.recoveredFrame(recoveries)]);
+      continue;
+    }
+    if (emitter.contentSent) break;
+
+    const next = targets[targetIndex + 1];
+    const retriesLeft = failure.retryable && targetAttempts <= plan.maxRetries;
+    const delay = retriesLeft
+      ? backoffDelay(targetAttempts, target.retryBaseMs, outcome.retryAfterMs)
+      : undefined;
+    if (next !== undefined && (FALL_BACK_AT_ONCE.has(failure.code) || delay === undefined)) {
+      generation.log.append([
+        emitter.fallbackFrame(
+          { provider: target.provider.id, model: target.model },
+          { provider: next.provider.id, model: next.model },
+          failure.code,
+        ),
+      ]);
+      targetIndex++;
+      targetAttempts = 0;
+      progress.target = next;
+      continue;
+    }
     if (delay === undefined) break;
     const aborted = await sleep(delay, generation.signal);
     if (aborted) {
@@ -110,7 +218,27 @@ async function drive(plan: RunPlan, emitter: FrameEmitter, progress: { attempts:
       break;
     }
   }
-  await finish(plan, emitter, outcome, progress.attempts);
+  await finish(plan, emitter, outcome, progress);
+}
+
+/**
+ * `recover`: the upstream dropped after answer text went out, and the answer can go on: not a
+ * tool-calling turn, not past the most continuations, not stopped from outside.
+ */
+function canRecover(
+  plan: RunPlan,
+  emitter: FrameEmitter,
+  failure: StreamFailure,
+  recoveries: number,
+): boolean {
+  return (
+    plan.request.recover &&
+    DROPS.has(failure.code) &&
+    emitter.textSent &&
+    !emitter.toolCallStarted &&
+    recoveries < MAX_RECOVERIES &&
+    !plan.generation.signal.aborted
+  );
 }
 
 /** The last resort after a fault: terminal frames with what is known, no tokenizer, no await. */
@@ -153,13 +281,19 @@ function sleep(milliseconds: number, signal: AbortSignal): Promise<boolean> {
 }
 
 /** One upstream attempt; resolves (never rejects) with how it ended. */
-function attempt(plan: RunPlan, emitter: FrameEmitter): Promise<AttemptOutcome> {
-  const { generation, provider } = plan;
+function attempt(
+  plan: RunPlan,
+  target: RunTarget,
+  request: ChatRequest,
+  emitter: FrameEmitter,
+): Promise<AttemptOutcome> {
+  const { generation } = plan;
+  const { provider } = target;
   if (generation.signal.aborted)
     return Promise.resolve({ kind: 'aborted', abort: abortOf(generation.signal) });
   let upstreamRequest: UpstreamRequest;
   try {
-    upstreamRequest = provider.buildRequest(plan.request, plan.model, plan.providerSettings);
+    upstreamRequest = provider.buildRequest(request, target.model, target.providerSettings);
   } catch {
     return Promise.resolve(internalFailure(`the request could not be prepared for ${provider.displayName}`));
   }
@@ -172,7 +306,10 @@ function attempt(plan: RunPlan, emitter: FrameEmitter): Promise<AttemptOutcome> 
     generation.signal.addEventListener('abort', onGenerationAbort, { once: true });
     // One timer spans waiting for headers and every gap between chunks; `refresh()` re-arms it
     // without allocating, so resetting it on every chunk stays cheap.
-    const idle = setTimeout(() => controller.abort(new IdleTimeout(plan.idleTimeoutMs)), plan.idleTimeoutMs);
+    const idle = setTimeout(
+      () => controller.abort(new IdleTimeout(target.idleTimeoutMs)),
+      target.idleTimeoutMs,
+    );
 
     const settle = (outcome: AttemptOutcome): void => {
       if (settled) return;
@@ -230,9 +367,19 @@ function attempt(plan: RunPlan, emitter: FrameEmitter): Promise<AttemptOutcome> 
         }
         const pipeline = createFramePipeline(provider, emitter);
 
-        /** Appends what one read produced; false when the attempt stopped (failure or a full log). */
-        const consume = (step: { frames: Frame[]; failure: StreamFailure | undefined }): boolean => {
+        /** Appends what one read produced; false when the attempt stopped (failure, budget, a full log). */
+        const consume = (step: {
+          frames: Frame[];
+          failure: StreamFailure | undefined;
+          budgetHit: boolean;
+        }): boolean => {
           if (step.frames.length > 0) generation.log.append(step.frames);
+          if (step.budgetHit) {
+            // Cut the upstream now: every token past the budget is paid for and thrown away.
+            controller.abort(new BudgetReached());
+            settle({ kind: 'budget' });
+            return false;
+          }
           if (step.failure !== undefined) {
             settle({ kind: 'failed', failure: step.failure });
             return false;
@@ -289,14 +436,45 @@ function attempt(plan: RunPlan, emitter: FrameEmitter): Promise<AttemptOutcome> 
   });
 }
 
+/** Usage over every attempt that carried the answer: each counted where the provider did not. */
+async function totalUsage(emitter: FrameEmitter, progress: Progress): Promise<Usage> {
+  const segments: Segment[] = [
+    ...progress.segments,
+    { usage: emitter.usage, outputText: emitter.outputText, messages: progress.request.messages },
+  ];
+  const parts: Usage[] = [];
+  for (const segment of segments) {
+    try {
+      parts.push(await finalizeUsage(segment.usage, segment.messages, segment.outputText));
+    } catch {
+      parts.push(reportedUsage(segment.usage));
+    }
+  }
+  if (parts.length === 1 && parts[0] !== undefined) return parts[0];
+  const thinking = parts.some((usage) => usage.thinking_tokens !== null)
+    ? parts.reduce((sum, usage) => sum + (usage.thinking_tokens ?? 0), 0)
+    : null;
+  const input = parts.reduce((sum, usage) => sum + usage.input_tokens, 0);
+  const output = parts.reduce((sum, usage) => sum + usage.output_tokens, 0);
+  return {
+    input_tokens: input,
+    output_tokens: output,
+    thinking_tokens: thinking,
+    total_tokens: input + output,
+    estimated: parts.some((usage) => usage.estimated),
+  };
+}
+
 async function finish(
   plan: RunPlan,
   emitter: FrameEmitter,
   outcome: AttemptOutcome,
-  attempts: number,
+  progress: Progress,
 ): Promise<void> {
   const { generation } = plan;
+  const target = progress.target;
   const frames: Frame[] = [];
+  emitter.flushPending(frames);
   let finishReason: Parameters<FrameEmitter['doneFrame']>[0];
   switch (outcome.kind) {
     case 'finished': {
@@ -305,7 +483,7 @@ async function finish(
         frames.push(
           emitter.errorFrame({
             code: 'content_filter',
-            message: `${plan.provider.displayName} stopped the answer by content filter (${emitter.finish?.raw ?? 'content_filter'})`,
+            message: `${target.provider.displayName} stopped the answer by content filter (${emitter.finish?.raw ?? 'content_filter'})`,
             retryable: false,
           }),
         );
@@ -313,16 +491,18 @@ async function finish(
       finishReason = reason;
       break;
     }
-    case 'failed':
+    case 'budget':
+      finishReason = 'length';
+      break;
+    case 'failed': {
       // Provider bodies echo keys back (OpenAI's 401 does, masked); never let one through.
+      const keys = [plan, ...(plan.fallbacks ?? [])].map((entry) => entry.providerSettings.apiKey ?? '');
       frames.push(
-        emitter.errorFrame({
-          ...outcome.failure,
-          message: redactSecrets(outcome.failure.message, [plan.providerSettings.apiKey ?? '']),
-        }),
+        emitter.errorFrame({ ...outcome.failure, message: redactSecrets(outcome.failure.message, keys) }),
       );
       finishReason = outcome.failure.code === 'content_filter' ? 'content_filter' : 'error';
       break;
+    }
     case 'aborted':
       if (outcome.abort.reason === 'shutdown') {
         frames.push(
@@ -339,14 +519,8 @@ async function finish(
       throw new Error(`unhandled outcome ${JSON.stringify(exhaustive)}`);
     }
   }
-  const outputText = emitter.outputText;
-  let usage: Usage;
-  try {
-    usage = await finalizeUsage(emitter.usage, plan.request.messages, outputText);
-  } catch {
-    usage = reportedUsage(emitter.usage);
-  }
-  frames.push(emitter.doneFrame(finishReason, usage, attempts, plan.receivedAt));
+  const usage = await totalUsage(emitter, progress);
+  frames.push(emitter.doneFrame(finishReason, usage, progress.attempts, plan.receivedAt));
   generation.log.append(frames);
   generation.markEnded();
 }

@@ -3,16 +3,25 @@ import type { Usage } from '../protocol/frames.js';
 import type { ChatMessage } from '../protocol/request.js';
 import type { UsageCounts } from '../providers/types.js';
 
-type Encoder = (text: string) => number[];
+export type Encoder = (text: string) => number[];
 let encoder: Promise<Encoder> | undefined;
+let loadedEncoder: Encoder | undefined;
 
 /**
  * cl100k_base as the approximation for providers that report no counts. Loading it takes a
  * while (a large table), so the gateway calls this at start, off any request's path.
  */
 export function loadTokenizer(): Promise<Encoder> {
-  encoder ??= import('gpt-tokenizer/encoding/cl100k_base').then((module) => module.encode);
+  encoder ??= import('gpt-tokenizer/encoding/cl100k_base').then((module) => {
+    loadedEncoder = module.encode;
+    return module.encode;
+  });
   return encoder;
+}
+
+/** The tokenizer if it has loaded, for counts that cannot wait (a live count per frame). */
+export function loadedTokenizer(): Encoder | undefined {
+  return loadedEncoder;
 }
 
 /**
@@ -20,7 +29,7 @@ export function loadTokenizer(): Promise<Encoder> {
  * the square of the run's length (100,000 characters without whitespace took seconds), so long
  * runs are cut; cut at whitespace where there is some, the count hardly changes.
  */
-const SEGMENT_CHARS = 256;
+export const SEGMENT_CHARS = 256;
 /** Characters counted exactly per generation; the rest is extrapolated from the ratio so far. */
 const EXACT_CHARS = 256 * 1024;
 /** Main-thread time one count may take before it yields to other streams. */
@@ -31,7 +40,7 @@ function isSpace(code: number): boolean {
 }
 
 /** Where the piece starting at `start` ends: at a space near the bound, never inside a surrogate pair. */
-function segmentEnd(text: string, start: number, limit: number): number {
+export function segmentEnd(text: string, start: number, limit: number): number {
   let end = Math.min(start + SEGMENT_CHARS, limit);
   if (end === limit) return end;
   for (let index = end; index > start + SEGMENT_CHARS / 2; index--) {

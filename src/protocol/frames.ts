@@ -41,6 +41,14 @@ export interface Stats {
   duration_ms: number;
   output_tokens_per_second: number | null;
   attempts: number;
+  /** Present when the request had a `token_budget`: the stream was cut at that budget. */
+  budget_hit?: boolean;
+}
+
+/** A provider and model that served (or was asked to serve) a request. */
+export interface ProviderModel {
+  provider: string;
+  model: string;
 }
 
 /** Fields every frame carries: the provider and model the request asked for. */
@@ -58,6 +66,8 @@ export interface MetadataData extends Envelope {
   upstream_id: string | null;
   upstream_model: string | null;
   input_tokens?: number;
+  /** Who answered: differs from `provider`/`model` after a fallback. */
+  served_by: ProviderModel;
 }
 export interface DeltaData extends Envelope {
   delta_text: string;
@@ -82,21 +92,44 @@ export interface ErrorData extends Envelope {
   /** Answer text (or reasoning, or a tool call) was already sent before the error. */
   partial: boolean;
 }
+/** A switch to the next entry of the request's `fallbacks`, before any content went out. */
+export interface FallbackData extends Envelope {
+  from: ProviderModel;
+  to: ProviderModel;
+  /** The error code that ended the previous provider's attempts. */
+  code: StreamErrorCode;
+}
+/** A dropped answer is continued (`recover: true`): the text that follows carries on from it. */
+export interface RecoveredData extends Envelope {
+  /** 1 for the first continuation, then 2. */
+  attempt: number;
+  /** Answer characters (Unicode code points) sent before the continuation. */
+  after_chars: number;
+}
 export interface DoneData extends Envelope {
   finish_reason: FinishReason;
   usage: Usage;
   stats: Stats;
+  /** Who answered (the last provider tried when none did). */
+  served_by: ProviderModel;
+  /**
+   * Reasoning the provider needs back in the next turn (signed thinking blocks, thought
+   * signatures): opaque, to be sent unchanged as the assistant message's `reasoning_state`.
+   */
+  reasoning_state: unknown;
 }
 
 export type Frame =
   | { event: 'start'; data: StartData }
   | { event: 'metadata'; data: MetadataData }
+  | { event: 'fallback'; data: FallbackData }
   | { event: 'thinking'; data: DeltaData }
   | { event: 'redacted_thinking'; data: Envelope }
   | { event: 'thinking_done'; data: Envelope }
   | { event: 'chunk'; data: ChunkData }
   | { event: 'tool_call_start'; data: ToolCallStartData }
   | { event: 'tool_call'; data: ToolCallData }
+  | { event: 'recovered'; data: RecoveredData }
   | { event: 'error'; data: ErrorData }
   | { event: 'cancelled'; data: Envelope }
   | { event: 'done'; data: DoneData };

@@ -1,4 +1,12 @@
-import type { ErrorData, FinishReason, FrameEvent, Stats, ToolCallData, Usage } from './frames.js';
+import type {
+  ErrorData,
+  FinishReason,
+  FrameEvent,
+  ProviderModel,
+  Stats,
+  ToolCallData,
+  Usage,
+} from './frames.js';
 
 /**
  * The HTTP side of the Sluice wire contract (CONTRACT.md sections 2 to 4 and 7): routes,
@@ -62,12 +70,14 @@ export function matchGenerationPath(
 export const FRAME_EVENTS = [
   'start',
   'metadata',
+  'fallback',
   'thinking',
   'redacted_thinking',
   'thinking_done',
   'chunk',
   'tool_call_start',
   'tool_call',
+  'recovered',
   'error',
   'cancelled',
   'done',
@@ -148,6 +158,10 @@ export interface GenerationResult {
   usage: Usage | null;
   stats: Stats | null;
   error: GenerationError | null;
+  /** Who answered (after a fallback, not the provider asked for); `null` before anyone did. */
+  served_by: ProviderModel | null;
+  /** The `done` frame's `reasoning_state`: `null` while running or when there is none. */
+  reasoning_state: unknown;
   /** Fields a newer gateway may add (the contract allows new optional fields). */
   [extra: string]: unknown;
 }

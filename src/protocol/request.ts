@@ -120,6 +120,11 @@ const messageSchema = z
     tool_call_id: z.string().min(1).optional(),
     /** Extension: the tool calls an assistant turn made, so tool results can follow it. */
     tool_calls: z.array(toolCallSchema).max(128).optional(),
+    /**
+     * On an assistant turn: the `reasoning_state` of the `done` that ended it, sent back unchanged
+     * (opaque JSON; each provider's request mapping reads what it wrote and ignores the rest).
+     */
+    reasoning_state: z.unknown().optional(),
   })
   .superRefine((message, context) => {
     if (message.role === 'tool' && !message.tool_call_id) {
@@ -132,6 +137,13 @@ const messageSchema = z
     const hasToolCalls = message.role === 'assistant' && (message.tool_calls?.length ?? 0) > 0;
     if (typeof message.content !== 'string' && !hasToolCalls) {
       context.addIssue({ code: 'custom', path: ['content'], message: 'content must be a string' });
+    }
+    if (message.role !== 'assistant' && message.reasoning_state != null) {
+      context.addIssue({
+        code: 'custom',
+        path: ['reasoning_state'],
+        message: 'reasoning_state belongs on assistant messages only',
+      });
     }
   });
 
@@ -158,6 +170,22 @@ const toolSchema = z.object({
 });
 
 const nullable = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
+
+/** The most `fallbacks` a request may name (CONTRACT.md section 8). */
+export const MAX_FALLBACKS = 4;
+
+const fallbackSchema = z.object({
+  provider: z
+    .string({ error: 'provider must be a string' })
+    .min(1, 'provider must not be empty')
+    .max(64, 'provider is too long'),
+  model: nullable(
+    z
+      .string({ error: 'model must be a string' })
+      .min(1, 'model must not be empty')
+      .max(256, 'model is too long'),
+  ),
+});
 
 const chatRequestSchema = z.object({
   provider: z
@@ -215,12 +243,31 @@ const chatRequestSchema = z.object({
         }
       }),
   ),
+  token_budget: nullable(
+    z
+      .number({ error: 'token_budget must be a positive integer' })
+      .int('token_budget must be a positive integer')
+      .positive('token_budget must be a positive integer')
+      .max(10_000_000, 'token_budget is too large'),
+  ),
+  fallbacks: nullable(
+    z
+      .array(fallbackSchema, { error: 'fallbacks must be an array of {"provider", "model"}' })
+      .max(MAX_FALLBACKS, `fallbacks may name at most ${MAX_FALLBACKS} providers`),
+  ),
+  recover: nullable(z.boolean({ error: 'recover must be a boolean' })),
+  cancel_on_disconnect: nullable(z.boolean({ error: 'cancel_on_disconnect must be a boolean' })),
 });
 
 /** The fields this schema reads: ill-formed Unicode under any other key is ignored with the key. */
 const KNOWN_FIELDS: ReadonlySet<string> = new Set(Object.keys(chatRequestSchema.shape));
 
 export type ChatMessage = z.infer<typeof messageSchema>;
+/** One entry of `fallbacks`: the provider's default model when `model` is absent. */
+export interface FallbackTarget {
+  provider: string;
+  model: string | undefined;
+}
 export type ToolDefinition = z.infer<typeof toolSchema>;
 
 /** A validated chat request, with absent optional fields normalized to `undefined`. */
@@ -233,6 +280,14 @@ export interface ChatRequest {
   thinking_budget: number | undefined;
   include_thinking: boolean;
   tools: ToolDefinition[] | undefined;
+  /** Output tokens (answer and reasoning) after which the stream is cut (`finish_reason` `length`). */
+  token_budget: number | undefined;
+  /** Tried in order when the request fails before its first content frame. */
+  fallbacks: FallbackTarget[];
+  /** Continue an answer whose upstream dropped after text went out. */
+  recover: boolean;
+  /** No grace period: a reader that goes away aborts the upstream at once. */
+  cancel_on_disconnect: boolean;
 }
 
 interface RequestIssue {
@@ -321,6 +376,13 @@ export function parseChatRequest(body: unknown): ParseResult {
       thinking_budget: data.thinking_budget ?? undefined,
       include_thinking: data.include_thinking ?? true,
       tools: data.tools ?? undefined,
+      token_budget: data.token_budget ?? undefined,
+      fallbacks: (data.fallbacks ?? []).map((entry) => ({
+        provider: entry.provider,
+        model: entry.model ?? undefined,
+      })),
+      recover: data.recover ?? false,
+      cancel_on_disconnect: data.cancel_on_disconnect ?? false,
     },
   };
 }

@@ -16,11 +16,23 @@ export type CodecPart =
   | { type: 'text'; text: string }
   | { type: 'tool_call_start'; index: number; id: string; name: string }
   | { type: 'tool_call'; index: number; id: string; name: string; arguments: string }
+  /**
+   * Reasoning the provider needs back in the next turn (a signed thinking block, a redacted
+   * block, a thought signature), in the provider's own terms: the gateway collects the items
+   * into `done.reasoning_state` and the provider's request mapping reads them back.
+   */
+  | { type: 'reasoning_state'; item: Record<string, unknown> }
   /** Counts reported so far; a later report replaces the fields it carries. */
   | { type: 'usage'; usage: Partial<UsageCounts> }
   /** The upstream's finish reason, mapped onto the contract's (`error`/`cancelled` are never used here). */
   | { type: 'finish'; reason: Exclude<FinishReason, 'error' | 'cancelled'>; rawReason: string }
   | ({ type: 'error' } & StreamFailure);
+
+/**
+ * How a provider continues an answer: `prefill` when its API carries on a final assistant turn
+ * itself (Anthropic, Ollama), `instruction` when a user turn has to ask for it.
+ */
+export type ContinuationStyle = 'prefill' | 'instruction';
 
 export interface UsageCounts {
   inputTokens: number;
@@ -90,6 +102,11 @@ export interface ProviderDefinition {
   createCodec(): StreamCodec;
   /** Maps a non-2xx upstream response to the stream error it means. */
   mapHttpError(status: number, bodyText: string, headers: ResponseHeaders): UpstreamError;
+  /**
+   * How an answer whose upstream dropped is continued (`recover: true`): `prefill` when the API
+   * continues a final assistant turn itself, `instruction` when a user turn must ask for it.
+   */
+  continuation: ContinuationStyle;
   /** A sentence for a refused connection ("is Ollama running ...?"), naming no address. */
   describeConnectionFailure?(): string;
 }

@@ -1,15 +1,16 @@
 import type { IncomingMessage } from 'node:http';
-import { DEFAULT_IDLE_TIMEOUT_MS, type Settings } from '../config.js';
+import type { Settings } from '../config.js';
 import { RequestError } from '../core/errors.js';
 import type { Generation } from '../generation/generation.js';
 import { runGeneration } from '../generation/run.js';
 import type { GenerationStore } from '../generation/store.js';
 import type { HealthBody, ProviderHealth } from '../protocol/http.js';
 import { type ChatRequest, parseChatRequest } from '../protocol/request.js';
-import { PROVIDERS, resolveRequest } from '../providers/registry.js';
+import { PROVIDERS } from '../providers/registry.js';
 import type { ProviderSettings } from '../providers/types.js';
 import type { Transport } from '../upstream/transport.js';
 import { type BodyLimits, PendingBodies, readJsonBody } from './body.js';
+import { resolveTargets } from './targets.js';
 
 /** How each provider is reached in this process. */
 export interface ProviderRuntime {
@@ -76,6 +77,7 @@ export function createGenerationService(context: ServiceContext): GenerationServ
         provider: generation.provider,
         model: generation.model,
         emulated: generation.emulated,
+        served_by: result.served_by,
         finish_reason: result.finish_reason,
         error: result.error?.code ?? null,
         attempts: result.stats?.attempts ?? null,
@@ -104,22 +106,16 @@ export function createGenerationService(context: ServiceContext): GenerationServ
 
     start(chat, options) {
       refuseWhenShuttingDown();
-      const { provider, model } = resolveRequest(chat);
-      const runtime = context.providers.get(provider.id);
-      if (runtime === undefined || !runtime.configured) {
-        throw new RequestError(
-          'provider_auth',
-          `no API key is configured for ${provider.displayName} (set ${provider.apiKeyEnv.join(' or ')})`,
-          'provider',
-        );
-      }
+      const targets = resolveTargets(chat, context.providers, settings);
+      const { provider, model } = targets.primary;
       const generation = context.store.start({
         owner: options.owner,
         provider: provider.id,
         model,
-        emulated: runtime.emulated,
+        emulated: targets.emulated,
         maxLogBytes: settings.maxLogBytes,
         graceMs: settings.resumeGraceMs,
+        cancelOnDisconnect: chat.cancel_on_disconnect,
       });
       if (typeof generation === 'string') {
         throw new RequestError(
@@ -132,16 +128,13 @@ export function createGenerationService(context: ServiceContext): GenerationServ
       logWhenEnded(generation);
       // runGeneration never rejects: whatever happens, it ends the generation with `done`.
       void runGeneration({
+        ...targets.primary,
         generation,
-        provider,
-        model,
         request: chat,
-        providerSettings: runtime.settings,
         transport: context.transport,
-        idleTimeoutMs: settings.idleTimeoutMs ?? provider.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
         maxRetries: settings.maxRetries,
-        retryBaseMs: settings.retryBaseMs ?? provider.retryBaseMs ?? 1000,
         receivedAt: options.receivedAt,
+        fallbacks: targets.fallbacks,
       });
       return generation;
     },

@@ -232,6 +232,15 @@ class Run {
       case 'cancelled':
         this.stopped = true;
         break;
+      case 'fallback': {
+        const { to } = frame.data;
+        this.meta.append(` → ${to.provider} · ${to.model}`);
+        setStatus(`Falling back to ${to.provider}…`);
+        break;
+      }
+      case 'recovered':
+        setStatus('Connection to the provider dropped · continuing the answer…');
+        break;
       case 'done':
         scheduleRender(this);
         break;

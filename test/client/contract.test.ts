@@ -58,6 +58,8 @@ const RESULT_KEYS = keysOf<GenerationResult>({
   usage: true,
   stats: true,
   error: true,
+  served_by: true,
+  reasoning_state: true,
 });
 const CREATED_KEYS = keysOf<CreatedGenerationBody>({ generation_id: true, stream_url: true });
 const REFUSED_CANCEL_KEYS = keysOf<Extract<CancelBody, { cancelled: false }>>({

@@ -194,4 +194,44 @@ describe('client against a demo gateway', () => {
     expect(answer.providers.openai).toMatchObject({ configured: true, emulated: true });
     expect(typeof answer.providers.openai?.default_model).toBe('string');
   });
+  it('yields fallback and recovered frames and exposes served_by, reasoning_state and both in its result', async () => {
+    emulatorOf(gateway).enqueue('openai', { fault: { type: 'http', status: 503 } });
+    const fallen = await streamChat(
+      { ...hello, fallbacks: [{ provider: 'gemini', model: 'gemini-2.5-flash' }] },
+      { baseUrl },
+    );
+    const events = (await collect(fallen)).map((frame) => frame.event);
+    expect(events).toContain('fallback');
+    const result = await fallen.result;
+    expect(fallen.servedBy).toEqual({ provider: 'gemini', model: 'gemini-2.5-flash' });
+    expect(result.servedBy).toEqual(fallen.servedBy);
+    expect(result.fallbacks).toEqual([
+      expect.objectContaining({ to: { provider: 'gemini', model: 'gemini-2.5-flash' }, code: 'overloaded' }),
+    ]);
+    expect(result.reasoningState).toBeNull();
+
+    emulatorOf(gateway).enqueue(
+      'openai',
+      { chunks: 20, fault: { type: 'reset', afterChunks: 6 } },
+      { chunks: 20 },
+    );
+    const recovered = await streamChat({ ...hello, recover: true }, { baseUrl });
+    expect((await collect(recovered)).map((frame) => frame.event)).toContain('recovered');
+    expect((await recovered.result).recoveries).toBe(1);
+
+    emulatorOf(gateway).enqueue('anthropic', { thinkingChunks: 3 });
+    const thinking = await streamChat(
+      {
+        provider: 'anthropic',
+        model: 'claude-sonnet-4-5',
+        thinking_budget: 1024,
+        tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }],
+        messages: [{ role: 'user', content: 'Weather?' }],
+      },
+      { baseUrl },
+    );
+    await collect(thinking);
+    expect(thinking.reasoningState).toMatchObject({ provider: 'anthropic', items: [{ type: 'thinking' }] });
+    expect((await thinking.result).reasoningState).toEqual(thinking.reasoningState);
+  });
 });

@@ -126,6 +126,47 @@ describe('client disconnect', () => {
   });
 });
 
+describe('cancel_on_disconnect', () => {
+  // A grace period long enough that only the request field can explain a prompt abort.
+  let patient: TestGateway;
+  beforeAll(async () => {
+    patient = await startTestGateway({ resumeGraceMs: 10_000 });
+  });
+  afterAll(() => patient.close());
+  beforeEach(() => patient.emulator.reset());
+
+  it('aborts the upstream at once when the client goes away, with no grace period', async () => {
+    patient.emulator.enqueue('openai', { chunkDelayMs: 50, chunks: 200 });
+    const live = await openLive(
+      `${patient.url}/api/v1/chat/stream`,
+      streamRequest(chatBody('openai', { cancel_on_disconnect: true })),
+    );
+    await live.waitForFrames(3);
+    const cutAt = Date.now();
+    live.cut();
+    await eventually(() => patient.emulator.stats('openai').closedByClient === 1, 2000, 'upstream aborted');
+    const closedAt = patient.emulator.stats('openai').lastClientCloseAt ?? 0;
+    expect(closedAt - cutAt).toBeLessThan(1000);
+    const id = live.headers.get('x-generation-id') ?? '';
+    await eventually(() => patient.gateway.store.running().length === 0, 2000, 'the generation to end');
+    const result = await (await fetch(`${patient.url}/api/v1/generations/${id}`)).json();
+    expect(result).toMatchObject({ status: 'done', finish_reason: 'cancelled' });
+  });
+
+  it('still waits for a first reader of a generation started without one', async () => {
+    patient.emulator.enqueue('openai', { chunkDelayMs: 20, chunks: 10 });
+    const created = await fetch(
+      `${patient.url}/api/v1/generations`,
+      streamRequest(chatBody('openai', { cancel_on_disconnect: true })),
+    );
+    const { stream_url: streamUrl } = (await created.json()) as { stream_url: string };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const stream = await readResponse(await fetch(`${patient.url}${streamUrl}`));
+    expect(stream.frames.at(-1)?.data.finish_reason).toBe('stop');
+    expect(patient.emulator.stats('openai').closedByClient).toBe(0);
+  });
+});
+
 describe('bursts', () => {
   it('never drops a reader that keeps reading, however fast the upstream bursts', async () => {
     harness.emulator.enqueue('openai', { chunkDelayMs: 0, chunks: 20_000 });

@@ -10,6 +10,10 @@ export function chatRequest(fields: Partial<ChatRequest> & { provider: string })
     thinking_budget: undefined,
     include_thinking: true,
     tools: undefined,
+    token_budget: undefined,
+    fallbacks: [],
+    recover: false,
+    cancel_on_disconnect: false,
     ...fields,
   };
 }

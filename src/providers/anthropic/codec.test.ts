@@ -93,7 +93,7 @@ describe('Anthropic codec on recorded transcripts', () => {
     ]);
   });
 
-  it('claude-3-7 thinking then text; the signature goes nowhere', () => {
+  it('claude-3-7 thinking then text; the signed block is kept for the next turn, never as text', () => {
     const parts = replay(chunks('anthropic-thinking.txt'));
     expect(textOf(parts, 'thinking')).toBe(
       'The user has simply said "hey" as a greeting without any specific request or question. ' +
@@ -107,7 +107,13 @@ describe('Anthropic codec on recorded transcripts', () => {
     const lastThinking = parts.findLastIndex((part) => part.type === 'thinking');
     const firstText = parts.findIndex((part) => part.type === 'text');
     expect(lastThinking).toBeLessThan(firstText);
-    expect(JSON.stringify(parts)).not.toContain('ErUBCkYIARgC');
+    const [state] = ofType(parts, 'reasoning_state');
+    expect(state?.item).toMatchObject({ type: 'thinking', thinking: textOf(parts, 'thinking') });
+    expect(String(state?.item.signature)).toMatch(/^ErUBCkYIARgC/);
+    // The block is whole at its stop, before the answer text.
+    expect(parts.findIndex((part) => part.type === 'reasoning_state')).toBeLessThan(firstText);
+    const visible = parts.filter((part) => part.type !== 'reasoning_state');
+    expect(JSON.stringify(visible)).not.toContain('ErUBCkYIARgC');
     expect(parts.slice(-2)).toEqual([
       { type: 'usage', usage: { inputTokens: 778, outputTokens: 104 } },
       { type: 'finish', reason: 'stop', rawReason: 'end_turn' },
@@ -124,7 +130,9 @@ describe('Anthropic codec on recorded transcripts', () => {
     expect(ofType(parts, 'usage')).toEqual([]);
     expect(textOf(parts, 'thinking')).toContain('10,800 + 1,350 + 81 = 12,231');
     expect(textOf(parts, 'text')).toBe('27 * 453 = 12,231');
-    expect(JSON.stringify(parts)).not.toContain('EqQBCgIYAhIM');
+    expect(ofType(parts, 'reasoning_state').map((part) => part.item.signature)).toEqual([
+      expect.stringMatching(/^EqQBCgIYAhIM/),
+    ]);
     expect(parts.at(-1)).toEqual({ type: 'finish', reason: 'stop', rawReason: 'end_turn' });
   });
 
@@ -159,18 +167,29 @@ describe('Anthropic codec on recorded transcripts', () => {
 });
 
 describe('Anthropic codec on constructed fixtures', () => {
-  it('redacted_thinking becomes one part, never decoded', () => {
+  it('redacted_thinking becomes one part, never decoded; its data is kept as it came for the next turn', () => {
     const parts = replay(raw('anthropic-redacted-thinking.txt'));
     expect(ofType(parts, 'redacted_thinking')).toEqual([{ type: 'redacted_thinking' }]);
-    expect(JSON.stringify(parts)).not.toContain('EmwKAhgB');
+    const visible = parts.filter((part) => part.type !== 'reasoning_state');
+    expect(JSON.stringify(visible)).not.toContain('EmwKAhgB');
     expect(parts.map((part) => part.type)).toEqual([
       'metadata',
       'usage',
       'redacted_thinking',
+      'reasoning_state',
       'thinking',
+      'reasoning_state',
       'text',
       'usage',
       'finish',
+    ]);
+    expect(ofType(parts, 'reasoning_state').map((part) => part.item)).toEqual([
+      { type: 'redacted_thinking', data: expect.stringMatching(/^EmwKAhgB.*==$/) },
+      {
+        type: 'thinking',
+        thinking: 'Some of my reasoning was redacted.',
+        signature: expect.stringMatching(/^ErUBCkYIARgC/),
+      },
     ]);
     expect(textOf(parts, 'thinking')).toBe('Some of my reasoning was redacted.');
     expect(textOf(parts, 'text')).toBe('Here is the answer.');
@@ -230,10 +249,16 @@ describe('Anthropic codec on constructed fixtures', () => {
       'thinking',
       'text',
       'thinking',
+      'reasoning_state',
       'text',
       'usage',
       'finish',
     ]);
+    expect(ofType(parts, 'reasoning_state')[0]?.item).toEqual({
+      type: 'thinking',
+      thinking: 'think-1 think-2',
+      signature: 'c2lnbmF0dXJl',
+    });
     expect(parts).toContainEqual({
       type: 'usage',
       usage: { outputTokens: 12, thinkingTokens: 5, inputTokens: 30 },

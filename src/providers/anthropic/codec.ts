@@ -21,12 +21,15 @@ interface WireBlock {
   name?: string;
   text?: string;
   thinking?: string;
+  signature?: string;
+  data?: string;
   input?: unknown;
 }
 interface WireDelta {
   type?: string;
   text?: string;
   thinking?: string;
+  signature?: string;
   partial_json?: string;
   stop_reason?: string | null;
 }
@@ -42,7 +45,9 @@ interface StreamEvent {
 
 /** A content block being streamed, keyed by its wire index. */
 type OpenBlock =
-  | { kind: 'text' | 'thinking' | 'ignored' }
+  | { kind: 'text' | 'ignored' }
+  /** Its text and signature are kept: the next turn must send the block back unchanged. */
+  | { kind: 'thinking'; pieces: string[]; signature: string }
   | { kind: 'tool'; index: number; id: string; name: string; pieces: string[]; initialInput: unknown };
 
 const EVENT_TYPES = [
@@ -141,14 +146,21 @@ export function createAnthropicCodec(): StreamCodec {
         blocks.set(event.index, { kind: 'text' });
         if (nonEmpty(block.text)) parts.push({ type: 'text', text: block.text });
         return;
-      case 'thinking':
-        blocks.set(event.index, { kind: 'thinking' });
-        if (nonEmpty(block.thinking)) parts.push({ type: 'thinking', text: block.thinking });
+      case 'thinking': {
+        const thinking = nonEmpty(block.thinking) ? block.thinking : '';
+        const signature = nonEmpty(block.signature) ? block.signature : '';
+        blocks.set(event.index, { kind: 'thinking', pieces: thinking ? [thinking] : [], signature });
+        if (thinking) parts.push({ type: 'thinking', text: thinking });
         return;
+      }
       case 'redacted_thinking':
-        // Encrypted reasoning: acknowledged, never decoded; it has no deltas.
+        // Encrypted reasoning: acknowledged, never decoded; it has no deltas. Its `data` goes
+        // back in the next turn as it came.
         blocks.set(event.index, { kind: 'ignored' });
         parts.push({ type: 'redacted_thinking' });
+        if (nonEmpty(block.data)) {
+          parts.push({ type: 'reasoning_state', item: { type: 'redacted_thinking', data: block.data } });
+        }
         return;
       case 'tool_use': {
         const index = toolOrder++;
@@ -176,17 +188,32 @@ export function createAnthropicCodec(): StreamCodec {
         if (fits('text') && nonEmpty(delta.text)) parts.push({ type: 'text', text: delta.text });
         return;
       case 'thinking_delta':
-        if (fits('thinking') && nonEmpty(delta.thinking))
+        if (fits('thinking') && nonEmpty(delta.thinking)) {
+          if (block?.kind === 'thinking') block.pieces.push(delta.thinking);
           parts.push({ type: 'thinking', text: delta.thinking });
+        }
+        return;
+      case 'signature_delta':
+        // Anthropic's proof that the thinking text is its own; a block sent back without it (or
+        // with its text changed) is refused, so it is kept with the text (docs/wire.md §2.4).
+        if (block?.kind === 'thinking' && nonEmpty(delta.signature)) block.signature = delta.signature;
         return;
       case 'input_json_delta':
         if (block?.kind === 'tool' && nonEmpty(delta.partial_json)) block.pieces.push(delta.partial_json);
         return;
       default:
-        // signature_delta (opaque proof for multi-turn thinking, not content), citations_delta
-        // (the cited text is already in the answer) and delta types added later.
+        // citations_delta (the cited text is already in the answer) and delta types added later.
         return;
     }
+  };
+
+  /** A signed thinking block, as the next turn must send it back; an unsigned one is useless there. */
+  const completeThinking = (block: Extract<OpenBlock, { kind: 'thinking' }>, parts: CodecPart[]): void => {
+    if (block.signature.length === 0) return;
+    parts.push({
+      type: 'reasoning_state',
+      item: { type: 'thinking', thinking: block.pieces.join(''), signature: block.signature },
+    });
   };
 
   const onBlockStop = (event: StreamEvent, parts: CodecPart[]): void => {
@@ -194,12 +221,16 @@ export function createAnthropicCodec(): StreamCodec {
     const block = blocks.get(event.index);
     blocks.delete(event.index);
     if (block?.kind === 'tool') completeTool(block, parts);
+    if (block?.kind === 'thinking') completeThinking(block, parts);
   };
 
   const finish = (raw: string, parts: CodecPart[]): void => {
     finished = true;
-    // A tool block the upstream never closed still ends here, before the finish part.
-    for (const block of blocks.values()) if (block.kind === 'tool') completeTool(block, parts);
+    // A block the upstream never closed still ends here, before the finish part.
+    for (const block of blocks.values()) {
+      if (block.kind === 'tool') completeTool(block, parts);
+      if (block.kind === 'thinking') completeThinking(block, parts);
+    }
     blocks.clear();
     parts.push({ type: 'finish', reason: mapAnthropicStopReason(raw), rawReason: raw });
   };

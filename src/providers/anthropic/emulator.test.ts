@@ -344,4 +344,139 @@ describe('the official @anthropic-ai/sdk reads the emulator', () => {
     expect(failure).toBeInstanceOf(APIError);
     expect(JSON.stringify((failure as APIError).error)).toContain('overloaded_error');
   });
+
+  describe('extended thinking across turns, as the API enforces it', () => {
+    const tools = [
+      {
+        name: 'get_weather',
+        description: 'Weather for a city',
+        input_schema: { type: 'object' as const, properties: { location: { type: 'string' } } },
+      },
+    ];
+    const thinking = { type: 'enabled' as const, budget_tokens: 1024 };
+    const question = { role: 'user' as const, content: 'Weather in Paris?' };
+
+    /** Turn one: thinking, then a call; the SDK assembles the blocks from the stream. */
+    async function firstTurn(): Promise<Anthropic.Message> {
+      emulator.enqueue('anthropic', { thinkingChunks: 5 });
+      return client()
+        .messages.stream({
+          model: 'claude-sonnet-4-5',
+          max_tokens: 4096,
+          thinking,
+          tools,
+          messages: [question],
+        })
+        .finalMessage();
+    }
+
+    function secondTurn(assistant: Anthropic.ContentBlockParam[], toolUseId: string) {
+      return client()
+        .messages.stream({
+          model: 'claude-sonnet-4-5',
+          max_tokens: 4096,
+          thinking,
+          tools,
+          messages: [
+            question,
+            { role: 'assistant', content: assistant },
+            {
+              role: 'user',
+              content: [{ type: 'tool_result', tool_use_id: toolUseId, content: '21 degrees' }],
+            },
+          ],
+        })
+        .finalMessage();
+    }
+
+    it('the SDK reads the signature_delta into the thinking block; sent back, the next turn is answered', async () => {
+      const first = await firstTurn();
+      expect(first.content.map((block) => block.type)).toEqual(['thinking', 'tool_use']);
+      const [block, call] = first.content;
+      if (block?.type !== 'thinking' || call?.type !== 'tool_use') throw new Error('unexpected blocks');
+      expect(block.thinking).toBe('Let me think about this');
+      expect(block.signature.length).toBeGreaterThan(20);
+
+      emulator.enqueue('anthropic', { toolCall: false, text: 'It is 21 degrees in Paris.' });
+      const second = await secondTurn(first.content, call.id);
+      expect(second.stop_reason).toBe('end_turn');
+      expect(second.content.at(-1)).toEqual({ type: 'text', text: 'It is 21 degrees in Paris.' });
+    });
+
+    it('refuses the tool-result turn when the assistant turn lacks its signed thinking block', async () => {
+      const first = await firstTurn();
+      const call = first.content.find((block) => block.type === 'tool_use');
+      if (call?.type !== 'tool_use') throw new Error('expected a tool_use block');
+      const failure = await secondTurn([call], call.id).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(APIError);
+      expect((failure as APIError).status).toBe(400);
+      const error = (failure as APIError).error as { type: string; error: { type: string; message: string } };
+      expect(error.type).toBe('error');
+      expect(error.error.type).toBe('invalid_request_error');
+      expect(error.error.message).toMatch(
+        /^messages\.1\.content\.0\.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`\. When `thinking` is enabled, a final `assistant` message must start with a thinking block/,
+      );
+    });
+
+    it('refuses a thinking block whose text or signature was changed', async () => {
+      const first = await firstTurn();
+      const [block, call] = first.content;
+      if (block?.type !== 'thinking' || call?.type !== 'tool_use') throw new Error('unexpected blocks');
+      for (const changed of [
+        { ...block, thinking: `${block.thinking}.` },
+        { ...block, signature: `${block.signature.slice(0, -4)}AAAA` },
+      ]) {
+        const failure = await secondTurn([changed, call], call.id).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect((failure as APIError).status).toBe(400);
+        expect(JSON.stringify((failure as APIError).error)).toContain(
+          'messages.1.content.0: Invalid `signature` in `thinking` block',
+        );
+      }
+    });
+
+    it('takes a conversation that ends in tool results without thinking blocks when thinking is off', async () => {
+      const first = await firstTurn();
+      const call = first.content.find((block) => block.type === 'tool_use');
+      if (call?.type !== 'tool_use') throw new Error('expected a tool_use block');
+      emulator.enqueue('anthropic', { toolCall: false });
+      const answer = await client()
+        .messages.stream({
+          model: 'claude-sonnet-4-5',
+          max_tokens: 1024,
+          tools,
+          messages: [
+            question,
+            { role: 'assistant', content: [call] },
+            { role: 'user', content: [{ type: 'tool_result', tool_use_id: call.id, content: '21 degrees' }] },
+          ],
+        })
+        .finalMessage();
+      expect(answer.stop_reason).toBe('end_turn');
+    });
+
+    it('continues a final assistant turn (a prefill) where it stops', async () => {
+      emulator.enqueue('anthropic', { chunks: 12 });
+      const whole = await client()
+        .messages.stream({ model: 'claude-haiku-4-5', max_tokens: 256, messages: [question] })
+        .finalMessage();
+      const text = whole.content[0]?.type === 'text' ? whole.content[0].text : '';
+      const prefill = text.slice(0, Math.floor(text.length / 2)).trimEnd();
+      emulator.enqueue('anthropic', { chunks: 12 });
+      const rest = await client()
+        .messages.stream({
+          model: 'claude-haiku-4-5',
+          max_tokens: 256,
+          messages: [question, { role: 'assistant', content: prefill }],
+        })
+        .finalMessage();
+      const continued = rest.content[0]?.type === 'text' ? rest.content[0].text : '';
+      expect(prefill + continued).toBe(text);
+    });
+  });
 });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { roughTokens } from '../../emulators/content.js';
 import type {
@@ -29,6 +29,62 @@ interface AnthropicBody {
 }
 
 type BlockKind = 'text' | 'thinking';
+
+/**
+ * The key this process signs its thinking blocks with. A signature proves the block's text is
+ * the emulator's own, unchanged, as Anthropic's do: a block sent back with another text or
+ * signature is refused.
+ */
+const SIGNING_KEY = randomBytes(32);
+
+/** The emulator's signature of one thinking block's text (base64, as Anthropic's look). */
+export function signThinking(thinking: string): string {
+  return createHmac('sha256', SIGNING_KEY).update(thinking).digest('base64');
+}
+
+const EXTENDED_THINKING_DOCS = 'https://docs.claude.com/en/docs/build-with-claude/extended-thinking';
+
+function blocksOf(content: unknown): { type?: unknown; thinking?: unknown; signature?: unknown }[] {
+  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text' }];
+  return Array.isArray(content) ? content.map((block) => (block ?? {}) as Record<string, unknown>) : [];
+}
+
+/**
+ * What Anthropic enforces on extended thinking across turns: a thinking block must come back
+ * with its own signature, and with thinking on, a conversation that ends in tool results needs
+ * the assistant turn before them to start with its thinking block (the API's message, 2025).
+ */
+function thinkingRefusal(messages: unknown[], thinking: boolean): EmulatedRefusal | undefined {
+  for (const [index, message] of messages.entries()) {
+    const { role, content } = (message ?? {}) as { role?: unknown; content?: unknown };
+    if (role !== 'assistant') continue;
+    for (const [position, block] of blocksOf(content).entries()) {
+      if (block.type !== 'thinking') continue;
+      const valid =
+        typeof block.thinking === 'string' &&
+        typeof block.signature === 'string' &&
+        block.signature === signThinking(block.thinking);
+      if (!valid)
+        return {
+          error: `messages.${index}.content.${position}: Invalid \`signature\` in \`thinking\` block`,
+        };
+    }
+  }
+  if (!thinking) return undefined;
+  const last = messages.at(-1) as { role?: unknown; content?: unknown } | undefined;
+  const endsInToolResults =
+    last?.role === 'user' && blocksOf(last.content).some((block) => block.type === 'tool_result');
+  if (!endsInToolResults) return undefined;
+  const assistantIndex = messages.findLastIndex(
+    (message) => (message as { role?: unknown } | null)?.role === 'assistant',
+  );
+  if (assistantIndex === -1) return undefined;
+  const first = blocksOf((messages[assistantIndex] as { content?: unknown }).content)[0];
+  if (first?.type === 'thinking' || first?.type === 'redacted_thinking') return undefined;
+  return {
+    error: `messages.${assistantIndex}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${String(first?.type ?? 'text')}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`. Please consult our documentation at ${EXTENDED_THINKING_DOCS}`,
+  };
+}
 
 function event(type: string, payload: Record<string, unknown>): string {
   return `event: ${type}\ndata: ${JSON.stringify({ type, ...payload })}\n\n`;
@@ -108,17 +164,31 @@ export function parseAnthropicRequest(body: unknown): EmulatedRequest | Emulated
     return { error: 'model: Field required; messages: Field required' };
   }
   if (typeof request.max_tokens !== 'number') return { error: 'max_tokens: Field required' };
-  const refusal = anthropicRefusal(request.model, request.messages, request.max_tokens);
+  const thinking = request.thinking?.type === 'enabled';
+  const refusal =
+    anthropicRefusal(request.model, request.messages, request.max_tokens) ??
+    thinkingRefusal(request.messages, thinking);
   if (refusal !== undefined) return refusal;
   const tools = Array.isArray(request.tools) ? request.tools : [];
+  // A final assistant turn is a prefill: the answer carries on from it.
+  const last = request.messages.at(-1) as { role?: unknown; content?: unknown } | undefined;
+  const prefill =
+    last?.role === 'assistant'
+      ? typeof last.content === 'string'
+        ? last.content
+        : blocksOf(last.content)
+            .map((block) => blockText(block))
+            .join('')
+      : '';
   return {
     model: request.model,
     prompt: lastAnthropicUserText(request.messages),
+    ...(prefill.length > 0 ? { continuation: { partial: prefill, style: 'prefill' as const } } : {}),
     tools: tools.map((tool: { name?: unknown; input_schema?: unknown } | null) => ({
       name: String(tool?.name ?? 'tool'),
       parameters: tool?.input_schema,
     })),
-    thinking: request.thinking?.type === 'enabled',
+    thinking,
     maxTokens: request.max_tokens,
     stream: request.stream === true,
     flags: {},
@@ -189,6 +259,15 @@ function currentIndex(context: ResponseContext): number {
   return (typeof context.state.nextIndex === 'number' ? context.state.nextIndex : 1) - 1;
 }
 
+/** The open thinking block's text so far, which its signature covers. */
+function thinkingPieces(context: ResponseContext): string[] {
+  const pieces = context.state.thinkingPieces;
+  if (Array.isArray(pieces)) return pieces as string[];
+  const created: string[] = [];
+  context.state.thinkingPieces = created;
+  return created;
+}
+
 /** Closes the open text or thinking block; a thinking block's signature comes just before its stop. */
 function closeBlock(context: ResponseContext): string[] {
   const open = openBlock(context);
@@ -197,8 +276,14 @@ function closeBlock(context: ResponseContext): string[] {
   const index = currentIndex(context);
   const events: string[] = [];
   if (open === 'thinking') {
-    const signature = Buffer.from(`sluice-emulator-signature:${context.id}`).toString('base64');
-    events.push(event('content_block_delta', { index, delta: { type: 'signature_delta', signature } }));
+    const thinking = thinkingPieces(context).join('');
+    context.state.thinkingPieces = [];
+    events.push(
+      event('content_block_delta', {
+        index,
+        delta: { type: 'signature_delta', signature: signThinking(thinking) },
+      }),
+    );
   }
   events.push(event('content_block_stop', { index }));
   return events;
@@ -256,6 +341,7 @@ export function createAnthropicDialect(): EmulatorDialect {
     },
     thinking(text, context) {
       const events = ensureBlock('thinking', context);
+      thinkingPieces(context).push(text);
       const index = currentIndex(context);
       events.push(event('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: text } }));
       return events;

@@ -11,6 +11,8 @@ export const anthropic: ProviderDefinition = {
   defaultModel: 'claude-sonnet-4-5',
   suggestedModels: ['claude-sonnet-4-5', 'claude-haiku-4-5', 'claude-opus-4-1', 'claude-3-7-sonnet-latest'],
   framing: 'sse',
+  // A final assistant turn is continued as it stands (docs.anthropic.com, "Prefill Claude's response").
+  continuation: 'prefill',
   apiKeyEnv: ['ANTHROPIC_API_KEY'],
   baseUrlEnv: 'ANTHROPIC_BASE_URL',
   defaultBaseUrl: 'https://api.anthropic.com',

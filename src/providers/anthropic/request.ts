@@ -1,6 +1,7 @@
 import { type ChatMessage, type ChatRequest, parseToolArguments } from '../../protocol/request.js';
 import type { UpstreamRequest } from '../../upstream/transport.js';
 import { requireTurn, turnText } from '../conversation.js';
+import { reasoningItems } from '../reasoning-state.js';
 import type { ProviderIssue, ProviderSettings } from '../types.js';
 import { anthropicOutputLimit } from './models.js';
 
@@ -15,6 +16,8 @@ const DEFAULT_MAX_TOKENS = 4096;
 const MIN_THINKING_BUDGET = 1024;
 
 type ContentBlock =
+  | { type: 'thinking'; thinking: string; signature: string }
+  | { type: 'redacted_thinking'; data: string }
   | { type: 'text'; text: string }
   | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
   | { type: 'tool_result'; tool_use_id: string; content: string };
@@ -80,7 +83,29 @@ export function validateAnthropicRequest(request: ChatRequest, model: string): P
       };
     }
   }
-  return requireTurn(request.messages, 'Anthropic') ?? checkTurnTexts(request.messages);
+  return (
+    requireTurn(request.messages, 'Anthropic') ??
+    checkTurnTexts(request.messages) ??
+    (budget !== undefined && budget > 0 ? checkSignedThinking(request.messages) : undefined)
+  );
+}
+
+/**
+ * With thinking on, Anthropic refuses a conversation that ends in tool results unless the
+ * assistant turn that called the tools starts with its signed thinking block ("a final
+ * `assistant` message must start with a thinking block"): that turn needs its
+ * `reasoning_state` back.
+ */
+function checkSignedThinking(messages: readonly ChatMessage[]): ProviderIssue | undefined {
+  if (messages.at(-1)?.role !== 'tool') return undefined;
+  const position = messages.findLastIndex((message) => message.role === 'assistant');
+  const assistant = messages[position];
+  if (assistant === undefined || thinkingBlocks(assistant).length > 0) return undefined;
+  return {
+    code: 'invalid_request',
+    field: `messages.${position}.reasoning_state`,
+    message: `messages.${position}.reasoning_state is missing: with thinking on, Anthropic needs the signed thinking blocks of the assistant turn whose tool results follow; send back that turn's reasoning_state (from its done frame), or use thinking_budget 0`,
+  };
 }
 
 /**
@@ -101,6 +126,24 @@ function checkTurnTexts(messages: readonly ChatMessage[]): ProviderIssue | undef
     };
   }
   return undefined;
+}
+
+/**
+ * The thinking blocks an assistant turn came with, from its `reasoning_state`, as Anthropic wants
+ * them back: unchanged (text and signature, or the redacted `data`), before the turn's other
+ * blocks. With thinking on, a tool-result turn is refused unless the assistant turn before it
+ * starts with its signed thinking block.
+ */
+function thinkingBlocks(message: ChatMessage): ContentBlock[] {
+  const blocks: ContentBlock[] = [];
+  for (const item of reasoningItems(message.reasoning_state, 'anthropic')) {
+    if (item.type === 'thinking' && typeof item.thinking === 'string' && typeof item.signature === 'string') {
+      blocks.push({ type: 'thinking', thinking: item.thinking, signature: item.signature });
+    } else if (item.type === 'redacted_thinking' && typeof item.data === 'string') {
+      blocks.push({ type: 'redacted_thinking', data: item.data });
+    }
+  }
+  return blocks;
 }
 
 /**
@@ -125,12 +168,14 @@ function toAnthropicMessages(messages: readonly ChatMessage[]): {
         break;
       case 'assistant': {
         const calls = message.tool_calls ?? [];
-        if (calls.length === 0) {
+        const thinking = thinkingBlocks(message);
+        if (calls.length === 0 && thinking.length === 0) {
           converted.push({ role: 'assistant', content });
           break;
         }
         // Anthropic refuses empty and blank text blocks, so text comes only when there is some.
-        const blocks: ContentBlock[] = content.trim().length > 0 ? [{ type: 'text', text: content }] : [];
+        const blocks: ContentBlock[] = [...thinking];
+        if (content.trim().length > 0) blocks.push({ type: 'text', text: content });
         for (const call of calls) {
           blocks.push({
             type: 'tool_use',

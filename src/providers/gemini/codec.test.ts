@@ -79,16 +79,21 @@ describe('Gemini codec on recorded transcripts', () => {
     expect(ofType(parts, 'usage')).toEqual([
       { type: 'usage', usage: { inputTokens: 29, outputTokens: 60, thinkingTokens: 45 } },
     ]);
+    // The call's thought signature is kept, naming the call it belongs to, for the next turn.
+    expect(ofType(parts, 'reasoning_state').map((part) => part.item)).toEqual([
+      { part: 'function_call', index: 0, signature: expect.stringMatching(/^.{16,}$/) },
+    ]);
     expect(parts.at(-1)).toEqual({ type: 'finish', reason: 'stop', rawReason: 'STOP' });
   });
 
-  it('a thoughtSignature on an empty final text part is skipped; usage follows the latest snapshot', () => {
+  it('a thoughtSignature on an empty final text part is kept aside, not as text; usage follows the latest snapshot', () => {
     const parts = replay(chunks('gemini-reasoning-signature.chunks.txt'));
     expect(textOf(parts, 'text')).toBe(
       'There are **3** "r"s in strawberry.\n\nHere is the breakdown: st**r**awbe**rr**y.',
     );
     expect(ofType(parts, 'text')).toHaveLength(2);
     expect(ofType(parts, 'thinking')).toEqual([]);
+    expect(ofType(parts, 'reasoning_state').map((part) => part.item.part)).toEqual(['text']);
     expect(ofType(parts, 'usage').map((part) => part.usage)).toEqual([
       { inputTokens: 9, outputTokens: 266, thinkingTokens: 256 },
       { inputTokens: 9, outputTokens: 285, thinkingTokens: 256 },

@@ -63,6 +63,22 @@ export function createGeminiCodec(): StreamCodec {
   let toolCount = 0;
   let lastUsage = '';
 
+  /**
+   * A thought signature goes back on the part that carried it in the next turn (Gemini 3 refuses
+   * a replayed function call without its own): kept with which part that was.
+   */
+  const onSignature = (
+    part: GeminiPart,
+    kind: string,
+    index: number | undefined,
+    parts: CodecPart[],
+  ): void => {
+    if (typeof part.thoughtSignature !== 'string' || part.thoughtSignature.length === 0) return;
+    const item: Record<string, unknown> = { part: kind, signature: part.thoughtSignature };
+    if (index !== undefined) item.index = index;
+    parts.push({ type: 'reasoning_state', item });
+  };
+
   const onPart = (part: GeminiPart, parts: CodecPart[]): void => {
     const call = part.functionCall;
     if (isNonArrayObject(call) && typeof call.name === 'string' && call.name.length > 0) {
@@ -76,12 +92,15 @@ export function createGeminiCodec(): StreamCodec {
         name: call.name,
         arguments: JSON.stringify(call.args ?? {}),
       });
+      onSignature(part, 'function_call', index, parts);
       return;
     }
     // Other part kinds (inlineData, executableCode, ...) come only from features the gateway
     // never requests. An empty text part only carries a `thoughtSignature` (docs/wire.md §3.3).
+    const thought = part.thought === true;
+    onSignature(part, thought ? 'thought' : 'text', undefined, parts);
     if (typeof part.text !== 'string' || part.text.length === 0) return;
-    parts.push({ type: part.thought === true ? 'thinking' : 'text', text: part.text });
+    parts.push({ type: thought ? 'thinking' : 'text', text: part.text });
   };
 
   const onFinish = (candidate: GeminiCandidate, parts: CodecPart[]): void => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../../../test/helpers/emulator.js';
 import { replayEverySplit, textOf } from '../../../test/helpers/replay.js';
 import type { ChatRequest } from '../../protocol/request.js';
+import { CONTINUE_INSTRUCTION } from '../continuation.js';
 import type { CodecPart } from '../types.js';
 import { createGeminiCodec } from './codec.js';
 import { createGeminiDialect, googleJson } from './emulator.js';
@@ -214,6 +215,10 @@ describe('Gemini emulator dialect', () => {
       thinking_budget: 256,
       include_thinking: true,
       tools: undefined,
+      token_budget: undefined,
+      fallbacks: [],
+      recover: false,
+      cancel_on_disconnect: false,
     };
     const upstream = gemini.buildRequest(chatRequest, 'gemini-2.5-pro', {
       apiKey: 'secret-key',
@@ -231,5 +236,79 @@ describe('Gemini emulator dialect', () => {
     expect(textOf(parts, 'thinking').length).toBeGreaterThan(0);
     expect(textOf(parts, 'text')).toContain('Hello gateway');
     expect(emulator.stats('gemini').headers.at(-1)?.['x-goog-api-key']).toBe('secret-key');
+  });
+});
+
+describe('Gemini 3 thought signatures, as the API enforces them', () => {
+  const MODEL = 'gemini-3-pro-preview';
+  const tools = [
+    {
+      functionDeclarations: [
+        { name: 'get_weather', parameters: { type: 'OBJECT', properties: { city: { type: 'STRING' } } } },
+      ],
+    },
+  ];
+  const history = (call: Record<string, unknown>) => ({
+    tools,
+    contents: [
+      { role: 'user', parts: [{ text: 'Weather?' }] },
+      { role: 'model', parts: [call] },
+      { role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: { temp: 21 } } }] },
+    ],
+  });
+
+  it('signs the first call; the call sent back with its signature (or the documented bypass) is answered', async () => {
+    const answer = await post({ ...userTurn('Weather?'), tools }, { model: MODEL });
+    const parts = decode(answer);
+    const [signed] = parts.flatMap((part) => (part.type === 'reasoning_state' ? [part.item] : []));
+    expect(signed).toMatchObject({ part: 'function_call', index: 0 });
+    const call = { functionCall: { name: 'get_weather', args: { city: 'Paris' } } };
+    emulator.enqueue('gemini', { toolCall: false }, { toolCall: false });
+    expect(
+      (await post(history({ ...call, thoughtSignature: signed?.signature }), { model: MODEL })).status,
+    ).toBe(200);
+    const bypass = { ...call, thoughtSignature: 'skip_thought_signature_validator' };
+    expect((await post(history(bypass), { model: MODEL })).status).toBe(200);
+  });
+
+  it('refuses a call of the current turn without a signature, or with a damaged one', async () => {
+    const call = { functionCall: { name: 'get_weather', args: { city: 'Paris' } } };
+    const missing = await post(history(call), { model: MODEL });
+    expect(missing.status).toBe(400);
+    expect(JSON.parse(missing.bytes.toString('utf8')).error).toMatchObject({
+      code: 400,
+      status: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(
+        /^Function call is missing a thought_signature in functionCall parts\. .*`default_api:get_weather` , position 2\./,
+      ),
+    });
+    const damaged = await post(history({ ...call, thoughtSignature: 'c2lnbmF0dXJl' }), { model: MODEL });
+    expect(damaged.status).toBe(400);
+    expect(JSON.parse(damaged.bytes.toString('utf8')).error.message).toBe('Corrupted thought signature.');
+    // Gemini 2.5 does not require them.
+    expect((await post(history(call), { model: 'gemini-2.5-flash' })).status).toBe(200);
+  });
+
+  it('carries on a cut-off answer asked to continue, repeating its last word', async () => {
+    emulator.enqueue('gemini', { chunks: 10 }, { chunks: 10 });
+    const whole = textOf(decode(await post(userTurn('Why?'))), 'text');
+    const partial = whole.slice(0, whole.indexOf(' ', 30));
+    const continued = textOf(
+      decode(
+        await post({
+          contents: [
+            { role: 'user', parts: [{ text: 'Why?' }] },
+            { role: 'model', parts: [{ text: partial }] },
+            { role: 'user', parts: [{ text: CONTINUE_INSTRUCTION }] },
+          ],
+        }),
+      ),
+      'text',
+    );
+    const lastWord = partial.slice(partial.lastIndexOf(' ') + 1);
+    expect(continued.trimStart().startsWith(lastWord)).toBe(true);
+    expect(
+      partial.slice(0, partial.lastIndexOf(' ')) + (continued.startsWith(' ') ? '' : ' ') + continued,
+    ).toBe(whole);
   });
 });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { roughTokens } from '../../emulators/content.js';
 import type {
@@ -11,8 +11,10 @@ import type {
   MidstreamErrorKind,
   ResponseContext,
 } from '../../emulators/types.js';
+import { CONTINUE_INSTRUCTION } from '../continuation.js';
 import { GOOGLE_STATUS_HTTP } from './errors.js';
 import { geminiOutputLimit, needsThoughtSignature } from './models.js';
+import { SKIP_SIGNATURE } from './request.js';
 
 /**
  * `models/{model}:streamGenerateContent?alt=sse` as Google streams it (docs/wire.md §3.2): one
@@ -63,6 +65,53 @@ function lowercaseTypes(schema: unknown): unknown {
   return { ...(schema as object), properties: lowered };
 }
 
+/**
+ * The key this process signs function calls with. Google's signatures are opaque; the emulator's
+ * bind the call they came with, so a replayed call with another call's signature, or a made-up
+ * one, is refused as Google refuses a damaged one.
+ */
+const SIGNING_KEY = randomBytes(32);
+
+function signCall(name: string, args: unknown): string {
+  return createHmac('sha256', SIGNING_KEY)
+    .update(`${name}\u0000${JSON.stringify(args ?? {})}`)
+    .digest('base64');
+}
+
+const SIGNATURES_DOCS = 'https://ai.google.dev/gemini-api/docs/thought-signatures';
+
+/**
+ * Gemini 3 checks the thought signatures of the current turn (the model turns after the last
+ * user text): the first function call of each model turn must carry the signature it was sent
+ * with, or Google's documented bypass value (docs/wire.md §3.3).
+ */
+function signatureRefusal(
+  model: string,
+  contents: readonly { role?: unknown; parts?: Record<string, unknown>[] }[],
+): EmulatedRefusal | undefined {
+  if (!needsThoughtSignature(model)) return undefined;
+  const lastUserText = contents.findLastIndex(
+    (content) =>
+      content.role === 'user' && (content.parts ?? []).some((part) => typeof part?.text === 'string'),
+  );
+  for (const [index, content] of contents.entries()) {
+    if (index < lastUserText || content.role !== 'model') continue;
+    const call = (content.parts ?? []).find((part) => typeof part?.functionCall === 'object');
+    if (call === undefined) continue;
+    const { name, args } = call.functionCall as { name?: unknown; args?: unknown };
+    const signature = call.thoughtSignature;
+    if (typeof signature !== 'string' || signature.length === 0) {
+      return {
+        error: `Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call \`default_api:${String(name)}\` , position ${index + 1}. Please refer to ${SIGNATURES_DOCS} for more details.`,
+      };
+    }
+    if (signature !== SKIP_SIGNATURE && signature !== signCall(String(name), args)) {
+      return { error: 'Corrupted thought signature.' };
+    }
+  }
+  return undefined;
+}
+
 /** The `Part.data` oneof: a part must carry one of these (an empty text does not count). */
 const PART_DATA = [
   'inlineData',
@@ -98,6 +147,8 @@ function geminiRefusal(model: string, request: GeminiRequestBody): EmulatedRefus
       }
     }
   }
+  const unsigned = signatureRefusal(model, contents);
+  if (unsigned !== undefined) return unsigned;
   const maxTokens = request.generationConfig?.maxOutputTokens;
   const limit = geminiOutputLimit(model);
   if (limit !== undefined && typeof maxTokens === 'number' && maxTokens > limit) {
@@ -118,12 +169,22 @@ export function parseGeminiRequest(
   const refusal = geminiRefusal(model, request);
   if (refusal !== undefined) return refusal;
   const contents = request.contents ?? [];
-  const userTurns = contents.filter((turn) => turn.role === 'user' || turn.role === undefined);
+  const textOf = (turn: { parts?: Record<string, unknown>[] } | undefined): string =>
+    (turn?.parts ?? []).map((part) => (typeof part.text === 'string' ? part.text : '')).join('');
+  // A cut-off answer as a model turn, then a user turn asking to carry it on.
+  const asked = contents.at(-1);
+  const partial = contents.at(-2);
+  const continued =
+    asked !== undefined &&
+    asked.role !== 'model' &&
+    textOf(asked) === CONTINUE_INSTRUCTION &&
+    partial?.role === 'model' &&
+    textOf(partial).length > 0;
+  const asking = continued ? contents.slice(0, -2) : contents;
+  const userTurns = asking.filter((turn) => turn.role === 'user' || turn.role === undefined);
   const prompt = [...userTurns]
     .reverse()
-    .map((turn) =>
-      (turn.parts ?? []).map((part) => (typeof part.text === 'string' ? part.text : '')).join(''),
-    )
+    .map((turn) => textOf(turn))
     .find((text) => text.length > 0);
   const thinking = request.generationConfig?.thinkingConfig;
   const maxTokens = request.generationConfig?.maxOutputTokens;
@@ -131,6 +192,7 @@ export function parseGeminiRequest(
   return {
     model,
     prompt: prompt ?? '',
+    ...(continued ? { continuation: { partial: textOf(partial), style: 'instruction' as const } } : {}),
     tools: (request.tools ?? []).flatMap((tool) =>
       (tool.functionDeclarations ?? []).map((declaration) => ({
         name: String(declaration.name ?? 'tool'),
@@ -304,12 +366,11 @@ export function createGeminiDialect(options: GeminiDialectOptions = {}): Emulato
     toolCall(call: EmulatedToolCall, _index, context) {
       const state = stateOf(context);
       state.toolCalls++;
-      const part: Record<string, unknown> = {
-        functionCall: { name: call.name, args: JSON.parse(call.arguments) },
-      };
+      const args: unknown = JSON.parse(call.arguments);
+      const part: Record<string, unknown> = { functionCall: { name: call.name, args } };
       // Gemini 3 signs its function calls (docs/wire.md §3.3); the value is opaque to clients.
       if (needsThoughtSignature(context.model) && state.toolCalls === 1) {
-        part.thoughtSignature = Buffer.from(`sluice-emulator:${context.id}`).toString('base64');
+        part.thoughtSignature = signCall(call.name, args);
       }
       return [chunk(context, { content: content([part]), index: 0 }, usageMetadata(context))];
     },

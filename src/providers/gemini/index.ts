@@ -11,6 +11,7 @@ export const gemini: ProviderDefinition = {
   defaultModel: 'gemini-2.5-flash',
   suggestedModels: ['gemini-2.5-flash', 'gemini-2.5-pro', 'gemini-2.5-flash-lite', 'gemini-2.0-flash'],
   framing: 'sse',
+  continuation: 'instruction',
   apiKeyEnv: ['GEMINI_API_KEY', 'GOOGLE_API_KEY'],
   baseUrlEnv: 'GEMINI_BASE_URL',
   defaultBaseUrl: 'https://generativelanguage.googleapis.com',

@@ -35,9 +35,10 @@ function tierOf(word: string | undefined): GeminiModelTraits['tier'] {
 
 /**
  * Gemini 3 rejects a replayed `functionCall` part without the `thoughtSignature` it was sent
- * with (HTTP 400 "Function call is missing a thought_signature"). The contract's messages do not
- * carry signatures, so replays use Google's documented bypass value instead
- * (ai.google.dev/gemini-api/docs/thought-signatures; vercel/ai#15560 does the same).
+ * with (HTTP 400 "Function call is missing a thought_signature"). A call goes back with its own
+ * signature when its assistant message carries the turn's `reasoning_state`; without one, with
+ * Google's documented bypass value (ai.google.dev/gemini-api/docs/thought-signatures;
+ * vercel/ai#15560 does the same).
  */
 export function needsThoughtSignature(model: string): boolean {
   const { generation } = geminiModelTraits(model);

@@ -8,6 +8,7 @@ import {
 } from '../../protocol/request.js';
 import type { UpstreamRequest } from '../../upstream/transport.js';
 import { requireTurn, turnText } from '../conversation.js';
+import { reasoningItems } from '../reasoning-state.js';
 import type { ProviderIssue, ProviderSettings } from '../types.js';
 import { geminiModelId, geminiModelTraits, needsThoughtSignature } from './models.js';
 import { toGeminiSchema } from './schema.js';
@@ -15,7 +16,7 @@ import { toGeminiSchema } from './schema.js';
 /** The request side of `models/{model}:streamGenerateContent` (docs/wire.md §3.1). */
 
 export type GeminiPart =
-  | { text: string }
+  | { text: string; thoughtSignature?: string }
   | { functionCall: { name: string; args: JsonObject }; thoughtSignature?: string }
   | { functionResponse: { name: string; response: JsonObject } };
 
@@ -80,6 +81,23 @@ export function checkGeminiMessages(messages: readonly ChatMessage[]): ProviderI
 }
 
 /**
+ * The thought signatures an assistant turn came with (its `reasoning_state`): the ones of its
+ * function calls by call index, and the one of its answer text. Thought-summary signatures are
+ * not kept: summaries are not sent back.
+ */
+function signaturesOf(message: ChatMessage): { calls: Map<number, string>; text: string | undefined } {
+  const calls = new Map<number, string>();
+  let text: string | undefined;
+  for (const item of reasoningItems(message.reasoning_state, 'gemini')) {
+    if (typeof item.signature !== 'string' || item.signature.length === 0) continue;
+    if (item.part === 'function_call' && typeof item.index === 'number')
+      calls.set(item.index, item.signature);
+    else if (item.part === 'text') text ??= item.signature;
+  }
+  return { calls, text };
+}
+
+/**
  * Contract messages -> `systemInstruction` + `contents`. Roles become `user`/`model`, tool
  * results become `functionResponse` parts of a user turn, and consecutive turns of one role are
  * merged (parallel tool results must arrive together in one turn). Empty text parts are left
@@ -110,16 +128,24 @@ function toGeminiContents(
         append('user', textParts);
         break;
       case 'assistant': {
-        const calls = (message.tool_calls ?? []).map(
-          (call): GeminiPart => ({
+        const signatures = signaturesOf(message);
+        // Each part goes back with the signature it came with; a Gemini 3 call replayed without
+        // its own carries Google's documented bypass value instead.
+        const calls = (message.tool_calls ?? []).map((call, index): GeminiPart => {
+          const thoughtSignature = signatures.calls.get(index) ?? (signature ? SKIP_SIGNATURE : undefined);
+          return {
             functionCall: {
               name: call.function.name,
               args: parseToolArguments(call.function.arguments) ?? {},
             },
-            ...(signature ? { thoughtSignature: SKIP_SIGNATURE } : {}),
-          }),
-        );
-        append('model', [...textParts, ...calls]);
+            ...(thoughtSignature !== undefined ? { thoughtSignature } : {}),
+          };
+        });
+        const answer: GeminiPart[] =
+          text.length === 0
+            ? []
+            : [signatures.text === undefined ? { text } : { text, thoughtSignature: signatures.text }];
+        append('model', [...answer, ...calls]);
         break;
       }
       case 'tool':

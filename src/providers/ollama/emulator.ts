@@ -7,7 +7,7 @@ import type {
   EmulatorDialect,
   ResponseContext,
 } from '../../emulators/types.js';
-import { lastUserText } from '../openai/emulator.js';
+import { chatContinuation, lastUserText } from '../openai/emulator.js';
 
 /**
  * Ollama's `/api/chat` stream (docs/wire.md §5; ollama server/routes.go, api/types.go): one
@@ -30,9 +30,13 @@ export function parseOllamaRequest(body: unknown): EmulatedRequest | EmulatedRef
   const request = (typeof body === 'object' && body !== null ? body : {}) as OllamaBody;
   if (typeof request.model !== 'string' || request.model.length === 0) return { error: 'model is required' };
   const maxTokens = request.options?.num_predict;
+  const messages = Array.isArray(request.messages) ? request.messages : [];
+  // A final assistant message is continued, not answered (ollama/ollama#6778).
+  const continued = chatContinuation(messages, 'prefill');
   return {
     model: request.model,
-    prompt: lastUserText(Array.isArray(request.messages) ? request.messages : []),
+    prompt: continued?.prompt ?? lastUserText(messages),
+    ...(continued?.continuation !== undefined ? { continuation: continued.continuation } : {}),
     tools: (request.tools ?? []).map((tool) => ({
       name: String(tool.function?.name ?? 'tool'),
       parameters: tool.function?.parameters,

@@ -10,6 +10,8 @@ export const ollama: ProviderDefinition = {
   // Whatever the local server has pulled is accepted, so there is no `models` whitelist.
   suggestedModels: ['llama3.2', 'qwen3', 'gpt-oss:20b', 'deepseek-r1'],
   framing: 'ndjson',
+  // /api/chat continues a final assistant message instead of starting a new one (ollama/ollama#6778).
+  continuation: 'prefill',
   apiKeyEnv: [],
   baseUrlEnv: 'OLLAMA_BASE_URL',
   defaultBaseUrl: 'http://127.0.0.1:11434',

@@ -8,6 +8,7 @@ import type {
   MidstreamErrorKind,
   ResponseContext,
 } from '../../emulators/types.js';
+import { CONTINUE_INSTRUCTION } from '../continuation.js';
 import { openAiOutputLimit } from './models.js';
 
 /**
@@ -26,9 +27,10 @@ interface OpenAiBody {
   max_completion_tokens?: unknown;
 }
 
-export function lastUserText(messages: { role?: unknown; content?: unknown }[] | undefined): string {
-  const user = [...(messages ?? [])].reverse().find((message) => message.role === 'user');
-  const content = user?.content;
+type ChatMessageBody = { role?: unknown; content?: unknown };
+
+/** The text of a Chat Completions message: a string, or the text of its parts. */
+function messageText(content: unknown): string {
   if (typeof content === 'string') return content;
   if (Array.isArray(content)) {
     return content
@@ -36,6 +38,35 @@ export function lastUserText(messages: { role?: unknown; content?: unknown }[] |
       .join('');
   }
   return '';
+}
+
+export function lastUserText(messages: ChatMessageBody[] | undefined): string {
+  const user = [...(messages ?? [])].reverse().find((message) => message.role === 'user');
+  return messageText(user?.content);
+}
+
+/**
+ * A Chat Completions conversation that carries on a cut-off answer, and the question it answers:
+ * the partial answer as the last assistant turn, then (`instruction`) the user turn asking to
+ * continue it, or nothing after it (`prefill`, for APIs that continue a final assistant turn).
+ */
+export function chatContinuation(
+  messages: ChatMessageBody[],
+  style: 'prefill' | 'instruction',
+): Pick<EmulatedRequest, 'prompt' | 'continuation'> | undefined {
+  const assistantAt = style === 'prefill' ? messages.length - 1 : messages.length - 2;
+  const assistant = messages[assistantAt];
+  if (assistant?.role !== 'assistant') return undefined;
+  if (style === 'instruction') {
+    const ask = messages.at(-1);
+    if (ask?.role !== 'user' || messageText(ask.content) !== CONTINUE_INSTRUCTION) return undefined;
+  }
+  const partial = messageText(assistant.content);
+  if (partial.length === 0) return undefined;
+  return {
+    prompt: lastUserText(messages.slice(0, assistantAt)),
+    continuation: { partial, style },
+  };
 }
 
 /** What a Chat Completions host refuses before it streams, beyond a missing model or messages. */
@@ -75,9 +106,11 @@ export function parseOpenAiRequest(
     return { error: 'model and messages are required' };
   }
   const maxTokens = request.max_completion_tokens ?? request.max_tokens;
+  const continued = chatContinuation(request.messages, 'instruction');
   const parsed: EmulatedRequest = {
     model: request.model,
-    prompt: lastUserText(request.messages),
+    prompt: continued?.prompt ?? lastUserText(request.messages),
+    ...(continued?.continuation !== undefined ? { continuation: continued.continuation } : {}),
     tools: (request.tools ?? []).map((tool) => ({
       name: String(tool.function?.name ?? 'tool'),
       parameters: tool.function?.parameters,

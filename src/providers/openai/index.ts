@@ -18,6 +18,7 @@ export const openai: ProviderDefinition = {
     'gpt-5-mini',
   ],
   framing: 'sse',
+  continuation: 'instruction',
   apiKeyEnv: ['OPENAI_API_KEY'],
   baseUrlEnv: 'OPENAI_BASE_URL',
   defaultBaseUrl: 'https://api.openai.com/v1',

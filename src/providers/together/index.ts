@@ -16,6 +16,7 @@ export const together: ProviderDefinition = {
   models: TOGETHER_MODELS,
   suggestedModels: TOGETHER_MODELS,
   framing: 'sse',
+  continuation: 'instruction',
   apiKeyEnv: ['TOGETHER_API_KEY'],
   baseUrlEnv: 'TOGETHER_BASE_URL',
   defaultBaseUrl: 'https://api.together.xyz/v1',

@@ -1,0 +1,125 @@
+import { createParser } from 'eventsource-parser';
+import { encode } from 'gpt-tokenizer/encoding/cl100k_base';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PROVIDERS } from '../../src/providers/registry.js';
+import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { chatBody, invariantViolation, parseSse, postStream, type ReceivedFrame } from '../helpers/sse.js';
+
+/**
+ * `token_budget`: output tokens are counted as they stream, and at the budget the upstream is
+ * cut at once and the stream ends with `length` and `stats.budget_hit`.
+ */
+
+let harness: TestGateway;
+beforeAll(async () => {
+  harness = await startTestGateway();
+});
+afterAll(() => harness.close());
+beforeEach(() => harness.emulator.reset());
+
+interface TimedFrame extends ReceivedFrame {
+  /** `Date.now()` when the frame arrived here. */
+  at: number;
+}
+
+/** Reads a whole stream, noting when each frame arrived. */
+async function readTimed(body: unknown): Promise<{ frames: TimedFrame[]; raw: string }> {
+  const response = await fetch(`${harness.url}/api/v1/chat/stream`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(20_000),
+  });
+  const frames: TimedFrame[] = [];
+  let raw = '';
+  const parser = createParser({
+    onEvent(message) {
+      if (message.data === '[DONE]') return;
+      frames.push({
+        id: Number(message.id),
+        event: message.event ?? 'message',
+        data: JSON.parse(message.data),
+        at: Date.now(),
+      });
+    },
+  });
+  const decoder = new TextDecoder();
+  const reader = response.body?.getReader();
+  for (;;) {
+    const read = await reader?.read();
+    if (read === undefined || read.done) break;
+    const text = decoder.decode(read.value, { stream: true });
+    raw += text;
+    parser.feed(text);
+  }
+  return { frames, raw };
+}
+
+const CONTENT = new Set(['thinking', 'chunk', 'tool_call']);
+
+/** Tokens of the output text of content frames, counted whole, as the gateway counts it. */
+function tokensOf(frames: readonly ReceivedFrame[]): number {
+  const text = frames.map((frame) =>
+    frame.event === 'tool_call' ? frame.data.name + frame.data.arguments : frame.data.delta_text,
+  );
+  return encode(text.join('')).length;
+}
+
+describe('token_budget', () => {
+  for (const provider of PROVIDERS.map((entry) => entry.id)) {
+    it(`${provider}: ends with length and budget_hit at the budget, and the upstream is cut at once`, async () => {
+      // Paced and long, so the upstream is still writing when the budget is reached.
+      harness.emulator.enqueue(provider, { chunkDelayMs: 15, chunks: 400 });
+      const { frames, raw } = await readTimed(chatBody(provider, { token_budget: 20 }));
+      expect(
+        invariantViolation({ ...parseSse(raw), status: 200, headers: new Headers(), raw, json: undefined }),
+      ).toBeUndefined();
+      const done = frames.at(-1)?.data;
+      expect(done.finish_reason).toBe('length');
+      expect(done.stats.budget_hit).toBe(true);
+      expect(frames.some((frame) => frame.event === 'error')).toBe(false);
+
+      // At most one frame past the budget: everything before the last content frame stays
+      // under it. (A provider that reports its own running count, as Gemini does, may reach
+      // the budget sooner than this count: its count wins.)
+      const content = frames.filter((frame) => CONTENT.has(frame.event));
+      expect(content.length).toBeGreaterThan(0);
+      expect(tokensOf(content.slice(0, -1))).toBeLessThan(20);
+      // A provider that counts fewer tokens than cl100k may go a little past 20 by this count,
+      // never more than the one frame.
+      expect(tokensOf(content)).toBeGreaterThanOrEqual(content.length > 1 ? 15 : 1);
+
+      // The emulator saw its socket closed, within 100 ms of the last frame.
+      await eventually(() => harness.emulator.stats(provider).closedByClient === 1, 2000, 'upstream closed');
+      const closedAt = harness.emulator.stats(provider).lastClientCloseAt ?? 0;
+      const last = content.at(-1);
+      expect(Math.abs(closedAt - (last?.at ?? 0))).toBeLessThan(100);
+    });
+  }
+
+  it('is reported as not hit when the answer ends first, and absent without a budget', async () => {
+    const within = await postStream(harness.url, chatBody('openai', { token_budget: 10_000 }));
+    expect(within.frames.at(-1)?.data).toMatchObject({
+      finish_reason: 'stop',
+      stats: { budget_hit: false },
+    });
+    const without = await postStream(harness.url, chatBody('openai'));
+    expect(without.frames.at(-1)?.data.stats).not.toHaveProperty('budget_hit');
+  });
+
+  it('counts reasoning too: a budget smaller than the reasoning ends before any answer', async () => {
+    harness.emulator.enqueue('gemini', { chunkDelayMs: 10, thinkingChunks: 60, chunks: 50 });
+    const { frames } = await readTimed(chatBody('gemini', { token_budget: 10 }));
+    expect(frames.filter((frame) => frame.event === 'chunk')).toEqual([]);
+    expect(frames.filter((frame) => frame.event === 'thinking').length).toBeGreaterThan(0);
+    expect(frames.at(-1)?.data).toMatchObject({ finish_reason: 'length', stats: { budget_hit: true } });
+  });
+
+  it('is refused when it is not a positive integer', async () => {
+    for (const value of [0, -1, 2.5, '20']) {
+      const result = await postStream(harness.url, chatBody('openai', { token_budget: value }));
+      expect(result.status).toBe(400);
+      expect(result.json.error).toMatchObject({ code: 'invalid_request', field: 'token_budget' });
+    }
+  });
+});
