@@ -36,6 +36,11 @@ export async function serve(argv: readonly string[], defaultDemo = false): Promi
       `  try:       curl -N ${gateway.url}${API_PATHS.stream} -H 'content-type: application/json' ` +
       `-d '{"provider":"openai","messages":[{"role":"user","content":"Hello"}]}'\n`,
   );
+  // In-process providers (the local model) that cannot serve say why, once, here.
+  for (const [id, runtime] of gateway.providers) {
+    const reason = runtime.setup?.unavailable();
+    if (reason !== undefined) process.stdout.write(`  ${`${id}:`.padEnd(10)} ${reason}\n`);
+  }
   // A stray rejection must not take every running stream down with the process.
   process.on('unhandledRejection', (reason: unknown) => {
     const message = reason instanceof Error ? reason.message : String(reason);

@@ -7,8 +7,8 @@ import type { Followable, Generation } from '../generation/generation.js';
 import { runGeneration } from '../generation/run.js';
 import type { GenerationStore } from '../generation/store.js';
 import { parseChatRequest } from '../protocol/request.js';
-import { PROVIDERS, resolveRequest } from '../providers/registry.js';
-import type { ProviderSettings } from '../providers/types.js';
+import { findProvider, PROVIDERS, resolveRequest } from '../providers/registry.js';
+import type { ProviderDefinition, ProviderSettings, ProviderSetup } from '../providers/types.js';
 import type { Transport } from '../upstream/transport.js';
 import { readJsonBody } from './body.js';
 import type { StaticFiles } from './static.js';
@@ -21,6 +21,8 @@ export interface ProviderRuntime {
   configured: boolean;
   /** Served by the built-in emulator (demo mode). */
   emulated: boolean;
+  /** Set for a provider that runs in this process (the local model): how this gateway set it up. */
+  setup?: ProviderSetup;
 }
 
 export interface AppContext {
@@ -89,6 +91,9 @@ export function createRequestHandler(
   if (context.settings.corsOrigin !== '*') corsHeaders.Vary = 'Origin';
 
   const notFound = (what: string): RequestError => new RequestError('not_found', what);
+  /** How this gateway sees a provider: an in-process one as it was set up here. */
+  const definitionOf = (id: string): ProviderDefinition | undefined =>
+    context.providers.get(id)?.setup?.definition ?? findProvider(id);
 
   const startGeneration = async (request: IncomingMessage, receivedAt: number): Promise<Generation> => {
     if (context.isShuttingDown()) throw new RequestError('unavailable', 'the gateway is shutting down');
@@ -96,8 +101,13 @@ export function createRequestHandler(
     const parsed = parseChatRequest(body);
     if (!parsed.ok) throw new RequestError('invalid_request', parsed.issue.message, parsed.issue.field);
     const chat = parsed.request;
-    const { provider, model } = resolveRequest(chat);
+    // An in-process provider that cannot serve says why before anything else is checked.
+    const unavailable = context.providers.get(chat.provider)?.setup?.unavailable();
+    if (unavailable !== undefined) throw new RequestError('provider_unavailable', unavailable, 'provider');
+    const { provider, model } = resolveRequest(chat, definitionOf);
     const runtime = context.providers.get(provider.id);
+    const busy = runtime?.setup?.busy();
+    if (busy !== undefined) throw new RequestError('unavailable', busy);
     if (runtime === undefined || !runtime.configured) {
       throw new RequestError(
         'provider_auth',
@@ -173,16 +183,20 @@ export function createRequestHandler(
 
   const health = () => {
     const providers: Record<string, unknown> = {};
-    for (const provider of PROVIDERS) {
-      const runtime = context.providers.get(provider.id);
-      providers[provider.id] = {
-        configured: runtime?.configured ?? false,
+    for (const { id } of PROVIDERS) {
+      const runtime = context.providers.get(id);
+      const provider = definitionOf(id);
+      if (provider === undefined) continue;
+      const setup = runtime?.setup;
+      providers[id] = {
+        configured: setup ? setup.unavailable() === undefined : (runtime?.configured ?? false),
         emulated: runtime?.emulated ?? false,
         default_model: provider.defaultModel,
         models: provider.models ?? provider.suggestedModels,
         capabilities: Object.fromEntries(
           (provider.models ?? provider.suggestedModels).map((model) => [model, provider.capabilities(model)]),
         ),
+        ...setup?.status(),
       };
     }
     return {
