@@ -79,6 +79,7 @@ export const SERVE_HELP = `Usage: sluice serve [--demo] [--port N] [--host H]
 
 Starts the gateway. Every setting of CONTRACT.md is read from the environment
 (PORT, HOST, OPENAI_API_KEY, ..., SLUICE_IDLE_TIMEOUT_MS, REDIS_URL, ...).
+SLUICE_LOCAL_MODEL=<path.gguf> serves that model as provider local (needs node-llama-cpp).
 
 Options:
   --demo        serve every provider without a key from the built-in emulators (SLUICE_DEMO=1)

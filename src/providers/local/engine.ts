@@ -70,6 +70,12 @@ function toHistory(messages: LocalRequest['messages']): ChatHistoryItem[] {
   return history;
 }
 
+/** A 503 with a JSON body, as an HTTP upstream refuses work it has no room for (`mapHttpError` reads it). */
+function refusal(message: string): UpstreamResponse {
+  const body = Buffer.from(JSON.stringify({ error: { message } }));
+  return { status: 503, headers: {}, body: Readable.from([body]) };
+}
+
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -117,16 +123,21 @@ export class LocalEngine {
    * model loads and tokens come. A full line is a 503, as an HTTP upstream would answer.
    */
   open(request: LocalRequest, signal: AbortSignal): UpstreamResponse {
-    if (this.closed || !this.queue.hasRoom) {
-      const message = this.closed ? 'the local model is shutting down' : (this.busy() ?? 'busy');
-      return { status: 503, headers: {}, body: Readable.from([JSON.stringify({ error: { message } })]) };
-    }
+    if (this.closed) return refusal('the local model is shutting down');
+    const busy = this.busy();
+    if (busy !== undefined) return refusal(busy);
     const body = new Readable({ read() {} });
     // The run listens for errors once it has the response; this keeps an abort that lands in
     // between from becoming an unhandled 'error' event.
     body.on('error', () => {});
+    let ended = false;
     const write = (line: LocalLine): void => {
-      if (!body.destroyed) body.push(encodeLine(line));
+      if (!ended && !body.destroyed) body.push(encodeLine(line));
+    };
+    const end = (): void => {
+      if (ended || body.destroyed) return;
+      ended = true;
+      body.push(null);
     };
     // Stops this request, waiting or generating: its signal, or the body closed by its reader.
     const stop = new AbortController();
@@ -144,8 +155,7 @@ export class LocalEngine {
     if (slot === undefined) {
       signal.removeEventListener('abort', onAbort);
       body.destroy();
-      const message = this.busy() ?? 'the local model is busy';
-      return { status: 503, headers: {}, body: Readable.from([JSON.stringify({ error: { message } })]) };
+      return refusal(this.busy() ?? 'the local model is busy');
     }
     body.once('close', () => stop.abort(new Error('the reader closed the stream')));
     const ping = setInterval(() => write(waitingLine), WAITING_PING_MS);
@@ -158,9 +168,7 @@ export class LocalEngine {
     };
 
     const served = this.serve(request, slot, stop.signal, write, progress).then(
-      () => {
-        body.push(null);
-      },
+      () => end(),
       (error: unknown) => {
         if (stop.signal.aborted) {
           // An error, never a bare destroy: the run learns of an abort through the body's 'error'.
@@ -177,7 +185,7 @@ export class LocalEngine {
                 retryable: false,
               };
         write({ type: 'error', ...failure });
-        body.push(null);
+        end();
       },
     );
     const settled = served.finally(() => {
@@ -198,6 +206,8 @@ export class LocalEngine {
   ): Promise<void> {
     const slot = await slotPromise;
     try {
+      // Granted in the same moment as it was cancelled: no reason to load anything.
+      signal.throwIfAborted();
       progress.loading({ type: 'loading', progress: this.loaded === undefined ? 0 : 1 });
       const loaded = await this.load(signal, (fraction) =>
         progress.loading({ type: 'loading', progress: fraction }),

@@ -80,18 +80,22 @@ async function configureLocal(env: Environment, options: { demo: boolean }): Pro
     );
   }
   const modelName = basename(modelPath);
-  if (!runtimeInstalled()) {
-    return unavailableSetup(
-      `the local provider needs node-llama-cpp ${NODE_LLAMA_CPP_VERSION}, which is not installed (${RUNTIME_INSTALL_HINT})`,
-      modelName,
-    );
-  }
-  if (configuredPath === undefined && !existsSync(modelPath)) {
-    try {
-      await writeTinyModel(modelPath);
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      return unavailableSetup(`the demo's tiny model could not be written: ${reason}`, modelName);
+  const missingRuntime = runtimeInstalled()
+    ? undefined
+    : unavailableSetup(
+        `the local provider needs node-llama-cpp ${NODE_LLAMA_CPP_VERSION}, which is not installed (${RUNTIME_INSTALL_HINT})`,
+        modelName,
+      );
+  if (configuredPath === undefined) {
+    // Demo mode: the tiny model, written once into the cache folder (only worth it with a runtime).
+    if (missingRuntime !== undefined) return missingRuntime;
+    if (!existsSync(modelPath)) {
+      try {
+        await writeTinyModel(modelPath);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        return unavailableSetup(`the demo's tiny model could not be written: ${reason}`, modelName);
+      }
     }
   }
   let template: unknown;
@@ -99,12 +103,18 @@ async function configureLocal(env: Environment, options: { demo: boolean }): Pro
     template = (await readGgufMetadata(modelPath)).get('tokenizer.chat_template');
   } catch (error) {
     const reason =
-      (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'no such file'
+        : // Clients see the file's name, never where it lives.
+          String((error as Error).message)
+            .split(modelPath)
+            .join(modelName);
     return unavailableSetup(
       `the local model ${modelName} (SLUICE_LOCAL_MODEL) cannot be read: ${reason}`,
       modelName,
     );
   }
+  if (missingRuntime !== undefined) return missingRuntime;
   // Until the model is loaded, the template's text says whether it reasons; once it is, the chat
   // wrapper node-llama-cpp chose for it does.
   const templateReasons = typeof template === 'string' && REASONING_TEMPLATE.test(template);
