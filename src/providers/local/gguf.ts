@@ -315,7 +315,8 @@ export async function readGgufMetadata(path: string): Promise<Map<string, GgufRe
   try {
     const reader = new ChunkedReader(
       async (target, fileOffset) => (await handle.read(target, 0, target.length, fileOffset)).bytesRead,
-      1 << 20,
+      // Small models' metadata fits in one read; a large vocabulary takes a few dozen.
+      64 * 1024,
     );
     if ((await reader.u32()) !== MAGIC) throw new Error('not a GGUF file (bad magic)');
     const version = await reader.u32();

@@ -25,10 +25,10 @@ const HEADS = 4;
 const FEED_FORWARD = 384;
 const CONTEXT = 2048;
 
-const BOS = 256;
-const IM_START = 257;
-const IM_END = 258;
+/** Token ids: the 256 bytes, then `<|endoftext|>` (256, BOS), `<|im_start|>` (257), `<|im_end|>` (258, EOS). */
 const SPECIAL_TOKENS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'] as const;
+const BOS = 256;
+const IM_END = 258;
 const VOCABULARY = 256 + SPECIAL_TOKENS.length;
 
 /** The ChatML template as Qwen2 ships it; node-llama-cpp recognises it as its ChatML wrapper. */
@@ -223,6 +223,3 @@ export function defaultTinyModelPath(env: Record<string, string | undefined>): s
   const cache = env.XDG_CACHE_HOME || (homedir() ? join(homedir(), '.cache') : tmpdir());
   return join(cache, 'sluice', `tiny-model-v${TINY_MODEL_VERSION}`, TINY_MODEL_FILE_NAME);
 }
-
-/** Token ids of the tiny model, for tests that check what the runtime did. */
-export const TINY_MODEL_TOKENS = { bos: BOS, imStart: IM_START, imEnd: IM_END } as const;
