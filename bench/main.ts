@@ -5,6 +5,7 @@ import { burstCase, burstSettings } from './cases/burst.js';
 import { codecCase } from './cases/codec.js';
 import { idleCase, idleStreamCount } from './cases/idle.js';
 import { latencyCase, latencyInfo, latencySettings } from './cases/latency.js';
+import { localCase, renderLocal } from './cases/local.js';
 import { throughputCase, throughputSettings } from './cases/throughput.js';
 import { warmUp } from './cases/warmup.js';
 import { type BenchContext, log } from './context.js';
@@ -34,6 +35,12 @@ async function main(): Promise<void> {
   const burst = burstSettings(quick);
   const idleStreams = idleStreamCount(quick);
 
+  // The local model runs before the emulator's processes start, with the machine to itself.
+  const local = options.cases.has('local') ? renderLocal(await localCase(quick)) : '';
+  if ([...options.cases].every((name) => name === 'local')) {
+    process.stdout.write(`\n## Sluice benchmark\n\n${local}`);
+    return;
+  }
   const codecs = codecCase(quick);
   const processes = await startProcesses(options);
   try {
@@ -83,7 +90,7 @@ async function main(): Promise<void> {
       idle,
       codecs: codecs.costs,
     };
-    const text = renderReport(report);
+    const text = `${renderReport(report)}${local === '' ? '' : `\n${local}`}`;
     process.stdout.write(`\n## Sluice benchmark\n\n${text}\n`);
     for (const cell of cells) {
       if (cell.errors.length > 0)

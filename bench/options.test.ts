@@ -8,7 +8,7 @@ describe('benchmark options', () => {
     expect(parseOptions([])).toEqual({
       quick: false,
       docs: true,
-      cases: new Set(['latency', 'throughput', 'burst', 'idle']),
+      cases: new Set(['latency', 'throughput', 'burst', 'idle', 'local']),
       concurrency: [1, 64, 512],
       paths: new Set(['direct', 'pass-through', 'sluice']),
       cpuProf: undefined,

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { flag, type OptionSpec, parseArgs, stringOption, UsageError, wantsHelp } from '../src/cli/args.js';
 
-export const HELP = `Usage: npm run bench -- [--quick] [--no-docs] [--cases latency,throughput,burst,idle]
+export const HELP = `Usage: npm run bench -- [--quick] [--no-docs] [--cases latency,throughput,burst,idle,local]
                       [--concurrency 1,64,512] [--cpu-prof DIR]
 
 Measures direct-to-emulator, a byte pass-through proxy and Sluice, each component in its own
@@ -9,7 +9,8 @@ process (pinned apart with taskset), and prints the results as Markdown tables.
 
   --quick          concurrency 1 and 64, fewer chunks, shorter cells (does not write docs)
   --no-docs        do not rewrite the generated section of docs/benchmarks.md
-  --cases LIST     only these cases (default: latency,throughput,burst,idle)
+  --cases LIST     only these cases (default: latency,throughput,burst,idle,local; local is
+                   the in-process model, direct through node-llama-cpp and through Sluice)
   --concurrency L  only these concurrencies
   --paths LIST     only these paths (direct,pass-through,sluice)
   --cpu-prof DIR   run the gateway under --cpu-prof, write its profile to DIR and print the
@@ -59,7 +60,7 @@ export function parseOptions(argv: readonly string[]): Options | undefined {
       concurrency === undefined &&
       paths === undefined,
     paths: new Set((paths ?? 'direct,pass-through,sluice').split(',')),
-    cases: new Set((cases ?? 'latency,throughput,burst,idle').split(',')),
+    cases: new Set((cases ?? 'latency,throughput,burst,idle,local').split(',')),
     concurrency: levels,
     cpuProf: cpuProf === undefined ? undefined : resolve(cpuProf),
   };

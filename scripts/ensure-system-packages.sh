@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system packages the tests use, from Debian, only when they are missing.
+# Installs the system packages the tests use, from Debian, only when they are missing, and the
+# local provider's runtime (node-llama-cpp, from npm; scripts/ensure-local-model-runtime.sh).
 # redis-server and python3 are always needed. `script` (Debian's bsdutils; the CLI's terminal
 # tests) and Chromium (scripts/ensure-chromium.sh; the browser tests) may be absent on a
 # developer's machine, where the tests that need them are skipped with a warning. When CI is set
@@ -30,6 +31,8 @@ if [ ${#wanted[@]} -gt 0 ]; then
   echo "not installed (that needs root): ${wanted[*]}; the tests that need them will be skipped" >&2
 fi
 if [ -f scripts/ensure-chromium.sh ]; then bash scripts/ensure-chromium.sh; fi
+# Not a system package, but installed the same way: only when missing (the local model tests).
+bash scripts/ensure-local-model-runtime.sh
 echo "redis-server: $(redis-server --version | head -c 60)"
 echo "python3: $(python3 --version)"
 echo "script: $(command -v script || echo missing)"

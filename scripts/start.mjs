@@ -20,6 +20,15 @@ function newestMtime(directory) {
 // `npm install` follows package-lock.json (`npm ci` refuses it where the registry lacks the
 // other platforms' optional Biome binaries).
 if (!existsSync(join(root, 'node_modules'))) run('npm install --no-audit --no-fund');
+// Demo mode offers the local provider with its tiny model: it needs node-llama-cpp (CPU build),
+// installed when missing. The gateway starts without it all the same, saying so.
+if (process.env.SLUICE_DEMO !== '0' && !existsSync(join(root, 'node_modules', 'node-llama-cpp'))) {
+  try {
+    run('bash scripts/ensure-local-model-runtime.sh');
+  } catch {
+    console.error('node-llama-cpp could not be installed: the local provider stays unavailable');
+  }
+}
 const entry = join(root, 'dist', 'cli', 'main.js');
 if (!existsSync(entry) || newestMtime(join(root, 'src')) > statSync(entry).mtimeMs)
   run('npm run build --silent');

@@ -55,7 +55,8 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
 export type Environment = Record<string, string | undefined>;
 
-function integer(env: Environment, name: string, fallback: number, minimum = 0): number {
+/** An integer setting from the environment: `fallback` when unset, an error naming it when malformed. */
+export function integer(env: Environment, name: string, fallback: number, minimum = 0): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);

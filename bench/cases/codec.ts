@@ -1,4 +1,4 @@
-import { PROVIDERS } from '../../src/providers/registry.js';
+import { HTTP_PROVIDERS } from '../../src/providers/registry.js';
 import { type CodecCost, measureCodecCost } from '../codec-cost.js';
 import { log } from '../context.js';
 
@@ -14,11 +14,11 @@ export interface CodecCase {
  * cases (minutes apart), the better of each: a burst of other work on the machine cannot spoil both.
  */
 export function codecCase(quick: boolean): CodecCase {
-  log(`codec cost for ${PROVIDERS.length} provider(s)...`);
-  const costs = PROVIDERS.map((provider) => measureCodecCost(provider, 1000, quick ? 100 : 200));
+  log(`codec cost for ${HTTP_PROVIDERS.length} provider(s)...`);
+  const costs = HTTP_PROVIDERS.map((provider) => measureCodecCost(provider, 1000, quick ? 100 : 200));
   const again = (): void => {
     log('codec cost, second pass...');
-    for (const [index, provider] of PROVIDERS.entries()) {
+    for (const [index, provider] of HTTP_PROVIDERS.entries()) {
       const second = measureCodecCost(provider, 1000, quick ? 100 : 200);
       const first = costs[index];
       if (first === undefined || second.error !== undefined) continue;

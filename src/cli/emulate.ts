@@ -1,5 +1,5 @@
 import { allDialects, EmulatorServer } from '../emulators/index.js';
-import { PROVIDERS } from '../providers/registry.js';
+import { HTTP_PROVIDERS } from '../providers/registry.js';
 import { flag, type OptionSpec, parseArgs, portOption, stringOption, UsageError } from './args.js';
 
 const SPEC: OptionSpec = {
@@ -32,7 +32,7 @@ export async function emulate(argv: readonly string[]): Promise<void> {
   });
   const origin = await emulator.listen();
   process.stdout.write(`sluice emulators listening on ${origin}\n`);
-  for (const provider of PROVIDERS) {
+  for (const provider of HTTP_PROVIDERS) {
     process.stdout.write(`  ${provider.baseUrlEnv}=${emulator.baseUrl(provider.id)}\n`);
   }
   const stop = (): void => {

@@ -19,6 +19,7 @@ Commands:
   bench      measure time to first token and tokens per second per provider and model
   serve      start the gateway (--demo for emulated providers)
   emulate    start the provider emulators
+  tiny-model write a small random GGUF model for the local provider
   help       show this help, or "sluice help <command>" for one command
 
 The gateway URL for chat and bench: --url, else SLUICE_URL, else http://127.0.0.1:8000.
@@ -34,7 +35,7 @@ stats line (time to first token, tokens per second, tokens in/out, finish reason
 to stderr at the end. A prompt of "-" is read from stdin.
 
 Options:
-  --provider P          openai, anthropic, gemini, together, ollama (default: openai)
+  --provider P          openai, anthropic, gemini, together, ollama, local (default: openai)
   --model M             the provider's model (default: the provider's default)
   --system TEXT         a system message before the prompt
   --thinking-budget N   cap reasoning at N tokens (0 turns it off)
@@ -78,6 +79,7 @@ export const SERVE_HELP = `Usage: sluice serve [--demo] [--port N] [--host H] [-
 
 Starts the gateway. Every setting of CONTRACT.md is read from the environment
 (PORT, HOST, OPENAI_API_KEY, ..., SLUICE_IDLE_TIMEOUT_MS, REDIS_URL, ...).
+SLUICE_LOCAL_MODEL=<path.gguf> serves that model as provider local (needs node-llama-cpp).
 
 Options:
   --demo        serve every provider without a key from the built-in emulators (SLUICE_DEMO=1)
@@ -99,4 +101,23 @@ Options:
   --delay MS    delay between chunks (default 25)
   --chunks N    answer length in chunks (default 40)
   -h, --help    show this help
+`;
+
+export const TINY_MODEL_HELP = `Usage: sluice tiny-model <path.gguf> [--force]
+
+Writes a small random-weight model (GGUF, llama architecture, about 4 MB, a byte-level
+vocabulary and a ChatML chat template) that the local provider loads with node-llama-cpp:
+
+  sluice tiny-model /tmp/tiny.gguf
+  SLUICE_LOCAL_MODEL=/tmp/tiny.gguf sluice serve
+
+Its answers are noise, but every token goes through the real runtime (tokenizer, chat
+template, sampling, streaming): for demos and tests where no real model can be downloaded.
+The file is the same on every machine. Demo mode writes one to the cache folder by itself.
+
+Options:
+  --force       replace the file if it exists
+  -h, --help    show this help
+
+Exit codes: 0 written, 1 the file could not be written, 2 usage error.
 `;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { wantsHelp } from './args.js';
-import { BENCH_HELP, CHAT_HELP, EMULATE_HELP, MAIN_HELP, SERVE_HELP } from './help.js';
+import { BENCH_HELP, CHAT_HELP, EMULATE_HELP, MAIN_HELP, SERVE_HELP, TINY_MODEL_HELP } from './help.js';
 
 interface Command {
   help: string;
@@ -25,6 +25,10 @@ const COMMANDS: Record<string, Command> = {
       await (await import('./serve.js')).serve(args, true);
       return undefined;
     },
+  },
+  'tiny-model': {
+    help: TINY_MODEL_HELP,
+    run: async (args) => (await import('./tiny-model.js')).tinyModel(args),
   },
   emulate: {
     help: EMULATE_HELP,

@@ -41,6 +41,11 @@ function banner(url: string, providers: Gateway['providers'] | undefined): strin
       `  providers: ${configured.length ? configured.join(', ') : 'none with keys'}` +
         `${emulated.length ? `; emulated: ${emulated.join(', ')}` : ''}`,
     );
+    // In-process providers (the local model) that cannot serve say why, once, here.
+    for (const [id, runtime] of providers) {
+      const reason = runtime.setup?.unavailable();
+      if (reason !== undefined) lines.push(`  ${`${id}:`.padEnd(10)} ${reason}`);
+    }
   }
   lines.push(
     `  web page:  ${url}/`,

@@ -11,6 +11,8 @@ const REQUEST_ERROR_STATUS = {
   model_not_supported: 400,
   thinking_not_supported: 400,
   provider_auth: 401,
+  /** A provider that runs in process cannot serve here (not configured, or its runtime is missing). */
+  provider_unavailable: 400,
   not_found: 404,
   method_not_allowed: 405,
   request_timeout: 408,

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROVIDERS } from '../providers/registry.js';
+import { HTTP_PROVIDERS } from '../providers/registry.js';
 import { allDialects, dialectFor, EMULATOR_DIALECTS } from './dialects.js';
 
 const SRC = resolve(import.meta.dirname, '..');
@@ -19,14 +19,14 @@ function sources(folder: string): string[] {
 
 describe('emulator dialect registry', () => {
   it('has one dialect per provider, in the registry order', () => {
-    expect([...EMULATOR_DIALECTS.keys()]).toEqual(PROVIDERS.map((provider) => provider.id));
+    expect([...EMULATOR_DIALECTS.keys()]).toEqual(HTTP_PROVIDERS.map((provider) => provider.id));
     expect(allDialects().map((dialect) => dialect.provider)).toEqual(
-      PROVIDERS.map((provider) => provider.id),
+      HTTP_PROVIDERS.map((provider) => provider.id),
     );
   });
 
   it('builds one provider dialect and refuses an unknown provider', () => {
-    for (const provider of PROVIDERS) expect(dialectFor(provider.id).provider).toBe(provider.id);
+    for (const provider of HTTP_PROVIDERS) expect(dialectFor(provider.id).provider).toBe(provider.id);
     expect(() => dialectFor('nope')).toThrow(/no emulator dialect/);
   });
 

@@ -347,7 +347,11 @@ function attempt(
       return failureOf(upstreamError);
     };
 
-    plan.transport.open(upstreamRequest, controller.signal, provider.displayName).then(
+    // In-process providers (the local model) answer the attempt themselves, in the same shape.
+    const opened = provider.openUpstream
+      ? provider.openUpstream(upstreamRequest, controller.signal)
+      : plan.transport.open(upstreamRequest, controller.signal, provider.displayName);
+    opened.then(
       (response) => {
         body = response.body;
         if (settled) {

@@ -2,13 +2,19 @@ import { RequestError } from '../core/errors.js';
 import type { ChatRequest } from '../protocol/request.js';
 import { anthropic } from './anthropic/index.js';
 import { gemini } from './gemini/index.js';
+import { local } from './local/index.js';
 import { ollama } from './ollama/index.js';
 import { openai } from './openai/index.js';
 import { together } from './together/index.js';
 import type { ModelCapabilities, ProviderDefinition } from './types.js';
 
 /** Every provider Sluice speaks. Adding one is its folder plus one line here. */
-export const PROVIDERS: readonly ProviderDefinition[] = [openai, anthropic, gemini, together, ollama];
+export const PROVIDERS: readonly ProviderDefinition[] = [openai, anthropic, gemini, together, ollama, local];
+
+/** The providers reached over HTTP: every one the emulators speak (all but those that run in process). */
+export const HTTP_PROVIDERS: readonly ProviderDefinition[] = PROVIDERS.filter(
+  (provider) => provider.openUpstream === undefined,
+);
 
 const byId = new Map(PROVIDERS.map((provider) => [provider.id, provider]));
 
@@ -25,9 +31,14 @@ interface ResolvedRequest {
 /**
  * Checks a request against the provider's registry entry (known provider, accepted model,
  * capabilities, provider rules) so that everything refusable is refused before a stream starts.
+ * `definitionOf` is how the gateway sees each provider (an in-process one's models are its own
+ * configuration); the registry's entries by default.
  */
-export function resolveRequest(request: ChatRequest): ResolvedRequest {
-  const provider = byId.get(request.provider);
+export function resolveRequest(
+  request: ChatRequest,
+  definitionOf: (id: string) => ProviderDefinition | undefined = findProvider,
+): ResolvedRequest {
+  const provider = definitionOf(request.provider);
   if (provider === undefined) {
     throw new RequestError(
       'unknown_provider',

@@ -2,7 +2,7 @@ import type { StreamFailure, UpstreamError } from '../core/errors.js';
 import type { Framing, WireEvent } from '../core/wire-parse.js';
 import type { FinishReason } from '../protocol/frames.js';
 import type { ChatRequest } from '../protocol/request.js';
-import type { ResponseHeaders, UpstreamRequest } from '../upstream/transport.js';
+import type { ResponseHeaders, UpstreamRequest, UpstreamResponse } from '../upstream/transport.js';
 
 /**
  * What a provider codec says about its stream, before the generation layer wraps it in the
@@ -66,6 +66,23 @@ export interface ProviderSettings {
   baseUrl: string;
 }
 
+/**
+ * How one gateway set up a provider that runs in its own process (`ProviderDefinition.configure`):
+ * what it serves here, and whether it can.
+ */
+export interface ProviderSetup {
+  /** This gateway's definition of the provider: its models as configured here, `openUpstream` bound to them. */
+  readonly definition: ProviderDefinition;
+  /** Why it cannot serve now (not configured, its runtime missing or failed), else undefined: a 4xx before any stream. */
+  unavailable(): string | undefined;
+  /** Why a request arriving now would have to wait past every bound, else undefined: a 503 before any stream. */
+  busy(): string | undefined;
+  /** Fields added to the provider's entry in health. */
+  status(): Record<string, unknown>;
+  /** Stops what it runs and frees what it holds; the gateway calls it once, when it closes. */
+  close(): Promise<void>;
+}
+
 /** A refusal of the request by provider rules, before any stream starts. */
 export interface ProviderIssue {
   code: 'invalid_request' | 'model_not_supported' | 'thinking_not_supported';
@@ -109,4 +126,18 @@ export interface ProviderDefinition {
   continuation: ContinuationStyle;
   /** A sentence for a refused connection ("is Ollama running ...?"), naming no address. */
   describeConnectionFailure?(): string;
+  /**
+   * Providers that run in the gateway's process (the local model) instead of over HTTP: reads
+   * their settings when a gateway starts (cheaply: nothing heavy is loaded before first use).
+   */
+  configure?(
+    env: Readonly<Record<string, string | undefined>>,
+    options: { demo: boolean },
+  ): Promise<ProviderSetup>;
+  /**
+   * Answers one attempt in place of the HTTP transport, with the same shape: a status, and a body
+   * in the provider's own `framing` that its codec reads. The signal is the attempt's (cancel,
+   * idle timeout, shutdown); when it aborts, the body errors and the work behind it stops.
+   */
+  openUpstream?(upstreamRequest: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse>;
 }

@@ -51,13 +51,27 @@ function readVersion(): string {
   }
 }
 
-/** Key and base URL for every provider, from the environment; demo mode fills the gaps with the emulator. */
-function providerRuntimes(
+/**
+ * Key and base URL for every provider, from the environment; demo mode fills the gaps with the
+ * emulator. A provider that runs in process (the local model) sets itself up from the environment.
+ */
+async function providerRuntimes(
   env: Environment,
   emulator: EmulatorServer | undefined,
-): Map<string, ProviderRuntime> {
+  demo: boolean,
+): Promise<Map<string, ProviderRuntime>> {
   const runtimes = new Map<string, ProviderRuntime>();
   for (const provider of PROVIDERS) {
+    if (provider.configure !== undefined) {
+      const setup = await provider.configure(env, { demo });
+      runtimes.set(provider.id, {
+        settings: { apiKey: undefined, baseUrl: '' },
+        configured: setup.unavailable() === undefined,
+        emulated: false,
+        setup,
+      });
+      continue;
+    }
     const apiKey = provider.apiKeyEnv
       .map((name) => env[name])
       .find((value) => value !== undefined && value !== '');
@@ -119,7 +133,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     emulator = new emulators.EmulatorServer({ dialects: emulators.allDialects() });
     await emulator.listen();
   }
-  const providers = providerRuntimes(env, emulator);
+  let providers: Map<string, ProviderRuntime>;
+  try {
+    providers = await providerRuntimes(env, emulator, settings.demo);
+  } catch (error) {
+    await emulator?.close();
+    throw error;
+  }
   const memory = new MemoryStore({
     ttlMs: settings.resumeTtlMs,
     maxGenerations: settings.maxGenerations,
@@ -216,6 +236,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       server.closeAllConnections();
       await store.close();
       await transport.close();
+      await Promise.all([...providers.values()].map((runtime) => runtime.setup?.close()));
       await emulator?.close();
     })();
     return closing;

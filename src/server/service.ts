@@ -6,8 +6,8 @@ import { runGeneration } from '../generation/run.js';
 import type { GenerationStore } from '../generation/store.js';
 import type { HealthBody, ProviderHealth } from '../protocol/http.js';
 import { type ChatRequest, parseChatRequest } from '../protocol/request.js';
-import { PROVIDERS } from '../providers/registry.js';
-import type { ProviderSettings } from '../providers/types.js';
+import { findProvider, PROVIDERS } from '../providers/registry.js';
+import type { ProviderDefinition, ProviderSettings, ProviderSetup } from '../providers/types.js';
 import type { Transport } from '../upstream/transport.js';
 import { type BodyLimits, PendingBodies, readJsonBody } from './body.js';
 import { resolveTargets } from './targets.js';
@@ -19,6 +19,15 @@ export interface ProviderRuntime {
   configured: boolean;
   /** Served by the built-in emulator (demo mode). */
   emulated: boolean;
+  /** Set for a provider that runs in this process (the local model): how this gateway set it up. */
+  setup?: ProviderSetup;
+}
+
+/** How a gateway sees a provider: an in-process one as it was set up there, else the registry's entry. */
+export function definitionIn(
+  providers: ReadonlyMap<string, ProviderRuntime>,
+): (id: string) => ProviderDefinition | undefined {
+  return (id) => providers.get(id)?.setup?.definition ?? findProvider(id);
 }
 
 export interface ServiceContext {
@@ -62,6 +71,7 @@ export function createGenerationService(context: ServiceContext): GenerationServ
     timeoutMs: settings.bodyTimeoutMs,
     pending: new PendingBodies(settings.maxPendingBodyBytes),
   };
+  const definitionOf = definitionIn(context.providers);
   const refuseWhenShuttingDown = (): void => {
     if (context.isShuttingDown()) throw new RequestError('unavailable', 'the gateway is shutting down');
   };
@@ -106,7 +116,13 @@ export function createGenerationService(context: ServiceContext): GenerationServ
 
     start(chat, options) {
       refuseWhenShuttingDown();
+      // An in-process provider that cannot serve says why before anything else is checked.
+      const setup = context.providers.get(chat.provider)?.setup;
+      const unavailable = setup?.unavailable();
+      if (unavailable !== undefined) throw new RequestError('provider_unavailable', unavailable, 'provider');
       const targets = resolveTargets(chat, context.providers, settings);
+      const busy = setup?.busy();
+      if (busy !== undefined) throw new RequestError('unavailable', busy);
       const { provider, model } = targets.primary;
       const generation = context.store.start({
         owner: options.owner,
@@ -141,15 +157,19 @@ export function createGenerationService(context: ServiceContext): GenerationServ
 
     health() {
       const providers: Record<string, ProviderHealth> = {};
-      for (const provider of PROVIDERS) {
-        const runtime = context.providers.get(provider.id);
+      for (const { id } of PROVIDERS) {
+        const runtime = context.providers.get(id);
+        const provider = definitionOf(id);
+        if (provider === undefined) continue;
+        const setup = runtime?.setup;
         const models = [...(provider.models ?? provider.suggestedModels)];
-        providers[provider.id] = {
-          configured: runtime?.configured ?? false,
+        providers[id] = {
+          configured: setup ? setup.unavailable() === undefined : (runtime?.configured ?? false),
           emulated: runtime?.emulated ?? false,
           default_model: provider.defaultModel,
           models,
           capabilities: Object.fromEntries(models.map((model) => [model, provider.capabilities(model)])),
+          ...setup?.status(),
         };
       }
       return {

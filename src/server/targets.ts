@@ -3,7 +3,7 @@ import { RequestError } from '../core/errors.js';
 import type { RunTarget } from '../generation/run.js';
 import type { ChatRequest } from '../protocol/request.js';
 import { resolveRequest } from '../providers/registry.js';
-import type { ProviderRuntime } from './service.js';
+import { definitionIn, type ProviderRuntime } from './service.js';
 
 /** Who may serve a request: the provider it names, then its `fallbacks`, each checked up front. */
 export interface ResolvedTargets {
@@ -40,7 +40,8 @@ export function resolveTargets(
   providers: ReadonlyMap<string, ProviderRuntime>,
   settings: Settings,
 ): ResolvedTargets {
-  const { provider, model } = resolveRequest(chat);
+  const definitionOf = definitionIn(providers);
+  const { provider, model } = resolveRequest(chat, definitionOf);
   const runtime = providers.get(provider.id);
   if (runtime === undefined || !runtime.configured) {
     throw new RequestError(
@@ -53,7 +54,7 @@ export function resolveTargets(
     const prefix = `fallbacks.${position}`;
     let resolved: ReturnType<typeof resolveRequest>;
     try {
-      resolved = resolveRequest({ ...chat, provider: entry.provider, model: entry.model });
+      resolved = resolveRequest({ ...chat, provider: entry.provider, model: entry.model }, definitionOf);
     } catch (error) {
       if (!(error instanceof RequestError)) throw error;
       const code = error.code === 'provider_auth' ? 'invalid_request' : error.code;

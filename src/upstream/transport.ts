@@ -17,7 +17,8 @@ export function headerValue(headers: ResponseHeaders, name: string): string | un
   return Array.isArray(value) ? value[0] : value;
 }
 
-interface UpstreamResponse {
+/** An upstream's answer: over HTTP from the transport, or from an in-process provider's `openUpstream`. */
+export interface UpstreamResponse {
   status: number;
   headers: ResponseHeaders;
   body: NodeJS.ReadableStream & { destroy(error?: Error): void };

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Scenario } from '../../src/emulators/types.js';
-import { PROVIDERS } from '../../src/providers/registry.js';
+import { HTTP_PROVIDERS } from '../../src/providers/registry.js';
 import { type Gateway, startGateway } from '../../src/server/gateway.js';
 import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { chatBody, invariantViolation, postStream, type StreamResult, textOf } from '../helpers/sse.js';
@@ -134,7 +134,7 @@ async function run(provider: string, scenarios: Scenario[]): Promise<StreamResul
   return postStream(harness.url, answerOnly(provider));
 }
 
-for (const provider of PROVIDERS.map((entry) => entry.id)) {
+for (const provider of HTTP_PROVIDERS.map((entry) => entry.id)) {
   describe(`faults through the gateway: ${provider}`, () => {
     for (const fault of FAULTS) {
       if (fault.only && !fault.only.includes(provider)) continue;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROVIDERS } from '../../src/providers/registry.js';
+import { HTTP_PROVIDERS } from '../../src/providers/registry.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { chatBody, invariantViolation, postStream, textOf } from '../helpers/sse.js';
 
@@ -29,7 +29,7 @@ const NON_REASONING_MODELS: Record<string, string | undefined> = {
 describe('every provider through the running gateway', () => {
   it('20 rounds of all providers at once: no frame leaks into another stream', async () => {
     for (let round = 0; round < 20; round++) {
-      const requests = PROVIDERS.map((provider, index) => {
+      const requests = HTTP_PROVIDERS.map((provider, index) => {
         const model =
           provider.suggestedModels[round % provider.suggestedModels.length] ?? provider.defaultModel;
         return { provider: provider.id, model, prompt: `round ${round} stream ${index}` };
@@ -60,7 +60,7 @@ describe('every provider through the running gateway', () => {
     }
   }, 60_000);
 
-  for (const provider of PROVIDERS) {
+  for (const provider of HTTP_PROVIDERS) {
     const reasoning = REASONING_MODELS[provider.id];
     if (reasoning !== undefined) {
       it(`${provider.id}: reasoning streams as thinking, then thinking_done once, then the answer`, async () => {

@@ -1,5 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { runtimeInstalled } from '../../src/providers/local/runtime.js';
 
 /** Where Debian's chromium package puts the browser (scripts/ensure-chromium.sh installs it). */
 export const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -49,4 +50,17 @@ export function hasChromium(): boolean {
 /** `script`, which runs the CLI on a pseudo-terminal. */
 export function hasScript(): boolean {
   return systemTool('script', onPath('script') !== undefined, "Debian's bsdutils package has it");
+}
+
+/**
+ * node-llama-cpp, the local provider's runtime (scripts/ensure-local-model-runtime.sh installs it;
+ * it is not a dependency of the package). Found by path only: an install that cannot load fails
+ * the tests that use it rather than skipping them.
+ */
+export function hasNodeLlamaCpp(): boolean {
+  return systemTool(
+    'node-llama-cpp',
+    runtimeInstalled(),
+    'bash scripts/ensure-local-model-runtime.sh installs it; npm test runs it',
+  );
 }
