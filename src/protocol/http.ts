@@ -184,6 +184,8 @@ export interface ProviderHealth {
   models?: string[];
   /** Per model in `models`. */
   capabilities?: Record<string, ModelCapabilitiesBody>;
+  /** An in-process provider's runtime (the local model): loaded, running, waiting, tokens generated. */
+  runtime?: Record<string, unknown>;
   [extra: string]: unknown;
 }
 

@@ -44,6 +44,7 @@ const PROVIDER_KEYS = keysOf<ProviderHealth>({
   default_model: true,
   models: true,
   capabilities: true,
+  runtime: true,
 });
 const RESULT_KEYS = keysOf<GenerationResult>({
   generation_id: true,
@@ -116,8 +117,10 @@ describe('the HTTP contract module matches the gateway', () => {
     const health = (await response.json()) as HealthBody;
     expect(Object.keys(health).sort()).toEqual(HEALTH_KEYS);
     expect(health.status).toBe('ok');
-    for (const provider of Object.values(health.providers)) {
-      expect(Object.keys(provider).sort()).toEqual(PROVIDER_KEYS);
+    for (const [id, provider] of Object.entries(health.providers)) {
+      // Only a provider that runs in process reports its runtime.
+      const expected = id === 'local' ? PROVIDER_KEYS : PROVIDER_KEYS.filter((key) => key !== 'runtime');
+      expect(Object.keys(provider).sort()).toEqual(expected);
     }
   });
 

@@ -1,7 +1,7 @@
 import { createParser } from 'eventsource-parser';
 import { encode } from 'gpt-tokenizer/encoding/cl100k_base';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PROVIDERS } from '../../src/providers/registry.js';
+import { HTTP_PROVIDERS } from '../../src/providers/registry.js';
 import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { chatBody, invariantViolation, parseSse, postStream, type ReceivedFrame } from '../helpers/sse.js';
 
@@ -66,7 +66,7 @@ function tokensOf(frames: readonly ReceivedFrame[]): number {
 }
 
 describe('token_budget', () => {
-  for (const provider of PROVIDERS.map((entry) => entry.id)) {
+  for (const provider of HTTP_PROVIDERS.map((entry) => entry.id)) {
     it(`${provider}: ends with length and budget_hit at the budget, and the upstream is cut at once`, async () => {
       // Paced and long, so the upstream is still writing when the budget is reached.
       harness.emulator.enqueue(provider, { chunkDelayMs: 15, chunks: 400 });

@@ -240,6 +240,19 @@ describe.runIf(hasNodeLlamaCpp())('local provider: the tiny model in process, th
     );
   });
 
+  it('a token budget ends the stream with length and budget_hit, and stops the native generation', async () => {
+    const before = (await runtime(harness.url)).tokens_generated;
+    const frames = await timedStream(harness.url, localBody({ ...LONG, token_budget: 30 }));
+    const done = frames.at(-1)?.data;
+    expect(done.finish_reason).toBe('length');
+    expect(done.stats.budget_hit).toBe(true);
+    const stopped = await runtime(harness.url);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await runtime(harness.url)).tokens_generated).toBe(stopped.tokens_generated);
+    // The budget cut a 1500-token greedy answer far before its end: within a token or two of it.
+    expect(stopped.tokens_generated - before).toBeLessThan(40);
+  });
+
   it('a client that goes away (no grace period here) stops the native generation too', async () => {
     const live = await openLive(`${harness.url}${STREAM}`, streamRequest(localBody(LONG)));
     await live.waitForFrames(20, 10_000);

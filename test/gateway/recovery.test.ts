@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Fault } from '../../src/emulators/types.js';
 import { CONTINUE_INSTRUCTION } from '../../src/providers/continuation.js';
-import { PROVIDERS } from '../../src/providers/registry.js';
+import { HTTP_PROVIDERS } from '../../src/providers/registry.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { randomOffsets } from '../helpers/replay.js';
 import { chatBody, invariantViolation, postStream, type StreamResult, textOf } from '../helpers/sse.js';
@@ -62,13 +62,13 @@ function expectWhole(result: StreamResult, expected: string): Record<string, num
 /** The partial answer as the continuation request must carry it. */
 function carriesPartial(provider: string, partial: string): void {
   const request = JSON.stringify(harness.emulator.stats(provider).bodies.at(-1));
-  const style = PROVIDERS.find((entry) => entry.id === provider)?.continuation;
+  const style = HTTP_PROVIDERS.find((entry) => entry.id === provider)?.continuation;
   const sent = style === 'prefill' ? partial.trimEnd() : partial;
   expect(request).toContain(JSON.stringify(sent).slice(1, -1));
   if (style === 'instruction') expect(request).toContain(CONTINUE_INSTRUCTION);
 }
 
-for (const provider of PROVIDERS.map((entry) => entry.id)) {
+for (const provider of HTTP_PROVIDERS.map((entry) => entry.id)) {
   describe(`recover: ${provider}`, () => {
     it('at random cut points across many answers, the client assembles the uninterrupted answer', async () => {
       const cases = 10;
