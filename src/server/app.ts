@@ -8,6 +8,7 @@ import { sendError } from './respond.js';
 import { allowedMethods, handlerFor, type Route } from './router.js';
 import { nativeRoutes } from './routes/native.js';
 import { openAiRoutes } from './routes/openai.js';
+import { uiRoutes } from './routes/ui.js';
 import { createGenerationService, type ServiceContext } from './service.js';
 import type { StaticFiles } from './static.js';
 
@@ -36,6 +37,7 @@ export function createRequestHandler(
   const routes: Route[] = [
     ...nativeRoutes({ service, store: context.store, encoder: sseEncoder(settings.clientRetryMs), writer }),
     ...openAiRoutes({ service, writer }),
+    ...uiRoutes({ service, writer }),
   ];
 
   const dispatch = async (
