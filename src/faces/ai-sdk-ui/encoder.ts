@@ -1,13 +1,14 @@
 import { DONE_SENTINEL, encodeComment, encodeData } from '../../core/sse-encode.js';
 import type { LogReader } from '../../generation/log.js';
-import type { FinishReason } from '../../protocol/frames.js';
 import type { StreamEncoder } from '../types.js';
 
 /**
  * A generation as the AI SDK's UI message stream, protocol v1 (what `useChat` and
  * `readUIMessageStream` read): SSE `data:` lines of typed chunks, `[DONE]` last. Text and
  * reasoning each come as start, deltas and end of a part; a tool call as input start, its whole
- * input as one delta, then the parsed input. Only fields that AI SDK 5 and 6 both accept.
+ * input as one delta, then the parsed input. Only chunk fields that every AI SDK 5 and 6 release
+ * accepts (5.0's schema refuses unknown ones), but `tool-input-error` for arguments that are not
+ * JSON, which 5.0 lacks.
  */
 
 export const UI_MESSAGE_STREAM_HEADERS = {
@@ -16,26 +17,6 @@ export const UI_MESSAGE_STREAM_HEADERS = {
   'X-Accel-Buffering': 'no',
   'x-vercel-ai-ui-message-stream': 'v1',
 } as const;
-
-/** The AI SDK's finish reasons (`finish.finishReason`). */
-function uiFinishReason(reason: FinishReason): string {
-  switch (reason) {
-    case 'stop':
-    case 'length':
-    case 'error':
-      return reason;
-    case 'tool_calls':
-      return 'tool-calls';
-    case 'content_filter':
-      return 'content-filter';
-    case 'cancelled':
-      return 'other';
-    default: {
-      const exhaustive: never = reason;
-      return String(exhaustive);
-    }
-  }
-}
 
 const chunk = (value: Record<string, unknown>): string => `data: ${encodeData(value)}\n\n`;
 
@@ -124,9 +105,9 @@ export function uiMessageEncoder(generationId: string): StreamEncoder {
         return (
           close() +
           chunk({ type: 'finish-step' }) +
+          // The reason is in the metadata: AI SDK 5.0's strict chunk schema has no `finishReason`.
           chunk({
             type: 'finish',
-            finishReason: uiFinishReason(finishReason),
             messageMetadata: { generation_id: generationId, finish_reason: finishReason, usage },
           })
         );
