@@ -23,12 +23,18 @@ export interface Measurer {
  * a quiet machine, measures what else ran meanwhile, and is re-run when it was busy.
  */
 export function createMeasurer(
-  processes: { emulator: BenchChild; loadgen: BenchChild; passthrough: BenchChild; gateway: BenchChild },
+  processes: {
+    emulator: BenchChild;
+    loadgen: BenchChild;
+    passthrough: BenchChild;
+    gateway: BenchChild;
+    gatewayOpenAi: BenchChild;
+  },
   budgetEnd: number,
 ): Measurer {
   const { emulator, loadgen } = processes;
   let peakReset = true;
-  const ours = [emulator, loadgen, processes.passthrough, processes.gateway];
+  const ours = [emulator, loadgen, processes.passthrough, processes.gateway, processes.gatewayOpenAi];
   const snapshot = (): { machine: number; ours: number } => {
     const self = process.cpuUsage();
     return {

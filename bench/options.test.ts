@@ -10,7 +10,7 @@ describe('benchmark options', () => {
       docs: true,
       cases: new Set(['latency', 'throughput', 'burst', 'idle', 'local']),
       concurrency: [1, 64, 512],
-      paths: new Set(['direct', 'pass-through', 'sluice']),
+      paths: new Set(['direct', 'pass-through', 'sluice', 'sluice-openai']),
       cpuProf: undefined,
     });
   });

@@ -12,7 +12,7 @@ process (pinned apart with taskset), and prints the results as Markdown tables.
   --cases LIST     only these cases (default: latency,throughput,burst,idle,local; local is
                    the in-process model, direct through node-llama-cpp and through Sluice)
   --concurrency L  only these concurrencies
-  --paths LIST     only these paths (direct,pass-through,sluice)
+  --paths LIST     only these paths (direct,pass-through,sluice,sluice-openai)
   --cpu-prof DIR   run the gateway under --cpu-prof, write its profile to DIR and print the
                    functions with the most self time (implies --no-docs)
 `;
@@ -59,7 +59,7 @@ export function parseOptions(argv: readonly string[]): Options | undefined {
       cases === undefined &&
       concurrency === undefined &&
       paths === undefined,
-    paths: new Set((paths ?? 'direct,pass-through,sluice').split(',')),
+    paths: new Set((paths ?? 'direct,pass-through,sluice,sluice-openai').split(',')),
     cases: new Set((cases ?? 'latency,throughput,burst,idle,local').split(',')),
     concurrency: levels,
     cpuProf: cpuProf === undefined ? undefined : resolve(cpuProf),

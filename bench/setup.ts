@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { API_PATHS } from '../src/protocol/http.js';
 import { parseChatRequest } from '../src/protocol/request.js';
 import { findProvider } from '../src/providers/registry.js';
+import { OPENAI_PATHS } from '../src/server/routes/openai.js';
 import { BenchChild, tasksetWorks } from './children.js';
 import { log, type Path } from './context.js';
 import type { Options } from './options.js';
@@ -17,6 +18,11 @@ export interface BenchProcesses {
   openaiBase: string;
   passthrough: BenchChild;
   gateway: BenchChild;
+  /**
+   * A second gateway process for the OpenAI face: each path's generations (kept for resume)
+   * count against its own store, and each path's CPU is its own process's.
+   */
+  gatewayOpenAi: BenchChild;
   loadgen: BenchChild;
   /** How the processes are pinned to CPUs, for the report. */
   pinning: string;
@@ -71,6 +77,7 @@ export async function startProcesses(options: Options): Promise<BenchProcesses> 
   };
   const passthrough = spawnMiddle('pass-through', false);
   const gateway = spawnMiddle('sluice', true);
+  const gatewayOpenAi = spawnMiddle('sluice-openai', true);
   const loadgen = new BenchChild({ role: 'loadgen', cpu: cpuFor('0') });
   children.push(loadgen);
   const stopAll = async (): Promise<void> => {
@@ -85,6 +92,7 @@ export async function startProcesses(options: Options): Promise<BenchProcesses> 
     openaiBase,
     passthrough,
     gateway,
+    gatewayOpenAi,
     loadgen,
     pinning,
     spawnMiddle,
@@ -93,12 +101,18 @@ export async function startProcesses(options: Options): Promise<BenchProcesses> 
 }
 
 /**
- * Waits for every process, then describes the three paths. The direct request is byte for byte
+ * Waits for every process, then describes the paths (Sluice twice: native SSE, and the
+ * OpenAI-compatible face of a second gateway process). The direct request is byte for byte
  * the one the gateway sends upstream.
  */
 export async function connectPaths(processes: BenchProcesses): Promise<Path[]> {
-  const { emulatorOrigin, passthrough, gateway, loadgen } = processes;
-  const [passthroughUrl, gatewayUrl] = await Promise.all([passthrough.url, gateway.url, loadgen.url]);
+  const { emulatorOrigin, passthrough, gateway, gatewayOpenAi, loadgen } = processes;
+  const [passthroughUrl, gatewayUrl, gatewayOpenAiUrl] = await Promise.all([
+    passthrough.url,
+    gateway.url,
+    gatewayOpenAi.url,
+    loadgen.url,
+  ]);
   log(
     `emulator ${emulatorOrigin}, pass-through ${passthroughUrl}, gateway ${gatewayUrl}; ${processes.pinning}`,
   );
@@ -144,6 +158,21 @@ export async function connectPaths(processes: BenchProcesses): Promise<Path[]> {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ provider: 'openai', messages: [{ role: 'user', content: 'Hello' }] }),
         kind: 'sluice',
+      },
+    },
+    {
+      name: 'sluice-openai',
+      middle: gatewayOpenAi,
+      target: {
+        origin: gatewayOpenAiUrl,
+        path: OPENAI_PATHS.chatCompletions,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'openai',
+          messages: [{ role: 'user', content: 'Hello' }],
+          stream: true,
+        }),
+        kind: 'openai',
       },
     },
   ];

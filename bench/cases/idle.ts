@@ -21,9 +21,11 @@ export async function idleCase(
   const { loadgen, pace } = context;
   const idle: IdleCell[] = [];
   context.log(`idle streams: ${idleStreams} per path, fresh pass-through and gateway processes`);
-  await Promise.all([processes.passthrough.stop(), processes.gateway.stop()]);
+  await Promise.all([processes.passthrough.stop(), processes.gateway.stop(), processes.gatewayOpenAi.stop()]);
   for (const path of context.paths) {
-    if (path.name === 'direct') continue;
+    // The OpenAI face sends its headers with the first token (so that a failure before it gets
+    // OpenAI's status): a stream waiting for its first token is not open yet to a client.
+    if (path.name === 'direct' || path.name === 'sluice-openai') continue;
     const middle = processes.spawnMiddle(path.name, false);
     const target: LoadTarget = { ...path.target, origin: await middle.url };
     // Warm-up: as many quick streams at once, so both sides' pools hold that many sockets.

@@ -10,6 +10,7 @@ import {
   encodeData,
   encodeEvent,
   encodeFrame,
+  encodeFrameData,
   encodeRetry,
 } from './sse-encode.js';
 
@@ -112,7 +113,10 @@ describe('SSE encoder', () => {
     );
     expect(retries).toEqual([1500]);
     expect(comments).toEqual(['ping x']);
-    expect(events.map((event) => event.data)).toEqual(['{"provider":"p","model":"m"}', '[DONE]']);
+    expect(events.map((event) => event.data)).toEqual([
+      '{"type":"cancelled","provider":"p","model":"m"}',
+      '[DONE]',
+    ]);
   });
 });
 
@@ -129,6 +133,33 @@ describe('chunk fast path', () => {
         );
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('frame data', () => {
+  it('names the frame type first, once, also for a frame read back from its own JSON', () => {
+    const frame: Frame = {
+      event: 'tool_call',
+      data: { provider: 'p', model: 'm', index: 0, id: 'call_1', name: 'f', arguments: '{}' },
+    };
+    const json = encodeFrameData(frame);
+    expect(json).toBe(
+      '{"type":"tool_call","provider":"p","model":"m","index":0,"id":"call_1","name":"f","arguments":"{}"}',
+    );
+    const mirrored = { event: frame.event, data: JSON.parse(json) } as Frame;
+    expect(encodeFrameData(mirrored)).toBe(json);
+  });
+
+  it('gives a chunk read back from its JSON the same bytes on the fast path', () => {
+    fc.assert(
+      fc.property(hostileText, fc.string(), fc.string(), (text, provider, model) => {
+        const json = chunkDataJson(chunkDataPrefix(provider, model), text);
+        const mirrored = { event: 'chunk', data: JSON.parse(json) } as Frame;
+        expect(encodeFrameData(mirrored)).toBe(json);
+        expect(JSON.parse(json)).toMatchObject({ type: 'chunk', delta_text: text });
+      }),
+      { numRuns: 300 },
     );
   });
 });

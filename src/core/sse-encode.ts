@@ -27,21 +27,31 @@ export function encodeEvent(id: number, event: string, dataJson: string): string
   return `id: ${id}\nevent: ${event}\ndata: ${dataJson}\n\n`;
 }
 
+/**
+ * A frame's data JSON as it goes on the wire in every form (CONTRACT.md section 7): the data
+ * object with `"type": "<event>"` first, so a reader of `data` alone can tell frames apart. A
+ * frame read back from its own JSON (a Redis mirror) already holds `type`; the spread keeps it
+ * first and the bytes the same.
+ */
+export function encodeFrameData(frame: Frame): string {
+  return encodeData({ type: frame.event, ...frame.data });
+}
+
 /** One SSE event block for a frame with sequence number `id`. */
 export function encodeFrame(id: number, frame: Frame): string {
-  return encodeEvent(id, frame.event, encodeData(frame.data));
+  return encodeEvent(id, frame.event, encodeFrameData(frame));
 }
 
 /**
  * The constant head of every `chunk` frame's data in one generation, for the fast path below:
- * `{"provider":...,"model":...,"delta_text":`.
+ * `{"type":"chunk","provider":...,"model":...,"delta_text":`.
  */
 export function chunkDataPrefix(provider: string, model: string): string {
-  return `{"provider":${encodeData(provider)},"model":${encodeData(model)},"delta_text":`;
+  return `{"type":"chunk","provider":${encodeData(provider)},"model":${encodeData(model)},"delta_text":`;
 }
 
 /**
- * A `chunk` frame's data JSON, byte for byte what `encodeData` writes, but stringifying only the
+ * A `chunk` frame's data JSON, byte for byte what `encodeFrameData` writes, but stringifying only the
  * text: chunks are nearly every frame, and the envelope around the text never changes.
  */
 export function chunkDataJson(dataPrefix: string, text: string): string {

@@ -1,4 +1,4 @@
-import { chunkDataJson, chunkDataPrefix, encodeData } from '../core/sse-encode.js';
+import { chunkDataJson, chunkDataPrefix, encodeFrameData } from '../core/sse-encode.js';
 import type { Frame } from '../protocol/frames.js';
 
 /**
@@ -176,7 +176,7 @@ export class FrameLog implements LogReader {
       this.chunkPrefix ??= chunkDataPrefix(frame.data.provider, frame.data.model);
       text = chunkDataJson(this.chunkPrefix, frame.data.delta_text);
     } else {
-      text = encodeData(frame.data);
+      text = encodeFrameData(frame);
     }
     this.json[id - 1] = text;
     return text;

@@ -86,7 +86,7 @@ describe('generation store bounds', () => {
     const read = () => [1, 2, 3].map((id) => generation.log.dataJson(id));
     const before = read();
     expect(before[2]).toBe(
-      '{"provider":"p","model":"m","delta_text":"c\\u2028","finish_reason":null,"usage":null}',
+      '{"type":"chunk","provider":"p","model":"m","delta_text":"c\\u2028","finish_reason":null,"usage":null}',
     );
     generation.markEnded();
     expect(read()).toEqual(before);

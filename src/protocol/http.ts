@@ -25,6 +25,8 @@ const GENERATIONS = '/api/v1/generations';
 export const API_PATHS = {
   /** `POST`: start a generation and stream it. */
   stream: STREAM,
+  /** `POST`: the same as {@link API_PATHS.stream}, at the path some clients use. */
+  streamAlias: '/v1/chat/stream',
   /** `GET`: {@link HealthBody}. */
   health: `${STREAM}/health`,
   /** `POST`: start a generation without streaming it; answers {@link CreatedGenerationBody}. */

@@ -111,12 +111,43 @@ const toolCallSchema = z.object({
   }),
 });
 
+/**
+ * OpenAI-style content parts (CONTRACT.md section 8): text parts only, joined into the one text
+ * every provider mapping takes. Parts of other types (images, audio, files) are refused, not
+ * dropped, so a request never silently loses what it asked about.
+ */
+const textPartsSchema = z
+  .array(
+    z.object({
+      type: z.literal('text', { error: 'only text parts ({"type": "text", "text": "..."}) are supported' }),
+      text: z.string({ error: 'a text part needs a string text' }),
+    }),
+    { error: 'content must be a string or an array of text parts' },
+  )
+  .max(1024, 'content may hold at most 1024 parts')
+  .transform((parts) => parts.map((part) => part.text).join(''));
+
+/** A message's content: text, or text parts; a wrong part is named by its own path. */
+const contentSchema = z.unknown().transform((value, context): string | null | undefined => {
+  if (value === undefined || value === null || typeof value === 'string') return value;
+  if (!Array.isArray(value)) {
+    context.addIssue({ code: 'custom', message: 'content must be a string or an array of text parts' });
+    return z.NEVER;
+  }
+  const parts = textPartsSchema.safeParse(value);
+  if (parts.success) return parts.data;
+  for (const issue of parts.error.issues) {
+    context.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  }
+  return z.NEVER;
+});
+
 const messageSchema = z
   .object({
     role: z.enum(['system', 'user', 'assistant', 'tool'], {
       error: 'role must be one of system, user, assistant, tool',
     }),
-    content: z.string({ error: 'content must be a string' }).nullable().optional(),
+    content: contentSchema.optional(),
     tool_call_id: z.string().min(1).optional(),
     /** Extension: the tool calls an assistant turn made, so tool results can follow it. */
     tool_calls: z.array(toolCallSchema).max(128).optional(),
@@ -201,7 +232,10 @@ const chatRequestSchema = z.object({
   messages: z
     .array(messageSchema, { error: 'messages must be an array of messages' })
     .min(1, 'messages must contain at least one message')
-    .max(2048, 'messages may hold at most 2048 messages'),
+    .max(2048, 'messages may hold at most 2048 messages')
+    .optional(),
+  /** Shorthand for one user message (CONTRACT.md section 8). */
+  prompt: z.string({ error: 'prompt must be a string' }).min(1, 'prompt must not be empty').optional(),
   temperature: nullable(
     z
       .number({ error: 'temperature must be a number' })
@@ -355,6 +389,15 @@ function bodyProblem(body: object): RequestIssue | undefined {
   return undefined;
 }
 
+/** The conversation: `messages`, or the one user turn `prompt` stands for; never both. */
+function messagesOf(data: { messages?: ChatMessage[]; prompt?: string }): ChatMessage[] | RequestIssue {
+  if (data.prompt !== undefined && data.messages !== undefined) {
+    return { message: 'give either prompt or messages, not both', field: 'prompt' };
+  }
+  if (data.prompt !== undefined) return [{ role: 'user', content: data.prompt }];
+  return data.messages ?? { message: 'messages is required', field: 'messages' };
+}
+
 /** Validates an already JSON-parsed body. */
 export function parseChatRequest(body: unknown): ParseResult {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -365,12 +408,14 @@ export function parseChatRequest(body: unknown): ParseResult {
   const result = chatRequestSchema.safeParse(body);
   if (!result.success) return { ok: false, issue: describeIssue(result.error.issues[0], body) };
   const data = result.data;
+  const messages = messagesOf(data);
+  if (!Array.isArray(messages)) return { ok: false, issue: messages };
   return {
     ok: true,
     request: {
       provider: data.provider,
       model: data.model ?? undefined,
-      messages: data.messages,
+      messages,
       temperature: data.temperature ?? undefined,
       max_tokens: data.max_tokens ?? undefined,
       thinking_budget: data.thinking_budget ?? undefined,

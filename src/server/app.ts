@@ -7,6 +7,8 @@ import { corsHeaders as corsHeadersFor, hostAllowed } from './origin.js';
 import { sendError } from './respond.js';
 import { allowedMethods, handlerFor, type Route } from './router.js';
 import { nativeRoutes } from './routes/native.js';
+import { openAiRoutes } from './routes/openai.js';
+import { uiRoutes } from './routes/ui.js';
 import { createGenerationService, type ServiceContext } from './service.js';
 import type { StaticFiles } from './static.js';
 
@@ -27,16 +29,16 @@ export function createRequestHandler(
 ): (request: IncomingMessage, response: ServerResponse) => void {
   const { settings } = context;
   const service = createGenerationService(context);
-  const routes: Route[] = nativeRoutes({
-    service,
-    store: context.store,
-    encoder: sseEncoder(settings.clientRetryMs),
-    writer: {
-      keepAliveMs: settings.keepAliveMs,
-      bufferFrames: settings.bufferFrames,
-      stallTimeoutMs: settings.stallTimeoutMs,
-    },
-  });
+  const writer = {
+    keepAliveMs: settings.keepAliveMs,
+    bufferFrames: settings.bufferFrames,
+    stallTimeoutMs: settings.stallTimeoutMs,
+  };
+  const routes: Route[] = [
+    ...nativeRoutes({ service, store: context.store, encoder: sseEncoder(settings.clientRetryMs), writer }),
+    ...openAiRoutes({ service, writer }),
+    ...uiRoutes({ service, writer }),
+  ];
 
   const dispatch = async (
     request: IncomingMessage,

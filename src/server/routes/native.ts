@@ -1,4 +1,7 @@
 import { RequestError } from '../../core/errors.js';
+import { negotiateForm } from '../../faces/accept.js';
+import { ndjsonEncoder } from '../../faces/ndjson/encoder.js';
+import { textEncoder, textResumePoint } from '../../faces/text/encoder.js';
 import type { StreamEncoder } from '../../faces/types.js';
 import type { GenerationStore } from '../../generation/store.js';
 import { API_PATHS, GENERATION_ID_HEADER, matchGenerationPath } from '../../protocol/http.js';
@@ -15,6 +18,9 @@ export interface NativeRoutesContext {
   encoder: StreamEncoder;
   writer: Omit<StreamWriterOptions, 'afterId' | 'headers'>;
 }
+
+/** Query of a plain-text resume: the bytes of the body the reader already holds. */
+const TEXT_OFFSET_QUERY = 'offset';
 
 const notFound = (): RequestError => new RequestError('not_found', 'unknown or expired generation id');
 
@@ -44,14 +50,27 @@ export function nativeRoutes(context: NativeRoutesContext): Route[] {
     return service.start(chat, { owner: owner(call), receivedAt: call.receivedAt });
   };
 
+  /** The form the request's `Accept` asks for (CONTRACT.md section 8): SSE, NDJSON or plain text. */
+  const encoderFor = (call: RouteCall): StreamEncoder => {
+    const form = negotiateForm(call.request.headers.accept);
+    return form === 'sse' ? encoder : form === 'ndjson' ? ndjsonEncoder : textEncoder();
+  };
+
+  const stream = {
+    async POST(call: RouteCall) {
+      const generation = await start(call);
+      followLog(generation, call.response, encoderFor(call), {
+        ...context.writer,
+        afterId: 0,
+        headers: call.cors,
+      });
+    },
+  };
+
   return [
     at(API_PATHS.health, { GET: (call) => sendJson(call.response, 200, service.health(), call.cors) }, true),
-    at(API_PATHS.stream, {
-      async POST(call) {
-        const generation = await start(call);
-        followLog(generation, call.response, encoder, { ...context.writer, afterId: 0, headers: call.cors });
-      },
-    }),
+    at(API_PATHS.stream, stream),
+    at(API_PATHS.streamAlias, stream),
     at(API_PATHS.generations, {
       async POST(call) {
         const generation = await start(call);
@@ -81,16 +100,34 @@ export function nativeRoutes(context: NativeRoutesContext): Route[] {
     }),
     generationRoute('resume', {
       async GET(call) {
-        const afterId = parseAfterId(call.request, call.url);
+        let afterId = parseAfterId(call.request, call.url);
         const generation = await store.follow(call.params.id ?? '');
         if (generation === undefined) throw notFound();
-        if (generation.log.ended && afterId >= generation.log.lastId) {
+        let form = encoderFor(call);
+        let complete = generation.log.ended && afterId >= generation.log.lastId;
+        const offset = call.url.searchParams.get(TEXT_OFFSET_QUERY);
+        if (offset !== null && negotiateForm(call.request.headers.accept) === 'text') {
+          // A plain-text reader knows how many bytes it holds, not which frame they came from.
+          if (!/^\d{1,15}$/.test(offset)) {
+            throw new RequestError(
+              'invalid_request',
+              'offset must be a non-negative integer',
+              TEXT_OFFSET_QUERY,
+            );
+          }
+          const point = textResumePoint(generation.log, Number(offset));
+          if (typeof point === 'string') throw new RequestError('invalid_request', point, TEXT_OFFSET_QUERY);
+          afterId = point.afterId;
+          complete = point.complete;
+          form = textEncoder(point);
+        }
+        if (complete) {
           // Nothing left to send: 204 tells a browser EventSource to stop reconnecting.
           call.response.writeHead(204, { ...call.cors, [GENERATION_ID_HEADER]: generation.id });
           call.response.end();
           return;
         }
-        followLog(generation, call.response, encoder, { ...context.writer, afterId, headers: call.cors });
+        followLog(generation, call.response, form, { ...context.writer, afterId, headers: call.cors });
       },
     }),
     generationRoute(
