@@ -47,6 +47,10 @@ export async function startProcesses(options: Options): Promise<BenchProcesses> 
     SLUICE_DEMO: '0',
     OPENAI_BASE_URL: openaiBase,
     OPENAI_API_KEY: 'bench-dummy-key',
+    // Thousands of streams a second from one client would fill the resume store within seconds
+    // of the default 5-minute window (new work is then refused, not old work cut short); the
+    // benchmark measures streaming, so finished generations are kept for 10 s here.
+    SLUICE_RESUME_TTL_MS: '10000',
   };
   delete gatewayEnv.REDIS_URL;
   delete gatewayEnv.PORT;

@@ -42,10 +42,10 @@ export interface StoreOptions {
 }
 
 /**
- * The share of the stored bytes one owner may hold: one client that fills the store can only
- * refuse its own new work, never everyone's.
+ * Past the bytes bound, owners still under their fair share may go on up to this many times the
+ * bound, so one client that fills the store refuses its own new work, never everyone's.
  */
-const OWNER_SHARE = 0.25;
+const HARD_BOUND_FACTOR = 2;
 
 /**
  * Ids are unguessable (122 random bits): knowing one is what lets a client resume or cancel.
@@ -73,11 +73,20 @@ export class MemoryStore implements GenerationStore {
 
   constructor(private readonly options: StoreOptions) {}
 
+  /**
+   * Below the bytes bound everyone starts work. Past it, the store is shared fairly: an owner
+   * (a client address, or a key) holding at least an equal share of the bound among the owners
+   * that hold something is refused, the others still start, up to twice the bound for all.
+   */
   start(init: Omit<GenerationInit, 'id'>): Generation | StoreRefusal {
     if (this.generations.size >= this.options.maxGenerations) return 'generations';
-    if (this.finishedBytes >= this.options.maxStoredBytes) return 'bytes';
     const owner = init.owner ?? '';
-    if ((this.ownerBytes.get(owner) ?? 0) >= this.options.maxStoredBytes * OWNER_SHARE) return 'owner_bytes';
+    const bound = this.options.maxStoredBytes;
+    if (this.finishedBytes >= bound) {
+      if (this.finishedBytes >= HARD_BOUND_FACTOR * bound) return 'bytes';
+      const fairShare = bound / Math.max(1, this.ownerBytes.size);
+      if ((this.ownerBytes.get(owner) ?? 0) >= fairShare) return 'owner_bytes';
+    }
     const generation = new Generation({ ...init, id: newGenerationId() });
     this.generations.set(generation.id, generation);
     this.runningNow.add(generation);
