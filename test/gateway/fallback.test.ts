@@ -51,6 +51,7 @@ describe('fallbacks', () => {
       expect(events).not.toContain('error');
       const fallback = result.frames.find((frame) => frame.event === 'fallback')?.data;
       expect(fallback).toEqual({
+        type: 'fallback',
         provider: 'openai',
         model: 'gpt-4o-mini',
         from: { provider: 'openai', model: 'gpt-4o-mini' },
