@@ -1,16 +1,12 @@
-import { loadSettings } from '../config.js';
+import { type ConfigFile, loadSettings } from '../config.js';
+import { loadConfigFile } from '../config-file.js';
 import { redactSecrets } from '../core/errors.js';
-import { encodeData } from '../core/sse-encode.js';
+import { createLogger } from '../ops/logging.js';
 import { API_PATHS } from '../protocol/http.js';
 import { startGateway } from '../server/gateway.js';
 import { flag, type OptionSpec, parseArgs, portOption, stringOption, UsageError } from './args.js';
 
-const SPEC: OptionSpec = { demo: 'boolean', port: 'string', host: 'string' };
-
-/** One JSON log line: text from requests (a model name) can never split it. */
-function logLine(line: Record<string, unknown>): void {
-  process.stdout.write(`${encodeData({ time: new Date().toISOString(), ...line })}\n`);
-}
+const SPEC: OptionSpec = { demo: 'boolean', port: 'string', host: 'string', config: 'string' };
 
 /** The gateway could not start (port taken, Redis unreachable, ...): the message says why. */
 export class StartError extends Error {
@@ -20,19 +16,27 @@ export class StartError extends Error {
   }
 }
 
+/**
+ * `sluice serve`: the gateway, configured from the environment and `--config FILE`. Log lines
+ * (JSON, pino) go to stdout; the banner and everything meant for a person go to stderr.
+ */
 export async function serve(argv: readonly string[], defaultDemo = false): Promise<void> {
   const args = parseArgs(argv, SPEC);
   if (args.positionals.length > 0) throw new UsageError(`unknown argument "${args.positionals[0]}"`);
   const demoFlag = flag(args, 'demo');
   const hostValue = stringOption(args, 'host');
+  const configPath = stringOption(args, 'config');
   const env = { ...process.env };
   if (demoFlag || (defaultDemo && env.SLUICE_DEMO === undefined)) env.SLUICE_DEMO = '1';
-  const base = loadSettings(env);
+  // A malformed setting or configuration file is a usage error (exit 2), said in one line.
+  const config: ConfigFile | undefined = configPath === undefined ? undefined : loadConfigFile(configPath);
+  const base = loadSettings(env, config);
+  const logger = createLogger({ level: base.logLevel });
   const gateway = await startGateway({
     env,
+    ...(config !== undefined ? { config } : {}),
     settings: { port: portOption(args, 'port', base.port), host: hostValue ?? base.host },
-    // One JSON line per finished generation on stdout, unless SLUICE_LOG=0.
-    ...(env.SLUICE_LOG === '0' ? {} : { log: (line: Record<string, unknown>) => logLine(line) }),
+    logger,
   }).catch((error: unknown) => {
     throw new StartError(redactSecrets(error instanceof Error ? error.message : String(error)));
   });
@@ -40,18 +44,27 @@ export async function serve(argv: readonly string[], defaultDemo = false): Promi
   const configured = [...gateway.providers]
     .filter(([, runtime]) => runtime.configured && !runtime.emulated)
     .map(([id]) => id);
-  process.stdout.write(
+  const keyHeader = gateway.auth ? ` -H 'authorization: Bearer <key>'` : '';
+  process.stderr.write(
     `sluice gateway listening on ${gateway.url}\n` +
       `  providers: ${configured.length ? configured.join(', ') : 'none with keys'}` +
       `${emulated.length ? `; emulated: ${emulated.join(', ')}` : ''}\n` +
+      `  keys:      ${gateway.auth ? `${gateway.settings.apiKeys.length} gateway key(s) required` : 'none (open)'}\n` +
       `  web page:  ${gateway.url}/\n` +
-      `  try:       curl -N ${gateway.url}${API_PATHS.stream} -H 'content-type: application/json' ` +
+      `  metrics:   ${gateway.url}/metrics; probes: /livez, /readyz\n` +
+      `  try:       curl -N ${gateway.url}${API_PATHS.stream} -H 'content-type: application/json'${keyHeader} ` +
       `-d '{"provider":"openai","messages":[{"role":"user","content":"Hello"}]}'\n`,
   );
+  if (!gateway.auth && !gateway.loopback) {
+    const warning =
+      'the gateway is open: it listens beyond this machine and has no keys; anyone who reaches it can spend your provider keys (set SLUICE_API_KEYS)';
+    process.stderr.write(`  warning:   ${warning}\n`);
+    logger.warn({ url: gateway.url }, warning);
+  }
   // A stray rejection must not take every running stream down with the process.
   process.on('unhandledRejection', (reason: unknown) => {
     const message = reason instanceof Error ? reason.message : String(reason);
-    logLine({ event: 'unhandled_rejection', message: redactSecrets(message) });
+    logger.error({ error: redactSecrets(message) }, 'unhandled rejection');
   });
   let stopping = false;
   const stop = (signal: string): void => {
@@ -59,9 +72,10 @@ export async function serve(argv: readonly string[], defaultDemo = false): Promi
       process.exit(1);
     }
     stopping = true;
-    process.stdout.write(
+    process.stderr.write(
       `${signal}: finishing running streams (up to ${gateway.settings.shutdownGraceMs} ms)\n`,
     );
+    logger.info({ signal }, 'shutting down');
     gateway.close().then(
       () => process.exit(0),
       () => process.exit(1),

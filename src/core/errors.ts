@@ -11,6 +11,7 @@ const REQUEST_ERROR_STATUS = {
   model_not_supported: 400,
   thinking_not_supported: 400,
   provider_auth: 401,
+  unauthorized: 401,
   not_found: 404,
   method_not_allowed: 405,
   request_timeout: 408,
@@ -18,6 +19,7 @@ const REQUEST_ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   host_not_allowed: 421,
+  rate_limited: 429,
   unavailable: 503,
 } as const;
 

@@ -12,7 +12,8 @@ import type { CancelOutcome, GenerationStore, MemoryStore, StoreRefusal } from '
  * wait on Redis) and mirrors it, in order, into a list; other instances mirror the list back
  * into a log of their own and follow it through pub/sub.
  *
- * Keys (all expire): `sluice:gen:{id}:meta` (hash: owner, status), `sluice:gen:{id}:frames`
+ * Keys (all expire): `sluice:gen:{id}:meta` (hash: owner (the instance), client (who started
+ * it: a key id or a client address), status), `sluice:gen:{id}:frames`
  * (list of frames as JSON `{"event", "data"}`, index = id - 1), `sluice:gen:{id}:readers`
  * (readers attached on other instances), `sluice:instance:{id}` (the lease of a live instance).
  * Channels: `sluice:gen:{id}` (new frames: the last id, or "end"), `sluice:cancel` (ids).
@@ -248,7 +249,7 @@ export class RedisStore implements GenerationStore {
           const batch = this.client.multi();
           if (mirrored === 0) {
             batch
-              .hset(metaKey(id), { owner: this.instanceId, status: 'running' })
+              .hset(metaKey(id), { owner: this.instanceId, client: generation.owner, status: 'running' })
               .expire(metaKey(id), RUNNING_TTL_SECONDS);
           }
           if (texts.length > 0)
@@ -401,6 +402,28 @@ export class RedisStore implements GenerationStore {
       channel(id),
     );
     return ended === 1;
+  }
+
+  async ownerOf(id: string): Promise<string | undefined> {
+    const here = this.local.get(id);
+    if (here !== undefined) return here.owner;
+    return (await this.client.hget(metaKey(id), 'client')) ?? undefined;
+  }
+
+  /** Both connections up and Redis answering a PING within a second. */
+  async ready(): Promise<boolean> {
+    if (this.client.status !== 'ready' || this.subscriber.status !== 'ready') return false;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), 1000);
+    });
+    try {
+      return await Promise.race([this.client.ping().then(() => true), timeout]);
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async result(id: string): Promise<GenerationResult | undefined> {

@@ -27,6 +27,10 @@ export interface RunPlan {
   retryBaseMs: number;
   /** `performance.now()` when the request arrived: the zero of ttft and duration. */
   receivedAt: number;
+  /** The request's id, for `start.request_id`. */
+  requestId?: string | undefined;
+  /** Sent with every upstream attempt besides the provider's own (`X-Request-Id`, `traceparent`). */
+  upstreamHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 type AttemptOutcome =
@@ -92,6 +96,7 @@ async function drive(plan: RunPlan, emitter: FrameEmitter, progress: { attempts:
         generation_id: generation.id,
         created: generation.createdAt,
         emulated: generation.emulated,
+        ...(plan.requestId !== undefined ? { request_id: plan.requestId } : {}),
       },
     },
   ]);
@@ -160,6 +165,12 @@ function attempt(plan: RunPlan, emitter: FrameEmitter): Promise<AttemptOutcome> 
   let upstreamRequest: UpstreamRequest;
   try {
     upstreamRequest = provider.buildRequest(plan.request, plan.model, plan.providerSettings);
+    if (plan.upstreamHeaders !== undefined) {
+      upstreamRequest = {
+        ...upstreamRequest,
+        headers: { ...plan.upstreamHeaders, ...upstreamRequest.headers },
+      };
+    }
   } catch {
     return Promise.resolve(internalFailure(`the request could not be prepared for ${provider.displayName}`));
   }

@@ -10,6 +10,7 @@ import { PROVIDERS, resolveRequest } from '../providers/registry.js';
 import type { ProviderSettings } from '../providers/types.js';
 import type { Transport } from '../upstream/transport.js';
 import { type BodyLimits, PendingBodies, readJsonBody } from './body.js';
+import type { CallScope, GatewayOps } from './ops.js';
 
 /** How each provider is reached in this process. */
 export interface ProviderRuntime {
@@ -26,8 +27,8 @@ export interface ServiceContext {
   transport: Transport;
   providers: ReadonlyMap<string, ProviderRuntime>;
   version: string;
-  /** Receives one line per finished generation (no request content, no secrets). */
-  log: ((line: Record<string, unknown>) => void) | undefined;
+  /** Keys, limits, request ids, traces, metrics and logs around each generation. */
+  ops: GatewayOps | undefined;
   /** Set once shutdown begins: new generations are refused. */
   isShuttingDown(): boolean;
 }
@@ -38,6 +39,8 @@ export interface StartOptions {
   owner: string;
   /** `performance.now()` when the request arrived: the zero of ttft and duration. */
   receivedAt: number;
+  /** The request's scope (request id, trace, key): limits, metrics and logs follow it. */
+  scope?: CallScope | undefined;
 }
 
 /**
@@ -49,8 +52,11 @@ export interface GenerationService {
   readBody(request: IncomingMessage): Promise<unknown>;
   /** Validates a native chat request body (CONTRACT.md section 2). */
   parse(body: unknown): ChatRequest;
-  /** Checks the request against the registry and the store, then starts its run. */
-  start(chat: ChatRequest, options: StartOptions): Generation;
+  /**
+   * Checks the request against the registry, its key's limits and the store, then starts its
+   * run. A model alias of the configuration names its provider and model.
+   */
+  start(chat: ChatRequest, options: StartOptions): Promise<Generation>;
   health(): HealthBody;
 }
 
@@ -63,28 +69,6 @@ export function createGenerationService(context: ServiceContext): GenerationServ
   };
   const refuseWhenShuttingDown = (): void => {
     if (context.isShuttingDown()) throw new RequestError('unavailable', 'the gateway is shutting down');
-  };
-
-  const logWhenEnded = (generation: Generation): void => {
-    const log = context.log;
-    if (log === undefined) return;
-    generation.onEnd(() => {
-      const result = generation.result();
-      log({
-        event: 'generation',
-        id: generation.id,
-        provider: generation.provider,
-        model: generation.model,
-        emulated: generation.emulated,
-        finish_reason: result.finish_reason,
-        error: result.error?.code ?? null,
-        attempts: result.stats?.attempts ?? null,
-        ttft_ms: result.stats?.ttft_ms ?? null,
-        duration_ms: result.stats?.duration_ms ?? null,
-        input_tokens: result.usage?.input_tokens ?? null,
-        output_tokens: result.usage?.output_tokens ?? null,
-      });
-    });
   };
 
   return {
@@ -102,8 +86,11 @@ export function createGenerationService(context: ServiceContext): GenerationServ
       return parsed.request;
     },
 
-    start(chat, options) {
+    async start(requested, options) {
       refuseWhenShuttingDown();
+      const alias = requested.model === undefined ? undefined : settings.modelAliases[requested.model];
+      const chat =
+        alias === undefined ? requested : { ...requested, provider: alias.provider, model: alias.model };
       const { provider, model } = resolveRequest(chat);
       const runtime = context.providers.get(provider.id);
       if (runtime === undefined || !runtime.configured) {
@@ -113,6 +100,10 @@ export function createGenerationService(context: ServiceContext): GenerationServ
           'provider',
         );
       }
+      const admitted = await context.ops?.admit(options.scope);
+      // The limits may have taken a while (Redis): shutdown may have begun meanwhile.
+      if (context.isShuttingDown()) admitted?.abandoned();
+      refuseWhenShuttingDown();
       const generation = context.store.start({
         owner: options.owner,
         provider: provider.id,
@@ -122,6 +113,7 @@ export function createGenerationService(context: ServiceContext): GenerationServ
         graceMs: settings.resumeGraceMs,
       });
       if (typeof generation === 'string') {
+        admitted?.abandoned();
         throw new RequestError(
           'unavailable',
           generation === 'owner_bytes'
@@ -129,7 +121,7 @@ export function createGenerationService(context: ServiceContext): GenerationServ
             : 'the gateway holds as many generations as it can; try again later',
         );
       }
-      logWhenEnded(generation);
+      const extras = admitted?.started(generation, chat);
       // runGeneration never rejects: whatever happens, it ends the generation with `done`.
       void runGeneration({
         generation,
@@ -142,6 +134,8 @@ export function createGenerationService(context: ServiceContext): GenerationServ
         maxRetries: settings.maxRetries,
         retryBaseMs: settings.retryBaseMs ?? provider.retryBaseMs ?? 1000,
         receivedAt: options.receivedAt,
+        requestId: extras?.requestId,
+        upstreamHeaders: extras?.upstreamHeaders,
       });
       return generation;
     },
@@ -163,6 +157,7 @@ export function createGenerationService(context: ServiceContext): GenerationServ
         status: context.isShuttingDown() ? 'shutting_down' : 'ok',
         version: context.version,
         demo: settings.demo,
+        auth: settings.apiKeys.length > 0,
         providers,
         active_streams: context.store.running().length,
         stored_generations: context.store.size,

@@ -39,7 +39,9 @@ export async function spawnCli(args: string[], env: Record<string, string> = {})
         resolve(match[1]);
       }
     };
+    // The gateway prints its banner on stderr (stdout carries its JSON log lines); the emulators on stdout.
     child.stdout?.on('data', check);
+    child.stderr?.on('data', check);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`exited with ${code} before listening:\n${output}`));
