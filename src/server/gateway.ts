@@ -8,7 +8,7 @@ import { type ConfigFile, type Environment, loadSettings, type Settings } from '
 import type { EmulatorServer } from '../emulators/server.js';
 import { type GenerationStore, MemoryStore } from '../generation/store.js';
 import { KeyRing } from '../ops/auth.js';
-import { Limits } from '../ops/limits.js';
+import type { Limits } from '../ops/limits.js';
 import type { Logger } from '../ops/logging.js';
 import { GatewayMetrics } from '../ops/metrics.js';
 import { PROVIDERS } from '../providers/registry.js';
@@ -178,7 +178,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       );
     }
   }
-  const limits = anyLimits ? new Limits({ redis: limitsRedis }) : undefined;
+  // Loaded only when some limit is set.
+  const limits: Limits | undefined = anyLimits
+    ? new (await import('../ops/limits.js')).Limits({ redis: limitsRedis })
+    : undefined;
   const metrics =
     options.metrics === false
       ? undefined
