@@ -136,7 +136,7 @@ export class Limits {
   /**
    * Whether `subject` may start a generation now. Checks tokens (read only), then takes a
    * stream slot, then counts the request: a refusal by one limit spends nothing of the others.
-   * The headers describe the limit closest to running out.
+   * The headers describe the window (requests or tokens) closest to running out.
    */
   async admit(subject: string, policy: LimitPolicy): Promise<Admission> {
     const standings: Standing[] = [];
@@ -155,6 +155,7 @@ export class Limits {
       standings.push(standing);
     }
     let slot: StreamSlot | undefined;
+    let streamStanding: Standing | undefined;
     if (policy.maxStreams !== undefined) {
       const taken = await this.acquireStream(subject, policy.maxStreams);
       const standing = { limit: policy.maxStreams, remaining: 0, resetSeconds: 1 };
@@ -165,7 +166,8 @@ export class Limits {
         );
       }
       slot = taken.slot;
-      standings.push({ ...standing, remaining: policy.maxStreams - taken.held });
+      streamStanding = { ...standing, remaining: policy.maxStreams - taken.held };
+      standings.push(streamStanding);
     }
     if (policy.rate !== undefined) {
       const rate = policy.rate;
@@ -193,7 +195,10 @@ export class Limits {
       }
       standings.push(standing);
     }
-    const closest = standings.reduce<Standing | undefined>(
+    // Windows (requests, tokens) are what a client can plan around; the count of running
+    // generations speaks only when no window is set.
+    const windows = standings.filter((standing) => standing !== streamStanding);
+    const closest = (windows.length > 0 ? windows : standings).reduce<Standing | undefined>(
       (best, standing) =>
         best === undefined || standing.remaining / standing.limit < best.remaining / best.limit
           ? standing
