@@ -167,7 +167,11 @@ function pathText(path: readonly PropertyKey[]): string {
 export function parseConfig(value: unknown, source = 'the configuration'): ConfigFile {
   const result = configSchema.safeParse(value);
   if (result.success) return result.data;
-  const mistakes = result.error.issues.map((issue) => `${pathText(issue.path)}: ${issue.message}`);
+  const mistakes = result.error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => `${pathText([...issue.path, key])}: unknown field`)
+      : [`${pathText(issue.path)}: ${issue.message}`],
+  );
   throw new Error(`${source} is not valid: ${mistakes.join('; ')}`);
 }
 
