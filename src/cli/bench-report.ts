@@ -19,6 +19,8 @@ export interface Target {
   failures: string[];
   /** Runs not attempted (the gateway refused the target; more runs would be refused too). */
   skipped: number;
+  /** The gateway serves this provider from its emulator: the figures do not measure the provider. */
+  emulated: boolean;
 }
 
 interface Summary {
@@ -62,6 +64,7 @@ export function benchJson(
     results: targets.map((target) => ({
       provider: target.provider,
       model: target.model ?? null,
+      emulated: target.emulated,
       ok: target.samples.length,
       failed: target.failures.length,
       skipped: target.skipped,
@@ -103,6 +106,7 @@ export function benchTable(targets: readonly Target[], runs: number): string {
     'tok/s p50',
     'tok/s p90',
     'tok/s min-max',
+    'served by',
   ];
   const rows = targets.map((target) => [
     target.provider,
@@ -110,15 +114,17 @@ export function benchTable(targets: readonly Target[], runs: number): string {
     `${target.samples.length}/${runs}`,
     ...cells(summarize(target.samples.map((sample) => sample.ttftMs)), 0),
     ...cells(summarize(speeds(target)), 1),
+    target.emulated ? 'emulator' : 'provider',
   ]);
   const widths = header.map((title, column) =>
     Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
   );
   // Names align left, numbers right.
+  const last = header.length - 1;
   const line = (row: readonly string[]): string =>
     row
       .map((cell, column) =>
-        column < 2 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0),
+        column < 2 || column === last ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0),
       )
       .join('  ')
       .trimEnd();

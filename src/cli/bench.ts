@@ -15,7 +15,16 @@ import {
   UsageError,
 } from './args.js';
 import { benchJson, benchTable, type Sample, type Target } from './bench-report.js';
-import { DEFAULT_URL, describeFailure, EXIT, gatewayUrl, onInterrupt, writeErr, writeOut } from './common.js';
+import {
+  apiKeyOption,
+  DEFAULT_URL,
+  describeFailure,
+  EXIT,
+  gatewayUrl,
+  onInterrupt,
+  writeErr,
+  writeOut,
+} from './common.js';
 import { ProgressBar } from './terminal.js';
 
 const SPEC: OptionSpec = {
@@ -27,6 +36,7 @@ const SPEC: OptionSpec = {
   'max-tokens': 'string',
   json: 'boolean',
   url: 'string',
+  'api-key': 'string',
 };
 
 const USAGE_HINT = 'Run "sluice bench --help" for usage.';
@@ -42,6 +52,7 @@ interface BenchInvocation {
   prompt: string;
   maxTokens: number | undefined;
   json: boolean;
+  apiKey: string | undefined;
 }
 
 function parseInvocation(argv: readonly string[]): BenchInvocation {
@@ -58,6 +69,7 @@ function parseInvocation(argv: readonly string[]): BenchInvocation {
     prompt,
     maxTokens: numberOption(args, 'max-tokens', { integer: true, min: 1 }),
     json: flag(args, 'json'),
+    apiKey: apiKeyOption(stringOption(args, 'api-key')),
   };
 }
 
@@ -93,7 +105,8 @@ export function planTargets(
   return chosen.flatMap((provider) => {
     const list = [...everywhere, ...(perProvider.get(provider) ?? [])];
     const names = list.length > 0 ? list : [status.providers[provider]?.default_model];
-    return names.map((model) => ({ provider, model, samples: [], failures: [], skipped: 0 }));
+    const emulated = status.providers[provider]?.emulated ?? false;
+    return names.map((model) => ({ provider, model, samples: [], failures: [], skipped: 0, emulated }));
   });
 }
 
@@ -113,7 +126,7 @@ async function measure(
       messages: [{ role: 'user', content: invocation.prompt }],
       max_tokens: invocation.maxTokens,
     },
-    { baseUrl: url, signal },
+    { baseUrl: url, signal, apiKey: invocation.apiKey },
   );
   for await (const _frame of stream) {
     // The stream accumulates the figures; the frames themselves are not needed here.
@@ -146,7 +159,11 @@ export async function bench(argv: readonly string[]): Promise<number> {
   try {
     const invocation = parseInvocation(argv);
     url = invocation.url;
-    const targets = planTargets(await health({ baseUrl: url }), invocation.providers, invocation.models);
+    const targets = planTargets(
+      await health({ baseUrl: url, apiKey: invocation.apiKey }),
+      invocation.providers,
+      invocation.models,
+    );
     return await runAll(targets, invocation);
   } catch (error) {
     const failure = describeFailure(error, url, USAGE_HINT);

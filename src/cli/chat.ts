@@ -8,7 +8,15 @@ import {
 } from '../client/index.js';
 import { flag, numberOption, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
 import { JsonRenderer, type Renderer, TextRenderer } from './chat-render.js';
-import { DEFAULT_URL, describeFailure, EXIT, gatewayUrl, onInterrupt, writeErr } from './common.js';
+import {
+  apiKeyOption,
+  DEFAULT_URL,
+  describeFailure,
+  EXIT,
+  gatewayUrl,
+  onInterrupt,
+  writeErr,
+} from './common.js';
 import { colorEnabled, styles } from './terminal.js';
 
 const SPEC: OptionSpec = {
@@ -23,6 +31,7 @@ const SPEC: OptionSpec = {
   tools: 'string',
   json: 'boolean',
   url: 'string',
+  'api-key': 'string',
 };
 
 const USAGE_HINT = 'Run "sluice chat --help" for usage.';
@@ -33,6 +42,7 @@ interface ChatInvocation {
   /** The prompt, or `undefined` when it comes from stdin (`-`). */
   prompt: string | undefined;
   system: string | undefined;
+  apiKey: string | undefined;
   request: Omit<ChatRequestBody, 'messages'>;
 }
 
@@ -60,6 +70,7 @@ function parseInvocation(argv: readonly string[]): ChatInvocation {
     json: flag(args, 'json'),
     prompt: fromStdin ? undefined : args.positionals.join(' '),
     system: stringOption(args, 'system'),
+    apiKey: apiKeyOption(stringOption(args, 'api-key')),
     request,
   };
 }
@@ -118,7 +129,7 @@ export async function chat(argv: readonly string[]): Promise<number> {
     const renderer = invocation.json
       ? new JsonRenderer()
       : new TextRenderer(styles(colorEnabled()), Boolean(process.stdout.isTTY && process.stderr.isTTY));
-    return await run(url, { ...invocation.request, messages }, renderer);
+    return await run(url, invocation.apiKey, { ...invocation.request, messages }, renderer);
   } catch (error) {
     const failure = describeFailure(error, url, USAGE_HINT);
     writeErr(`sluice chat: ${failure.message}\n`);
@@ -126,7 +137,12 @@ export async function chat(argv: readonly string[]): Promise<number> {
   }
 }
 
-async function run(url: string, request: ChatRequestBody, renderer: Renderer): Promise<number> {
+async function run(
+  url: string,
+  apiKey: string | undefined,
+  request: ChatRequestBody,
+  renderer: Renderer,
+): Promise<number> {
   // Ctrl-C and a closed stdout both abort through this one signal: the stream stops reading
   // and cancels the generation upstream; streamChat does the same if it has not resolved yet.
   const controller = new AbortController();
@@ -140,7 +156,7 @@ async function run(url: string, request: ChatRequestBody, renderer: Renderer): P
   try {
     let stream: ChatStream;
     try {
-      stream = await streamChat(request, { baseUrl: url, signal: controller.signal });
+      stream = await streamChat(request, { baseUrl: url, signal: controller.signal, apiKey });
     } catch (error) {
       if (controller.signal.aborted) return interrupted(outputClosed, false);
       throw error;

@@ -14,6 +14,17 @@ export const EXIT = {
 
 export const DEFAULT_URL = 'http://127.0.0.1:8000';
 
+/** `--api-key`, else `SLUICE_API_KEY`: the gateway key, for a gateway that needs one. */
+export function apiKeyOption(option: string | undefined): string | undefined {
+  const key = option ?? (process.env.SLUICE_API_KEY || undefined);
+  if (key !== undefined && !/^[\x21-\x7e]{1,512}$/.test(key)) {
+    throw new UsageError(
+      'the gateway key (--api-key or SLUICE_API_KEY) must be visible ASCII without spaces',
+    );
+  }
+  return key;
+}
+
 /** `--url`, else `SLUICE_URL`, else the default; must be an http(s) URL. */
 export function gatewayUrl(option: string | undefined): string {
   const raw = option ?? (process.env.SLUICE_URL || DEFAULT_URL);
@@ -48,7 +59,7 @@ export function describeFailure(
   if (error instanceof SluiceConnectionError && error.code === 'unreachable') {
     return {
       code: EXIT.unreachable,
-      message: `cannot reach the gateway: is the gateway running at ${url}? start it with \`npm start\` (or set --url / SLUICE_URL)`,
+      message: `cannot reach the gateway: is the gateway running at ${url}? start one with \`sluice serve --demo\` (emulated providers) or \`sluice serve\` (or set --url / SLUICE_URL)`,
     };
   }
   if (error instanceof SluiceError) return { code: EXIT.streamFailed, message: error.message };

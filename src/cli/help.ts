@@ -22,7 +22,11 @@ Commands:
   tiny-model write a small random GGUF model for the local provider
   help       show this help, or "sluice help <command>" for one command
 
+Options:
+  --version  print the version
+
 The gateway URL for chat and bench: --url, else SLUICE_URL, else http://127.0.0.1:8000.
+A gateway that needs keys: --api-key, else SLUICE_API_KEY.
 An option's value follows it (--port 9000) or an equals sign (--port=9000).
 
 ${EXIT_CODES}`;
@@ -47,6 +51,7 @@ Options:
   --json                print every frame as one NDJSON line on stdout
                         ({"id":..,"event":..,"data":{..}}) and nothing else there
   --url URL             the gateway (default: SLUICE_URL or http://127.0.0.1:8000)
+  --api-key KEY         the gateway key, when the gateway has keys (default: SLUICE_API_KEY)
   -h, --help            show this help
 
 Ctrl-C stops reading, cancels the generation upstream and exits 130.
@@ -71,25 +76,41 @@ Options:
   --max-tokens N       cap each answer at N tokens
   --json               print one JSON document with every figure and sample instead of the table
   --url URL            the gateway (default: SLUICE_URL or http://127.0.0.1:8000)
+  --api-key KEY        the gateway key, when the gateway has keys (default: SLUICE_API_KEY)
+
+Providers the gateway serves from its emulators (demo mode) are marked "(emulated)" in the
+table and "emulated": true in the JSON: their figures measure the emulator, not the provider.
   -h, --help           show this help
 
 ${EXIT_CODES}`;
 
-export const SERVE_HELP = `Usage: sluice serve [--demo] [--port N] [--host H] [--workers N]
+export const SERVE_HELP = `Usage: sluice serve [--demo] [--port N] [--host H] [--workers N] [--config FILE]
 
 Starts the gateway. Every setting of CONTRACT.md is read from the environment
-(PORT, HOST, OPENAI_API_KEY, ..., SLUICE_IDLE_TIMEOUT_MS, REDIS_URL, ...).
-SLUICE_LOCAL_MODEL=<path.gguf> serves that model as provider local (needs node-llama-cpp).
+(PORT, HOST, OPENAI_API_KEY, ..., SLUICE_IDLE_TIMEOUT_MS, REDIS_URL, SLUICE_API_KEYS,
+SLUICE_RATE_LIMIT, SLUICE_LOG_LEVEL, ...). A malformed value is refused (exit 2), never
+replaced by a default. SLUICE_LOCAL_MODEL=<path.gguf> serves that model as provider local
+(needs node-llama-cpp).
 
 Options:
-  --demo        serve every provider without a key from the built-in emulators (SLUICE_DEMO=1)
-  --port N      listen on port N (default: PORT or 8000)
-  --host H      listen on host H (default: HOST or 127.0.0.1)
-  --workers N   N processes on one port (default: SLUICE_WORKERS or 1); N > 1 needs REDIS_URL
-  -h, --help    show this help
+  --demo         serve every provider without a key from the built-in emulators (SLUICE_DEMO=1)
+  --port N       listen on port N (default: PORT or 8000)
+  --host H       listen on host H (default: HOST or 127.0.0.1)
+  --workers N    N processes on one port (default: SLUICE_WORKERS or 1); N > 1 needs REDIS_URL
+  --config FILE  a JSON file with gateway keys (each with its own limits), default limits,
+                 model aliases and default fallbacks; environment variables win over it:
+                 {"keys": ["sk-gw-1", {"key": "sk-gw-2", "name": "team-a",
+                           "limits": {"rate": "10/s", "max_streams": 4, "tokens_per_min": 200000}}],
+                  "limits": {"rate": "60/min", "max_streams": 8, "tokens_per_min": 100000},
+                  "aliases": {"fast": {"provider": "openai", "model": "gpt-4o-mini"}},
+                  "fallbacks": [{"provider": "anthropic", "model": "claude-sonnet-4-5"}]}
+  -h, --help     show this help
+
+Log lines (JSON: level, time, msg, request_id, ...) go to stdout; the banner and messages
+meant for a person go to stderr. GET /metrics (Prometheus), /livez and /readyz are served.
 `;
 
-export const EMULATE_HELP = `Usage: sluice emulate [--port N] [--host H] [--ttft MS] [--delay MS] [--chunks N]
+export const EMULATE_HELP = `Usage: sluice emulate [--port N] [--host H] [--ttft MS] [--delay MS] [--chunks N] [--control]
 
 Starts the wire-accurate provider emulators on one port and prints the base URL of each,
 ready for OPENAI_BASE_URL, ANTHROPIC_BASE_URL, GEMINI_BASE_URL, TOGETHER_BASE_URL, OLLAMA_BASE_URL.
@@ -100,7 +121,37 @@ Options:
   --ttft MS     delay before the first token (default 150)
   --delay MS    delay between chunks (default 25)
   --chunks N    answer length in chunks (default 40)
+  --control     also serve the control API below, so a test or benchmark in another
+                process can script responses and faults (off by default: the gateway only
+                ever calls provider paths, so no gateway client can reach it)
   -h, --help    show this help
+
+Control API (with --control), JSON over HTTP on the same port:
+  POST /__control/enqueue   {"provider": "openai", "scenarios": [SCENARIO, ...]}
+                            plays the next responses of that provider, in order
+  POST /__control/defaults  {"scenario": SCENARIO}: how every unscripted response is played
+  POST /__control/reset     forgets scripts and counters
+  GET  /__control/stats?provider=openai
+                            {"requests", "active", "closedByClient", "bodies", "headers"}:
+                            counters and the last request bodies and headers
+
+A SCENARIO (every field optional):
+  {"ttftMs": 0, "chunkDelayMs": 0, "chunks": 40, "text": "exact answer",
+   "thinkingChunks": 12, "toolCall": true, "finish": "stop|length|tool_calls|content_filter",
+   "fault": FAULT}
+
+A FAULT, the failures real providers produce:
+  {"type": "http", "status": 429, "retryAfter": "2"}   an HTTP error before the stream
+  {"type": "reset", "afterChunks": 3}                  the connection reset mid-stream
+  {"type": "stall", "afterChunks": 3}                  the stream goes silent, socket open
+  {"type": "malformed", "afterChunks": 3}              bytes that do not parse
+  {"type": "midstream_error", "afterChunks": 3, "kind": "overloaded|server_error|capacity"}
+  {"type": "no_finish", "afterChunks": 3}              a clean end without a finish reason
+  {"type": "content_filter", "afterChunks": 3}         the provider's moderation stop
+
+Example:
+  curl -X POST http://127.0.0.1:9100/__control/enqueue \\
+    -d '{"provider":"openai","scenarios":[{"fault":{"type":"http","status":503}}]}'
 `;
 
 export const TINY_MODEL_HELP = `Usage: sluice tiny-model <path.gguf> [--force]

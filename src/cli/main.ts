@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { wantsHelp } from './args.js';
 import { BENCH_HELP, CHAT_HELP, EMULATE_HELP, MAIN_HELP, SERVE_HELP, TINY_MODEL_HELP } from './help.js';
 
@@ -39,8 +40,22 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
+/** The package's version, from its package.json (two folders above dist/cli). */
+function version(): string {
+  try {
+    const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+    return (JSON.parse(text) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 async function main(argv: string[]): Promise<number | undefined> {
   const [name, ...args] = argv;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    process.stdout.write(`sluice ${version()}\n`);
+    return 0;
+  }
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     const topic = name === 'help' && args[0] !== undefined ? COMMANDS[args[0]] : undefined;
     if (name === 'help' && args[0] !== undefined && topic === undefined) {

@@ -1,6 +1,7 @@
-import { loadSettings } from '../config.js';
+import { type ConfigFile, loadSettings } from '../config.js';
+import { loadConfigFile } from '../config-file.js';
 import { redactSecrets } from '../core/errors.js';
-import { encodeData } from '../core/sse-encode.js';
+import { createLogger } from '../ops/logging.js';
 import { API_PATHS } from '../protocol/http.js';
 import { type Gateway, startGateway } from '../server/gateway.js';
 import {
@@ -14,12 +15,13 @@ import {
 } from './args.js';
 import { isWorker, reportListening, runPrimary, STOP_MESSAGE } from './workers.js';
 
-const SPEC: OptionSpec = { demo: 'boolean', port: 'string', host: 'string', workers: 'string' };
-
-/** One JSON log line: text from requests (a model name) can never split it. */
-function logLine(line: Record<string, unknown>): void {
-  process.stdout.write(`${encodeData({ time: new Date().toISOString(), ...line })}\n`);
-}
+const SPEC: OptionSpec = {
+  demo: 'boolean',
+  port: 'string',
+  host: 'string',
+  config: 'string',
+  workers: 'string',
+};
 
 /** The gateway could not start (port taken, Redis unreachable, ...): the message says why. */
 export class StartError extends Error {
@@ -29,10 +31,11 @@ export class StartError extends Error {
   }
 }
 
-/** What a started gateway prints: where it listens and what it serves. */
-function banner(url: string, providers: Gateway['providers'] | undefined): string {
+/** What a started gateway tells a person: where it listens and what it serves. */
+function banner(url: string, gateway: Gateway | undefined): string {
   const lines = [`sluice gateway listening on ${url}`];
-  if (providers !== undefined) {
+  if (gateway !== undefined) {
+    const providers = gateway.providers;
     const emulated = [...providers].filter(([, runtime]) => runtime.emulated).map(([id]) => id);
     const configured = [...providers]
       .filter(([, runtime]) => runtime.configured && !runtime.emulated)
@@ -46,23 +49,36 @@ function banner(url: string, providers: Gateway['providers'] | undefined): strin
       const reason = runtime.setup?.unavailable();
       if (reason !== undefined) lines.push(`  ${`${id}:`.padEnd(10)} ${reason}`);
     }
+    lines.push(
+      `  keys:      ${gateway.auth ? `${gateway.settings.apiKeys.length} gateway key(s) required` : 'none (open)'}`,
+    );
   }
+  const keyHeader = gateway?.auth ? ` -H 'authorization: Bearer <key>'` : '';
   lines.push(
     `  web page:  ${url}/`,
-    `  try:       curl -N ${url}${API_PATHS.stream} -H 'content-type: application/json' ` +
+    `  metrics:   ${url}/metrics; probes: /livez, /readyz`,
+    `  try:       curl -N ${url}${API_PATHS.stream} -H 'content-type: application/json'${keyHeader} ` +
       `-d '{"provider":"openai","messages":[{"role":"user","content":"Hello"}]}'`,
   );
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * `sluice serve`: the gateway, configured from the environment and `--config FILE`. Log lines
+ * (JSON, pino) go to stdout; the banner and everything meant for a person go to stderr. With
+ * `--workers N`, this process is the primary of N workers sharing the port.
+ */
 export async function serve(argv: readonly string[], defaultDemo = false): Promise<void> {
   const args = parseArgs(argv, SPEC);
   if (args.positionals.length > 0) throw new UsageError(`unknown argument "${args.positionals[0]}"`);
   const demoFlag = flag(args, 'demo');
   const hostValue = stringOption(args, 'host');
+  const configPath = stringOption(args, 'config');
   const env = { ...process.env };
   if (demoFlag || (defaultDemo && env.SLUICE_DEMO === undefined)) env.SLUICE_DEMO = '1';
-  const base = loadSettings(env);
+  // A malformed setting or configuration file is a usage error (exit 2), said in one line.
+  const config: ConfigFile | undefined = configPath === undefined ? undefined : loadConfigFile(configPath);
+  const base = loadSettings(env, config);
   const port = portOption(args, 'port', base.port);
   const host = hostValue ?? base.host;
   const workers = numberOption(args, 'workers', { integer: true, min: 1 }) ?? base.workers;
@@ -75,20 +91,29 @@ export async function serve(argv: readonly string[], defaultDemo = false): Promi
     await runPrimary(workers, (url) => banner(url, undefined));
     return;
   }
+  const logger = createLogger({ level: base.logLevel });
   const gateway = await startGateway({
     env,
+    ...(config !== undefined ? { config } : {}),
     settings: { port, host },
-    // One JSON line per finished generation on stdout, unless SLUICE_LOG=0.
-    ...(env.SLUICE_LOG === '0' ? {} : { log: (line: Record<string, unknown>) => logLine(line) }),
+    logger,
   }).catch((error: unknown) => {
     throw new StartError(redactSecrets(error instanceof Error ? error.message : String(error)));
   });
   if (isWorker()) reportListening(gateway.url);
-  else process.stdout.write(banner(gateway.url, gateway.providers));
+  else {
+    process.stderr.write(banner(gateway.url, gateway));
+    if (!gateway.auth && !gateway.loopback) {
+      const warning =
+        'the gateway is open: it listens beyond this machine and has no keys; anyone who reaches it can spend your provider keys (set SLUICE_API_KEYS)';
+      process.stderr.write(`  warning:   ${warning}\n`);
+      logger.warn({ url: gateway.url }, warning);
+    }
+  }
   // A stray rejection must not take every running stream down with the process.
   process.on('unhandledRejection', (reason: unknown) => {
     const message = reason instanceof Error ? reason.message : String(reason);
-    logLine({ event: 'unhandled_rejection', message: redactSecrets(message) });
+    logger.error({ error: redactSecrets(message) }, 'unhandled rejection');
   });
   let stopping = false;
   const stop = (signal: string): void => {
@@ -96,9 +121,10 @@ export async function serve(argv: readonly string[], defaultDemo = false): Promi
       process.exit(1);
     }
     stopping = true;
-    process.stdout.write(
+    process.stderr.write(
       `${signal}: finishing running streams (up to ${gateway.settings.shutdownGraceMs} ms)\n`,
     );
+    logger.info({ signal }, 'shutting down');
     gateway.close().then(
       () => process.exit(0),
       () => process.exit(1),

@@ -43,7 +43,7 @@ export function runPrimary(count: number, banner: (url: string) => string): Prom
         started.add(worker);
         if (!announced && started.size === count) {
           announced = true;
-          process.stdout.write(`${banner(message.url)}  workers:   ${count} (pid ${process.pid})\n`);
+          process.stderr.write(`${banner(message.url)}  workers:   ${count} (pid ${process.pid})\n`);
         }
       });
       worker.on('exit', (code, signal) => {

@@ -15,7 +15,7 @@ export function endpointFrom(options: ClientOptions): Endpoint {
   }
   return {
     baseUrl,
-    headers: { ...options.headers },
+    headers: { ...(options.apiKey ? { 'X-Api-Key': options.apiKey } : {}), ...options.headers },
     // Looked up at call time and called unbound-safe: browsers throw "Illegal invocation" otherwise.
     fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
   };

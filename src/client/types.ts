@@ -74,6 +74,11 @@ export interface ChatRequestBody {
 export interface ClientOptions {
   /** The gateway's origin, e.g. `http://127.0.0.1:8000`. Empty means this page's origin (browsers). */
   baseUrl?: string;
+  /**
+   * The gateway key, for a gateway with keys (sent as `X-Api-Key`, so an `Authorization` of a
+   * proxy in front of the gateway can still go in `headers`).
+   */
+  apiKey?: string | undefined;
   /** Extra request headers (an `Authorization` for a proxy in front of the gateway, ...). */
   headers?: Record<string, string>;
   /** Aborting it has the same effect as {@link ChatStream.abort}: stop reading, cancel upstream. */

@@ -13,6 +13,7 @@ const REQUEST_ERROR_STATUS = {
   provider_auth: 401,
   /** A provider that runs in process cannot serve here (not configured, or its runtime is missing). */
   provider_unavailable: 400,
+  unauthorized: 401,
   not_found: 404,
   method_not_allowed: 405,
   request_timeout: 408,
@@ -20,6 +21,7 @@ const REQUEST_ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   host_not_allowed: 421,
+  rate_limited: 429,
   unavailable: 503,
 } as const;
 

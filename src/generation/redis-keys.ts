@@ -4,7 +4,8 @@ import { resultOf } from './result.js';
 
 /**
  * Where generations live in Redis (all keys expire):
- * - `sluice:gen:{id}:meta`: hash, `owner` (the instance running it), `status` (`running`, `done`);
+ * - `sluice:gen:{id}:meta`: hash, `owner` (the instance running it), `client` (who started it: a
+ *   key id or a client address), `status` (`running`, `done`);
  * - `sluice:gen:{id}:frames`: list of frames as JSON `{"event", "data"}`, index = frame id - 1;
  * - `sluice:gen:{id}:readers`: readers attached on instances other than the owner;
  * - `sluice:instance:{id}`: the lease of a live instance.
@@ -37,7 +38,7 @@ export function parseStoredFrames(texts: readonly string[]): Frame[] {
  * list's length is returned, so the owner sends again from there; frames the list already
  * holds are skipped. Refuses (-2) once another instance ended the generation (its lease lapsed).
  * KEYS: meta, frames, readers. ARGV: after, owner, ended (1/0), running ttl, done ttl, channel,
- * frames... Returns -1 when written.
+ * client, frames... Returns -1 when written.
  */
 export const APPEND_SCRIPT = `
 local length = redis.call('LLEN', KEYS[2])
@@ -45,9 +46,9 @@ local after = tonumber(ARGV[1])
 if length < after then return length end
 if redis.call('HGET', KEYS[1], 'ended_by') == 'lease' then return -2 end
 local status = redis.call('HGET', KEYS[1], 'status')
-local first = 7 + (length - after)
+local first = 8 + (length - after)
 for index = first, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[index]) end
-redis.call('HSET', KEYS[1], 'owner', ARGV[2])
+redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'client', ARGV[7])
 local ttl = ARGV[4]
 if ARGV[3] == '1' then
   redis.call('HSET', KEYS[1], 'status', 'done')
@@ -61,7 +62,7 @@ redis.call('EXPIRE', KEYS[2], ttl)
 if ARGV[3] == '1' then
   redis.call('PUBLISH', ARGV[6], 'end')
 else
-  redis.call('PUBLISH', ARGV[6], tostring(after + #ARGV - 6))
+  redis.call('PUBLISH', ARGV[6], tostring(after + #ARGV - 7))
 end
 return -1
 `;

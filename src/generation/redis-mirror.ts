@@ -59,6 +59,7 @@ export function mirrorGeneration(client: Redis, generation: Generation, options:
         String(RUNNING_TTL_SECONDS),
         String(options.ttlSeconds),
         channel(id),
+        generation.owner,
         ...frames,
       ),
     );

@@ -329,6 +329,29 @@ export class RedisStore implements GenerationStore {
     return ended === 1;
   }
 
+  /** Who started a generation (a key id or a client address), wherever it runs. */
+  async ownerOf(id: string): Promise<string | undefined> {
+    const here = this.local.get(id);
+    if (here !== undefined) return here.owner;
+    return (await this.remote(() => this.client.hget(metaKey(id), 'client'))) ?? undefined;
+  }
+
+  /** Both connections up and Redis answering a PING within a second. */
+  async ready(): Promise<boolean> {
+    if (this.client.status !== 'ready' || this.subscriber.status !== 'ready') return false;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), 1000);
+    });
+    try {
+      return await Promise.race([this.client.ping().then(() => true), timeout]);
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async result(id: string): Promise<GenerationResult | undefined> {
     const here = this.local.get(id);
     if (here !== undefined) return here.result();

@@ -35,6 +35,10 @@ export interface RunPlan extends RunTarget {
   receivedAt: number;
   /** The request's `fallbacks`, resolved: tried in order when it fails before any content. */
   fallbacks?: readonly RunTarget[];
+  /** The request's id, for `start.request_id`. */
+  requestId?: string | undefined;
+  /** Sent with every upstream attempt besides the provider's own (`X-Request-Id`, `traceparent`). */
+  upstreamHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 type AttemptOutcome =
@@ -150,6 +154,7 @@ async function drive(plan: RunPlan, emitter: FrameEmitter, progress: Progress): 
         generation_id: generation.id,
         created: generation.createdAt,
         emulated: generation.emulated,
+        ...(plan.requestId !== undefined ? { request_id: plan.requestId } : {}),
       },
     },
   ]);
@@ -294,6 +299,12 @@ function attempt(
   let upstreamRequest: UpstreamRequest;
   try {
     upstreamRequest = provider.buildRequest(request, target.model, target.providerSettings);
+    if (plan.upstreamHeaders !== undefined) {
+      upstreamRequest = {
+        ...upstreamRequest,
+        headers: { ...plan.upstreamHeaders, ...upstreamRequest.headers },
+      };
+    }
   } catch {
     return Promise.resolve(internalFailure(`the request could not be prepared for ${provider.displayName}`));
   }

@@ -24,6 +24,10 @@ export interface GenerationStore {
   cancel(id: string): Promise<CancelOutcome>;
   /** The accumulated result; undefined when unknown or expired. */
   result(id: string): Promise<GenerationResult | undefined>;
+  /** Who started a generation (a key id, or a client address); undefined when unknown or expired. */
+  ownerOf(id: string): Promise<string | undefined>;
+  /** Whether the store can take work (Redis, when used, answers). */
+  ready(): Promise<boolean>;
   /** The generations this instance runs that have not ended. */
   running(): Generation[];
   /** Generations held by this instance (running and resumable). */
@@ -151,6 +155,14 @@ export class MemoryStore implements GenerationStore {
 
   async result(id: string): Promise<GenerationResult | undefined> {
     return this.generations.get(id)?.result();
+  }
+
+  async ownerOf(id: string): Promise<string | undefined> {
+    return this.generations.get(id)?.owner;
+  }
+
+  async ready(): Promise<boolean> {
+    return true;
   }
 
   get size(): number {

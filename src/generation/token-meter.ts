@@ -1,4 +1,4 @@
-import { type Encoder, loadedTokenizer, SEGMENT_CHARS, segmentEnd } from './usage.js';
+import { type Counter, loadedTokenizer, SEGMENT_CHARS, segmentEnd } from './usage.js';
 
 /**
  * Characters of one piece counted exactly; the rest of a longer piece is estimated from the
@@ -10,14 +10,14 @@ const EXACT_PIECE_CHARS = 4 * SEGMENT_CHARS;
 const CHARS_PER_TOKEN = 4;
 
 /** Tokens in one streamed piece, in bounded time. */
-function countPiece(encode: Encoder | undefined, text: string): number {
+function countPiece(encode: Counter | undefined, text: string): number {
   if (text.length === 0) return 0;
   if (encode === undefined) return Math.ceil(text.length / CHARS_PER_TOKEN);
   const exactLength = Math.min(text.length, EXACT_PIECE_CHARS);
   let tokens = 0;
   for (let start = 0; start < exactLength; ) {
     const end = segmentEnd(text, start, exactLength);
-    tokens += encode(text.slice(start, end)).length;
+    tokens += encode(text.slice(start, end));
     start = end;
   }
   const rest = text.length - exactLength;
@@ -65,7 +65,7 @@ export class TokenMeter {
   /** The unfinished last word, and its provisional count. */
   private carry = '';
   private provisional = 0;
-  private encode: Encoder | undefined;
+  private encode: Counter | undefined;
 
   /** Output tokens so far. */
   get tokens(): number {

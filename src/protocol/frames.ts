@@ -61,6 +61,8 @@ export interface StartData extends Envelope {
   generation_id: string;
   created: number;
   emulated: boolean;
+  /** The request's `X-Request-Id` (its own, or one the gateway made). */
+  request_id?: string;
 }
 export interface MetadataData extends Envelope {
   upstream_id: string | null;

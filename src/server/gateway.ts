@@ -3,14 +3,18 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Environment, loadSettings, type Settings } from '../config.js';
+import type { Redis } from 'ioredis';
+import { type ConfigFile, type Environment, loadSettings, type Settings } from '../config.js';
 import type { EmulatorServer } from '../emulators/server.js';
-import { RedisStore } from '../generation/redis.js';
 import { type GenerationStore, MemoryStore } from '../generation/store.js';
-import { loadTokenizer } from '../generation/usage.js';
+import { KeyRing } from '../ops/auth.js';
+import type { Limits } from '../ops/limits.js';
+import type { Logger } from '../ops/logging.js';
+import { GatewayMetrics } from '../ops/metrics.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { Transport } from '../upstream/transport.js';
 import { createRequestHandler, type ProviderRuntime } from './app.js';
+import { GatewayOps } from './ops.js';
 import { isLoopbackAddress } from './origin.js';
 import { StaticFiles } from './static.js';
 
@@ -18,10 +22,17 @@ export interface GatewayOptions {
   env?: Environment;
   /** Overrides on top of the settings read from `env`. */
   settings?: Partial<Settings>;
+  /** The configuration file's content (keys with limits, aliases, fallbacks); the environment wins. */
+  config?: ConfigFile;
   /** Serve the web page from here (default: the package's `web/` folder when present). */
   webRoot?: string | null;
-  /** Where one JSON line per finished generation goes (default: nowhere). */
-  log?: (line: Record<string, unknown>) => void;
+  /**
+   * Where log lines go: one per finished generation and per refused request, with the request
+   * id (default: nowhere). `sluice serve` logs JSON lines to stdout at SLUICE_LOG_LEVEL.
+   */
+  logger?: Logger;
+  /** Serve `GET /metrics` (default true; off only to measure what metrics cost). */
+  metrics?: boolean;
 }
 
 export interface Gateway {
@@ -33,6 +44,10 @@ export interface Gateway {
   providers: ReadonlyMap<string, ProviderRuntime>;
   /** The in-process emulator serving keyless providers in demo mode. */
   emulator: EmulatorServer | undefined;
+  /** Whether requests need a gateway key (SLUICE_API_KEYS or the configuration file). */
+  auth: boolean;
+  /** Whether it listens on a loopback address only. */
+  loopback: boolean;
   /**
    * Stops accepting, lets running streams finish up to the shutdown deadline, then ends each
    * with an `error` frame and `done`, and releases every socket and timer.
@@ -123,9 +138,26 @@ function listenFailure(error: unknown, settings: Settings): Error {
   return new Error(`cannot listen on ${where}: ${reason}`);
 }
 
+/** A Redis connection for the shared limits, ready, or an error naming Redis (never its password). */
+async function connectLimitsRedis(url: string): Promise<Redis> {
+  const { Redis } = await import('ioredis');
+  // No offline queue: while Redis is away, limits fall back to this instance at once.
+  const client = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return client;
+  } catch (error) {
+    client.disconnect();
+    throw new Error(
+      `cannot reach Redis for limits (REDIS_URL): ${(error as NodeJS.ErrnoException).code ?? 'no answer'}`,
+    );
+  }
+}
+
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const env = options.env ?? process.env;
-  const settings: Settings = { ...loadSettings(env), ...options.settings };
+  const settings: Settings = { ...loadSettings(env, options.config), ...options.settings };
   let emulator: EmulatorServer | undefined;
   if (settings.demo) {
     // Loaded only here: a gateway serving real providers never loads the emulators.
@@ -146,14 +178,46 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     maxStoredBytes: settings.maxStoredBytes,
   });
   let store: GenerationStore = memory;
+  const limited = [settings.rateLimit, settings.maxStreamsPerKey, settings.tokensPerMin].some(
+    (limit) => limit !== undefined,
+  );
+  const anyLimits = limited || settings.apiKeys.some((key) => Object.keys(key.limits).length > 0);
+  let limitsRedis: Redis | undefined;
   if (settings.redisUrl !== undefined) {
+    // Loaded only here: a gateway without Redis never loads ioredis.
+    const { RedisStore } = await import('../generation/redis.js');
     const redis = new RedisStore(settings.redisUrl, memory, {
       ttlSeconds: Math.ceil(settings.resumeTtlMs / 1000),
       leaseMs: settings.ownerLeaseMs,
     });
     await redis.connect().catch((error: unknown) => abandon(error, emulator));
     store = redis;
+    if (anyLimits) {
+      limitsRedis = await connectLimitsRedis(settings.redisUrl).catch((error: unknown) =>
+        abandon(error, store, emulator),
+      );
+    }
   }
+  // Loaded only when some limit is set.
+  const limits: Limits | undefined = anyLimits
+    ? new (await import('../ops/limits.js')).Limits({ redis: limitsRedis })
+    : undefined;
+  const metrics =
+    options.metrics === false
+      ? undefined
+      : new GatewayMetrics({ activeGenerations: () => store.running().length });
+  const ops = new GatewayOps({
+    settings,
+    store,
+    keys: new KeyRing(settings.apiKeys),
+    limits,
+    metrics,
+    logger: options.logger,
+  });
+  const closeLimits = async (): Promise<void> => {
+    limits?.close();
+    limitsRedis?.disconnect();
+  };
   const transport = new Transport({ connectTimeoutMs: settings.connectTimeoutMs });
   const webRoot = options.webRoot === undefined ? join(packageRoot, 'web') : options.webRoot;
   const staticFiles =
@@ -175,7 +239,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     transport,
     providers,
     staticFiles,
-    log: options.log,
+    ops,
     version: readVersion(),
     isShuttingDown: () => shuttingDown,
     boundToLoopback: () => loopback,
@@ -203,9 +267,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       server.off('error', reject);
       resolvePromise();
     });
-  }).catch((error: unknown) => abandon(listenFailure(error, settings), store, transport, emulator));
-  // The usage tokenizer is a large table: load it now, not in the middle of someone's stream.
-  void loadTokenizer().catch(() => {});
+  }).catch((error: unknown) =>
+    abandon(listenFailure(error, settings), store, transport, emulator, { close: closeLimits }),
+  );
   const address = server.address() as AddressInfo;
   loopback = isLoopbackAddress(address.address);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -234,6 +298,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       // Let writers flush the terminal frames before the sockets go.
       await new Promise((done) => setImmediate(done));
       server.closeAllConnections();
+      await closeLimits();
       await store.close();
       await transport.close();
       await Promise.all([...providers.values()].map((runtime) => runtime.setup?.close()));
@@ -242,5 +307,15 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     return closing;
   };
 
-  return { url: `http://${host}:${address.port}`, server, settings, store, providers, emulator, close };
+  return {
+    url: `http://${host}:${address.port}`,
+    server,
+    settings,
+    store,
+    providers,
+    emulator,
+    auth: settings.apiKeys.length > 0,
+    loopback,
+    close,
+  };
 }

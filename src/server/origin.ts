@@ -9,7 +9,14 @@ import { GENERATION_ID_HEADER } from '../protocol/http.js';
  * rebinding): the browser then sees the gateway as that site's own origin.
  */
 
-const EXPOSED_HEADERS = GENERATION_ID_HEADER;
+const EXPOSED_HEADERS = [
+  GENERATION_ID_HEADER,
+  'X-Request-Id',
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+  'Retry-After',
+].join(', ');
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** The CORS headers for a request from `origin` (the `Origin` header, if any). */

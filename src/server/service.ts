@@ -10,6 +10,7 @@ import { findProvider, PROVIDERS } from '../providers/registry.js';
 import type { ProviderDefinition, ProviderSettings, ProviderSetup } from '../providers/types.js';
 import type { Transport } from '../upstream/transport.js';
 import { type BodyLimits, PendingBodies, readJsonBody } from './body.js';
+import type { CallScope, GatewayOps } from './ops.js';
 import { resolveTargets } from './targets.js';
 
 /** How each provider is reached in this process. */
@@ -36,8 +37,8 @@ export interface ServiceContext {
   transport: Transport;
   providers: ReadonlyMap<string, ProviderRuntime>;
   version: string;
-  /** Receives one line per finished generation (no request content, no secrets). */
-  log: ((line: Record<string, unknown>) => void) | undefined;
+  /** Keys, limits, request ids, traces, metrics and logs around each generation. */
+  ops: GatewayOps | undefined;
   /** Set once shutdown begins: new generations are refused. */
   isShuttingDown(): boolean;
 }
@@ -48,6 +49,8 @@ export interface StartOptions {
   owner: string;
   /** `performance.now()` when the request arrived: the zero of ttft and duration. */
   receivedAt: number;
+  /** The request's scope (request id, trace, key): limits, metrics and logs follow it. */
+  scope?: CallScope | undefined;
 }
 
 /**
@@ -59,8 +62,11 @@ export interface GenerationService {
   readBody(request: IncomingMessage): Promise<unknown>;
   /** Validates a native chat request body (CONTRACT.md section 2). */
   parse(body: unknown): ChatRequest;
-  /** Checks the request against the registry and the store, then starts its run. */
-  start(chat: ChatRequest, options: StartOptions): Generation;
+  /**
+   * Checks the request against the registry, its key's limits and the store, then starts its
+   * run. A model alias of the configuration names its provider and model.
+   */
+  start(chat: ChatRequest, options: StartOptions): Promise<Generation>;
   health(): HealthBody;
 }
 
@@ -74,29 +80,6 @@ export function createGenerationService(context: ServiceContext): GenerationServ
   const definitionOf = definitionIn(context.providers);
   const refuseWhenShuttingDown = (): void => {
     if (context.isShuttingDown()) throw new RequestError('unavailable', 'the gateway is shutting down');
-  };
-
-  const logWhenEnded = (generation: Generation): void => {
-    const log = context.log;
-    if (log === undefined) return;
-    generation.onEnd(() => {
-      const result = generation.result();
-      log({
-        event: 'generation',
-        id: generation.id,
-        provider: generation.provider,
-        model: generation.model,
-        emulated: generation.emulated,
-        served_by: result.served_by,
-        finish_reason: result.finish_reason,
-        error: result.error?.code ?? null,
-        attempts: result.stats?.attempts ?? null,
-        ttft_ms: result.stats?.ttft_ms ?? null,
-        duration_ms: result.stats?.duration_ms ?? null,
-        input_tokens: result.usage?.input_tokens ?? null,
-        output_tokens: result.usage?.output_tokens ?? null,
-      });
-    });
   };
 
   return {
@@ -114,8 +97,19 @@ export function createGenerationService(context: ServiceContext): GenerationServ
       return parsed.request;
     },
 
-    start(chat, options) {
+    async start(requested, options) {
       refuseWhenShuttingDown();
+      const alias = requested.model === undefined ? undefined : settings.modelAliases[requested.model];
+      const aliased =
+        alias === undefined ? requested : { ...requested, provider: alias.provider, model: alias.model };
+      // The configuration's default fallbacks serve requests that name none.
+      const chat =
+        aliased.fallbacks.length > 0 || settings.defaultFallbacks.length === 0
+          ? aliased
+          : {
+              ...aliased,
+              fallbacks: settings.defaultFallbacks.map(({ provider, model }) => ({ provider, model })),
+            };
       // An in-process provider that cannot serve says why before anything else is checked.
       const setup = context.providers.get(chat.provider)?.setup;
       const unavailable = setup?.unavailable();
@@ -124,6 +118,10 @@ export function createGenerationService(context: ServiceContext): GenerationServ
       const busy = setup?.busy();
       if (busy !== undefined) throw new RequestError('unavailable', busy);
       const { provider, model } = targets.primary;
+      const admitted = await context.ops?.admit(options.scope);
+      // The limits may have taken a while (Redis): shutdown may have begun meanwhile.
+      if (context.isShuttingDown()) admitted?.abandoned();
+      refuseWhenShuttingDown();
       const generation = context.store.start({
         owner: options.owner,
         provider: provider.id,
@@ -134,6 +132,7 @@ export function createGenerationService(context: ServiceContext): GenerationServ
         cancelOnDisconnect: chat.cancel_on_disconnect,
       });
       if (typeof generation === 'string') {
+        admitted?.abandoned();
         throw new RequestError(
           'unavailable',
           generation === 'owner_bytes'
@@ -141,7 +140,7 @@ export function createGenerationService(context: ServiceContext): GenerationServ
             : 'the gateway holds as many generations as it can; try again later',
         );
       }
-      logWhenEnded(generation);
+      const extras = admitted?.started(generation, chat);
       // runGeneration never rejects: whatever happens, it ends the generation with `done`.
       void runGeneration({
         ...targets.primary,
@@ -151,6 +150,8 @@ export function createGenerationService(context: ServiceContext): GenerationServ
         maxRetries: settings.maxRetries,
         receivedAt: options.receivedAt,
         fallbacks: targets.fallbacks,
+        requestId: extras?.requestId,
+        upstreamHeaders: extras?.upstreamHeaders,
       });
       return generation;
     },
@@ -175,9 +176,10 @@ export function createGenerationService(context: ServiceContext): GenerationServ
       return {
         status: context.isShuttingDown() ? 'shutting_down' : 'ok',
         version: context.version,
+        demo: settings.demo,
+        auth: settings.apiKeys.length > 0,
         // Which process answered: with several workers or instances, each has its own.
         pid: process.pid,
-        demo: settings.demo,
         providers,
         active_streams: context.store.running().length,
         stored_generations: context.store.size,

@@ -60,6 +60,8 @@ const ui = {
   budget: byId('budget', HTMLInputElement),
   tool: byId('tool', HTMLInputElement),
   newChat: byId('new-chat', HTMLButtonElement),
+  keyForm: byId('key-form', HTMLFormElement),
+  apiKey: byId('api-key', HTMLInputElement),
   chat: byId('chat'),
   empty: byId('empty'),
   turns: byId('turns'),
@@ -362,6 +364,44 @@ class Run {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The gateway key, when the gateway has keys: asked once, kept in this browser, sent as a header
+
+const KEY_STORAGE = 'sluice.apiKey';
+
+function storedKey(): string | undefined {
+  try {
+    return localStorage.getItem(KEY_STORAGE) ?? undefined;
+  } catch {
+    // Storage may be off (private windows, policies): the key then lasts as long as the page.
+    return ui.apiKey.value || undefined;
+  }
+}
+
+let apiKey: string | undefined;
+
+function askForKey(reason: string): void {
+  ui.keyForm.hidden = false;
+  ui.gatewayState.textContent = reason;
+  ui.apiKey.focus();
+}
+
+ui.keyForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const key = ui.apiKey.value.trim();
+  if (key === '') return;
+  apiKey = key;
+  try {
+    localStorage.setItem(KEY_STORAGE, key);
+  } catch {
+    // Kept for this page only.
+  }
+  ui.apiKey.value = '';
+  ui.apiKey.placeholder = 'saved in this browser';
+  void loadProviders();
+  ui.prompt.focus();
+});
+
+// ---------------------------------------------------------------------------------------------
 // Providers and models, from the health endpoint
 
 let providers: Record<string, ProviderHealth> = {};
@@ -370,6 +410,15 @@ async function loadProviders(): Promise<void> {
   try {
     const info = await health();
     providers = info.providers;
+    if (info.auth === true) {
+      apiKey ??= storedKey();
+      ui.keyForm.hidden = false;
+      if (apiKey === undefined) {
+        askForKey('This gateway needs a key: enter it above (it stays in this browser).');
+        return;
+      }
+      ui.apiKey.placeholder = 'saved in this browser';
+    }
     const usable = Object.entries(providers).filter(([, provider]) => provider.configured);
     ui.provider.replaceChildren();
     for (const [id, provider] of usable) {
@@ -476,6 +525,7 @@ async function send(text: string): Promise<void> {
   clearStats();
   try {
     const stream = await streamChat(request, {
+      apiKey,
       signal: run.controller.signal,
       onReconnect: () => run.reconnecting(),
       onResume: () => run.resumed(),
@@ -487,6 +537,7 @@ async function send(text: string): Promise<void> {
     if (!run.stopped) {
       const { code, message, field } = describe(error);
       run.showError(code, message, field);
+      if (code === 'unauthorized') askForKey('The gateway refused the key: enter another above.');
     }
   } finally {
     run.end();

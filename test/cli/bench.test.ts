@@ -64,7 +64,8 @@ describe('sluice bench', () => {
       ['anthropic', status.providers.anthropic?.default_model],
     ]);
     for (const entry of document.results) {
-      expect(entry).toMatchObject({ ok: 3, failed: 0 });
+      // Demo mode: the figures are the emulator's, and the document says so.
+      expect(entry).toMatchObject({ ok: 3, failed: 0, emulated: true });
       expect(entry.samples).toHaveLength(3);
       expect(ordered(entry.ttft_ms)).toBe(true);
       expect(ordered(entry.tokens_per_second)).toBe(true);
@@ -98,6 +99,7 @@ describe('sluice bench', () => {
     expect(lines.slice(1)).toHaveLength(2);
     expect(lines[1]).toMatch(/^openai\s+gpt-4o\s+2\/2\s+\d+\s+\d+\s+\d+-\d+\s+[\d.]+/);
     expect(lines[2]).toMatch(/^openai\s+gpt-4\.1-mini\s+2\/2/);
+    expect(lines[1]).toMatch(/\s+emulator$/);
     // stderr is not a terminal here: no progress bar.
     expect(result.stderr).toBe('');
   });
@@ -183,12 +185,16 @@ describe('bench figures', () => {
           samples: [sample, { ...sample, ttftMs: 300 }],
           failures: [],
           skipped: 0,
+          emulated: true,
         },
       ],
       2,
     );
     const [header, row] = table.split('\n');
-    expect(row).toMatch(/^openai\s+gpt-4o\s+2\/2\s+200\s+300\s+100-300\s+50\.0\s+50\.0\s+50\.0-50\.0$/);
+    expect(header).toMatch(/\s+served by$/);
+    expect(row).toMatch(
+      /^openai\s+gpt-4o\s+2\/2\s+200\s+300\s+100-300\s+50\.0\s+50\.0\s+50\.0-50\.0\s+emulator$/,
+    );
     // Numbers are right-aligned under their titles.
     expect((header?.indexOf(' ok ') ?? 0) + 3).toBe((row?.indexOf('2/2') ?? 0) + 3);
   });

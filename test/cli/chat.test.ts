@@ -145,7 +145,10 @@ describe('sluice chat', () => {
     const dead = `http://127.0.0.1:${await closedPort()}`;
     const result = await runCli(['chat', 'Hello', '--url', dead]);
     expect(result.code).toBe(3);
-    expect(result.stderr).toContain(`is the gateway running at ${dead}? start it with \`npm start\``);
+    expect(result.stderr).toContain(
+      `is the gateway running at ${dead}? start one with \`sluice serve --demo\``,
+    );
+    expect(result.stderr).not.toContain('npm start');
     expect(result.stdout).toBe('');
   });
 

@@ -5,6 +5,7 @@ import type { Scenario } from '../../src/emulators/types.js';
 import { HTTP_PROVIDERS } from '../../src/providers/registry.js';
 import { type Gateway, startGateway } from '../../src/server/gateway.js';
 import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { captureLogs } from '../helpers/log-capture.js';
 import { chatBody, invariantViolation, postStream, type StreamResult, textOf } from '../helpers/sse.js';
 
 let harness: TestGateway;
@@ -207,7 +208,7 @@ describe('the API key never leaves the gateway', () => {
   let upstream: Server;
   let gateway: Gateway;
   const keysReceived: string[] = [];
-  const logLines: Record<string, unknown>[] = [];
+  const logs = captureLogs();
 
   beforeAll(async () => {
     // An upstream whose 401 names the key it was sent, as OpenAI's does (masked, docs/wire.md
@@ -235,7 +236,7 @@ describe('the API key never leaves the gateway', () => {
       env: { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1` },
       settings: { port: 0, host: '127.0.0.1', maxRetries: 0, shutdownGraceMs: 200 },
       webRoot: null,
-      log: (line) => logLines.push(line),
+      logger: logs.logger,
     });
   });
   afterAll(async () => {
@@ -262,7 +263,11 @@ describe('the API key never leaves the gateway', () => {
     expect(JSON.parse(body).error).toMatchObject({ code: 'provider_auth' });
     expect(body).not.toContain(KEY);
 
-    await eventually(() => logLines.length === 1, 2000, 'the generation log line');
-    expect(JSON.stringify(logLines)).not.toContain(KEY);
+    await eventually(
+      () => logs.lines.some((line) => line.msg === 'generation ended'),
+      2000,
+      'the generation log line',
+    );
+    expect(logs.raw.join('')).not.toContain(KEY);
   });
 });

@@ -17,12 +17,12 @@ describe('JSON log lines', () => {
     const model = `gpt-4o-mini${SEPARATORS.join('x')}{"forged":true}`;
     const result = await postStream(gateway.url, chatBody('openai', { model }));
     expect(result.status).toBe(200);
-    await eventually(() => gateway.output().includes('"event":"generation"'), 5000, 'the log line');
+    await eventually(() => gateway.output().includes('"msg":"generation ended"'), 5000, 'the log line');
     const output = gateway.output();
     for (const separator of SEPARATORS) expect(output.includes(separator)).toBe(false);
     // Split the way the strictest reader does: every JSON line parses and keeps the model whole.
     const lines = output.split(/\r\n|[\n\r\u2028\u2029\u0085]/).filter((line) => line.startsWith('{'));
     const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(logged.find((line) => line.event === 'generation')?.model).toBe(model);
+    expect(logged.find((line) => line.msg === 'generation ended')?.model).toBe(model);
   });
 });

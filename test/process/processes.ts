@@ -9,7 +9,11 @@ export interface Child {
   process: ChildProcess;
   /** First URL the process printed. */
   url: string;
+  /** Everything printed so far, stdout and stderr interleaved. */
   output(): string;
+  /** What it printed on stdout alone, and on stderr alone. */
+  stdout(): string;
+  stderr(): string;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
   stop(): Promise<void>;
@@ -23,11 +27,15 @@ export async function spawnCli(args: string[], env: Record<string, string> = {})
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let stdout = '';
+  let stderr = '';
   child.stdout?.on('data', (data: Buffer) => {
     output += data.toString();
+    stdout += data.toString();
   });
   child.stderr?.on('data', (data: Buffer) => {
     output += data.toString();
+    stderr += data.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
@@ -39,7 +47,9 @@ export async function spawnCli(args: string[], env: Record<string, string> = {})
         resolve(match[1]);
       }
     };
+    // The gateway prints its banner on stderr (stdout carries its JSON log lines); the emulators on stdout.
     child.stdout?.on('data', check);
+    child.stderr?.on('data', check);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`exited with ${code} before listening:\n${output}`));
@@ -49,6 +59,8 @@ export async function spawnCli(args: string[], env: Record<string, string> = {})
     process: child,
     url,
     output: () => output,
+    stdout: () => stdout,
+    stderr: () => stderr,
     exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

@@ -4,7 +4,9 @@ import { ndjsonEncoder } from '../../faces/ndjson/encoder.js';
 import { textEncoder, textResumePoint } from '../../faces/text/encoder.js';
 import type { StreamEncoder } from '../../faces/types.js';
 import type { GenerationStore } from '../../generation/store.js';
+import { STREAM_TOKEN_QUERY } from '../../ops/auth.js';
 import { API_PATHS, GENERATION_ID_HEADER, matchGenerationPath } from '../../protocol/http.js';
+import type { GatewayOps } from '../ops.js';
 import { parseAfterId, sendJson } from '../respond.js';
 import { at, type Route, type RouteCall } from '../router.js';
 import type { GenerationService } from '../service.js';
@@ -17,6 +19,8 @@ export interface NativeRoutesContext {
   /** The native stream's encoder (SSE). */
   encoder: StreamEncoder;
   writer: Omit<StreamWriterOptions, 'afterId' | 'headers'>;
+  /** Signs `stream_url` tokens when the gateway has keys. */
+  ops?: GatewayOps | undefined;
 }
 
 /** Query of a plain-text resume: the bytes of the body the reader already holds. */
@@ -24,7 +28,17 @@ const TEXT_OFFSET_QUERY = 'offset';
 
 const notFound = (): RequestError => new RequestError('not_found', 'unknown or expired generation id');
 
-/** One route per generation path kind (resume, cancel, result), matched by the shared pattern. */
+/** Route labels of the per-generation paths, as metrics name them. */
+export const GENERATION_ROUTE_LABELS = {
+  resume: '/api/v1/chat/stream/{id}',
+  cancel: '/api/v1/chat/stream/{id}/cancel',
+  generation: '/api/v1/generations/{id}',
+} as const;
+
+/**
+ * One route per generation path kind (resume, cancel, result), matched by the shared pattern.
+ * The reads (resume, result) also take the `stream_url` token in place of a key.
+ */
 function generationRoute(
   kind: 'resume' | 'cancel' | 'generation',
   methods: Route['methods'],
@@ -37,17 +51,18 @@ function generationRoute(
     },
     methods,
     head,
+    label: GENERATION_ROUTE_LABELS[kind],
+    streamToken: kind !== 'cancel',
   };
 }
 
 /** The native API of CONTRACT.md sections 2 to 4. */
 export function nativeRoutes(context: NativeRoutesContext): Route[] {
   const { service, store, encoder } = context;
-  const owner = (call: RouteCall): string => call.request.socket.remoteAddress ?? '';
 
   const start = async (call: RouteCall) => {
     const chat = service.parse(await service.readBody(call.request));
-    return service.start(chat, { owner: owner(call), receivedAt: call.receivedAt });
+    return service.start(chat, { owner: call.scope.owner, receivedAt: call.receivedAt, scope: call.scope });
   };
 
   /** The form the request's `Accept` asks for (CONTRACT.md section 8): SSE, NDJSON or plain text. */
@@ -68,7 +83,9 @@ export function nativeRoutes(context: NativeRoutesContext): Route[] {
   };
 
   return [
-    at(API_PATHS.health, { GET: (call) => sendJson(call.response, 200, service.health(), call.cors) }, true),
+    at(API_PATHS.health, { GET: (call) => sendJson(call.response, 200, service.health(), call.cors) }, true, {
+      public: true,
+    }),
     at(API_PATHS.stream, stream),
     at(API_PATHS.streamAlias, stream),
     at(API_PATHS.generations, {
@@ -76,7 +93,9 @@ export function nativeRoutes(context: NativeRoutesContext): Route[] {
         const generation = await start(call);
         // No reader yet: the grace period gives a client (EventSource) time to attach.
         generation.startGrace();
-        const streamUrl = API_PATHS.resume(generation.id);
+        // With keys, the URL carries a token for this generation alone: EventSource sends no headers.
+        const token = context.ops?.streamToken(call.scope, generation.id);
+        const streamUrl = `${API_PATHS.resume(generation.id)}${token === undefined ? '' : `?${STREAM_TOKEN_QUERY}=${token}`}`;
         sendJson(
           call.response,
           201,

@@ -114,9 +114,10 @@ export function openAiRoutes(context: OpenAiRoutesContext): Route[] {
     const request = adaptChatCompletion(await service.readBody(call.request), catalogNow());
     adapted.current = request;
     const chat = service.parse(request.native);
-    const generation = service.start(chat, {
-      owner: call.request.socket.remoteAddress ?? '',
+    const generation = await service.start(chat, {
+      owner: call.scope.owner,
       receivedAt: call.receivedAt,
+      scope: call.scope,
     });
     const identity = completionIdentity(
       generation.id,

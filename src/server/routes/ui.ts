@@ -26,9 +26,10 @@ export function uiRoutes(context: UiRoutesContext): Route[] {
           catalog ??= catalogOf(service.health());
           adapted = adaptUiRequest(await service.readBody(call.request), catalog);
           const chat = service.parse(adapted.native);
-          const generation = service.start(chat, {
-            owner: call.request.socket.remoteAddress ?? '',
+          const generation = await service.start(chat, {
+            owner: call.scope.owner,
             receivedAt: call.receivedAt,
+            scope: call.scope,
           });
           followLog(generation, call.response, uiMessageEncoder(generation.id), {
             ...context.writer,

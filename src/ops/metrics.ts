@@ -1,0 +1,179 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * `GET /metrics` (CONTRACT.md section 10), through prom-client, in a registry of the gateway's
+ * own (two gateways in one process do not mix). Everything is counted once per request, per
+ * generation when it ends, or per stream when it opens and closes: nothing runs per chunk, and
+ * the gauges of running work are read only when scraped.
+ */
+
+/** How a generation ended, as the metrics count it. */
+export interface GenerationOutcome {
+  provider: string;
+  model: string;
+  finishReason: string;
+  /** Seconds from the request to the first answer or reasoning text; undefined when none came. */
+  ttftSeconds: number | undefined;
+  inputTokens: number;
+  outputTokens: number;
+  /** Upstream attempts made (the last one ended the generation). */
+  attempts: number;
+  /** The code of the `error` frame, if one ended it. */
+  errorCode: string | undefined;
+}
+
+export interface MetricsOptions {
+  /** The generations running on this instance, read at scrape time. */
+  activeGenerations(): number;
+  /** Process and Node metrics (`process_resident_memory_bytes`, `nodejs_eventloop_lag_seconds`, ...). */
+  defaults?: boolean;
+}
+
+/** Models a provider may show under their own name; past that, `other` (any model may be asked for). */
+const MAX_MODELS_PER_PROVIDER = 64;
+
+const TTFT_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'route' | 'status'>;
+  private readonly generations: Counter<'provider' | 'model' | 'finish_reason'>;
+  private readonly activeStreams: Gauge;
+  private readonly ttft: Histogram<'provider' | 'model'>;
+  private readonly outputTokens: Counter<'provider' | 'model'>;
+  private readonly inputTokens: Counter<'provider' | 'model'>;
+  private readonly attempts: Counter<'provider' | 'outcome'>;
+  private readonly streamErrors: Counter<'provider' | 'code'>;
+  private readonly resumes: Counter;
+  private readonly cancels: Counter;
+  private readonly models = new Map<string, Set<string>>();
+
+  constructor(options: MetricsOptions) {
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'sluice_requests_total',
+      help: 'HTTP requests answered, by route and status',
+      labelNames: ['route', 'status'],
+      registers,
+    });
+    this.generations = new Counter({
+      name: 'sluice_generations_total',
+      help: 'Generations ended, by provider, model and finish reason',
+      labelNames: ['provider', 'model', 'finish_reason'],
+      registers,
+    });
+    new Gauge({
+      name: 'sluice_active_generations',
+      help: 'Generations running on this instance',
+      registers,
+      collect() {
+        this.set(options.activeGenerations());
+      },
+    });
+    this.activeStreams = new Gauge({
+      name: 'sluice_active_streams',
+      help: 'Stream responses open on this instance (first readers and resumed ones)',
+      registers,
+    });
+    this.ttft = new Histogram({
+      name: 'sluice_ttft_seconds',
+      help: 'Time from the request to the first answer or reasoning text',
+      labelNames: ['provider', 'model'],
+      buckets: TTFT_BUCKETS,
+      registers,
+    });
+    this.outputTokens = new Counter({
+      name: 'sluice_output_tokens_total',
+      help: 'Output tokens (answer and reasoning) of ended generations',
+      labelNames: ['provider', 'model'],
+      registers,
+    });
+    this.inputTokens = new Counter({
+      name: 'sluice_input_tokens_total',
+      help: 'Input tokens of ended generations',
+      labelNames: ['provider', 'model'],
+      registers,
+    });
+    this.attempts = new Counter({
+      name: 'sluice_upstream_attempts_total',
+      help: 'Upstream attempts, by outcome: retried (failed, another followed), ok, error, cancelled',
+      labelNames: ['provider', 'outcome'],
+      registers,
+    });
+    this.streamErrors = new Counter({
+      name: 'sluice_stream_errors_total',
+      help: 'Streams ended by an error frame, by its code',
+      labelNames: ['provider', 'code'],
+      registers,
+    });
+    this.resumes = new Counter({
+      name: 'sluice_resumes_total',
+      help: 'Streams resumed by id (GET /api/v1/chat/stream/{id})',
+      registers,
+    });
+    this.cancels = new Counter({
+      name: 'sluice_cancels_total',
+      help: 'Generations cancelled by id',
+      registers,
+    });
+    if (options.defaults ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Content type and body of `GET /metrics`. */
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  requestAnswered(route: string, status: number): void {
+    this.requests.inc({ route, status: String(status) });
+  }
+
+  /** A stream response opened; the returned function closes it (once). */
+  streamOpened(): () => void {
+    this.activeStreams.inc();
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      this.activeStreams.dec();
+    };
+  }
+
+  resumed(): void {
+    this.resumes.inc();
+  }
+
+  cancelled(): void {
+    this.cancels.inc();
+  }
+
+  generationEnded(outcome: GenerationOutcome): void {
+    const labels = { provider: outcome.provider, model: this.modelLabel(outcome.provider, outcome.model) };
+    this.generations.inc({ ...labels, finish_reason: outcome.finishReason });
+    if (outcome.ttftSeconds !== undefined) this.ttft.observe(labels, outcome.ttftSeconds);
+    this.outputTokens.inc(labels, outcome.outputTokens);
+    this.inputTokens.inc(labels, outcome.inputTokens);
+    if (outcome.attempts > 1) {
+      this.attempts.inc({ provider: outcome.provider, outcome: 'retried' }, outcome.attempts - 1);
+    }
+    const last =
+      outcome.finishReason === 'cancelled' ? 'cancelled' : outcome.finishReason === 'error' ? 'error' : 'ok';
+    this.attempts.inc({ provider: outcome.provider, outcome: last });
+    if (outcome.errorCode !== undefined) {
+      this.streamErrors.inc({ provider: outcome.provider, code: outcome.errorCode });
+    }
+  }
+
+  /** The model as a label value, bounded per provider: a client can name any model, not grow the series. */
+  private modelLabel(provider: string, model: string): string {
+    let seen = this.models.get(provider);
+    if (seen === undefined) {
+      seen = new Set();
+      this.models.set(provider, seen);
+    }
+    if (seen.has(model)) return model;
+    if (seen.size >= MAX_MODELS_PER_PROVIDER) return 'other';
+    seen.add(model);
+    return model;
+  }
+}
