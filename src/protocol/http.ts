@@ -203,5 +203,7 @@ export interface HealthBody {
   stored_generations?: number;
   /** The process that answered (with several workers or instances, each has its own). */
   pid?: number;
+  /** Gateway keys are required (CONTRACT.md section 10). */
+  auth?: boolean;
   [extra: string]: unknown;
 }

@@ -138,9 +138,27 @@ function listenFailure(error: unknown, settings: Settings): Error {
   return new Error(`cannot listen on ${where}: ${reason}`);
 }
 
+/**
+ * Loads a module that needs ioredis. ioredis is an optional peer dependency: only a gateway
+ * with `REDIS_URL` needs it, and a production install without Redis stays small.
+ */
+async function withIoredis<T>(load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    if (
+      (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' &&
+      String(error).includes('ioredis')
+    ) {
+      throw new Error('REDIS_URL is set, but ioredis is not installed: npm install ioredis@5');
+    }
+    throw error;
+  }
+}
+
 /** A Redis connection for the shared limits, ready, or an error naming Redis (never its password). */
 async function connectLimitsRedis(url: string): Promise<Redis> {
-  const { Redis } = await import('ioredis');
+  const { Redis } = await withIoredis(() => import('ioredis'));
   // No offline queue: while Redis is away, limits fall back to this instance at once.
   const client = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
   client.on('error', () => {});
@@ -185,7 +203,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   let limitsRedis: Redis | undefined;
   if (settings.redisUrl !== undefined) {
     // Loaded only here: a gateway without Redis never loads ioredis.
-    const { RedisStore } = await import('../generation/redis.js');
+    const { RedisStore } = await withIoredis(() => import('../generation/redis.js')).catch((error: unknown) =>
+      abandon(error, emulator),
+    );
     const redis = new RedisStore(settings.redisUrl, memory, {
       ttlSeconds: Math.ceil(settings.resumeTtlMs / 1000),
       leaseMs: settings.ownerLeaseMs,
