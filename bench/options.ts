@@ -9,7 +9,9 @@ process (pinned apart with taskset), and prints the results as Markdown tables.
 
   --quick          concurrency 1 and 64, fewer chunks, shorter cells (does not write docs)
   --no-docs        do not rewrite the generated section of docs/benchmarks.md
-  --cases LIST     only these cases (default: latency,throughput,burst,idle)
+  --cases LIST     only these cases (default: latency,throughput,burst,idle); \`ops\` (not in
+                   the default) compares gateway CPU per chunk with keys, limits, metrics and
+                   logs all off and all on
   --concurrency L  only these concurrencies
   --paths LIST     only these paths (direct,pass-through,sluice)
   --cpu-prof DIR   run the gateway under --cpu-prof, write its profile to DIR and print the
@@ -24,6 +26,8 @@ export interface Options {
   paths: Set<string>;
   cpuProf: string | undefined;
 }
+
+const CASES = ['latency', 'throughput', 'burst', 'idle', 'ops'];
 
 const SPEC: OptionSpec = {
   quick: 'boolean',
@@ -46,6 +50,9 @@ export function parseOptions(argv: readonly string[]): Options | undefined {
   const cpuProf = stringOption(args, 'cpu-prof');
   const paths = stringOption(args, 'paths');
   const levels = concurrency?.split(',').map(Number) ?? (quick ? [1, 64] : [1, 64, 512]);
+  const caseNames = (cases ?? 'latency,throughput,burst,idle').split(',');
+  const unknown = caseNames.find((name) => !CASES.includes(name));
+  if (unknown !== undefined) throw new UsageError(`unknown case "${unknown}"; expected ${CASES.join(', ')}`);
   if (levels.some((level) => !Number.isInteger(level) || level < 1 || level > 1000)) {
     throw new UsageError('--concurrency takes integers from 1 to 1000');
   }
@@ -59,7 +66,7 @@ export function parseOptions(argv: readonly string[]): Options | undefined {
       concurrency === undefined &&
       paths === undefined,
     paths: new Set((paths ?? 'direct,pass-through,sluice').split(',')),
-    cases: new Set((cases ?? 'latency,throughput,burst,idle').split(',')),
+    cases: new Set(caseNames),
     concurrency: levels,
     cpuProf: cpuProf === undefined ? undefined : resolve(cpuProf),
   };
