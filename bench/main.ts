@@ -6,6 +6,7 @@ import { codecCase } from './cases/codec.js';
 import { idleCase, idleStreamCount } from './cases/idle.js';
 import { latencyCase, latencyInfo, latencySettings } from './cases/latency.js';
 import { localCase, renderLocal } from './cases/local.js';
+import { type OpsRow, opsCase, renderOps } from './cases/ops.js';
 import { throughputCase, throughputSettings } from './cases/throughput.js';
 import { warmUp } from './cases/warmup.js';
 import { type BenchContext, log } from './context.js';
@@ -65,6 +66,9 @@ async function main(): Promise<void> {
     }
     if (options.cases.has('burst')) cells.push(...(await burstCase(context, burst)));
     const idle: IdleCell[] = options.cases.has('idle') ? await idleCase(context, processes, idleStreams) : [];
+    const ops: OpsRow[] = options.cases.has('ops')
+      ? await opsCase(context, processes, throughput, options.concurrency)
+      : [];
 
     await processes.stopAll();
     codecs.again();
@@ -92,6 +96,13 @@ async function main(): Promise<void> {
     };
     const text = `${renderReport(report)}${local === '' ? '' : `\n${local}`}`;
     process.stdout.write(`\n## Sluice benchmark\n\n${text}\n`);
+    if (ops.length > 0) {
+      process.stdout.write(
+        `\n### What keys, limits, metrics and logs cost (gateway CPU per chunk, both loaded together, 6 rounds)\n\n${renderOps(ops)}`,
+      );
+      for (const row of ops)
+        if (row.errors.length > 0) log(`errors (ops c=${row.concurrency}): ${row.errors.join('; ')}`);
+    }
     for (const cell of cells) {
       if (cell.errors.length > 0)
         log(`errors (${cell.caseName} c=${cell.concurrency} ${cell.path}): ${cell.errors.join('; ')}`);

@@ -18,28 +18,31 @@ export interface Measurer {
   readonly peakReset: boolean;
 }
 
+/** CPU time of a benchmark process so far; 0 once it has exited. */
+function cpuOf(child: BenchChild): number {
+  try {
+    return cpuMicros(child.pid);
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * Other work on the machine (another build or test run) skews every figure: each cell waits for
  * a quiet machine, measures what else ran meanwhile, and is re-run when it was busy.
  */
 export function createMeasurer(
-  processes: {
-    emulator: BenchChild;
-    loadgen: BenchChild;
-    passthrough: BenchChild;
-    gateway: BenchChild;
-    gatewayOpenAi: BenchChild;
-  },
+  processes: { emulator: BenchChild; loadgen: BenchChild; all: readonly BenchChild[] },
   budgetEnd: number,
 ): Measurer {
   const { emulator, loadgen } = processes;
   let peakReset = true;
-  const ours = [emulator, loadgen, processes.passthrough, processes.gateway, processes.gatewayOpenAi];
   const snapshot = (): { machine: number; ours: number } => {
     const self = process.cpuUsage();
     return {
       machine: machineBusyMicros(),
-      ours: ours.reduce((sum, child) => sum + cpuMicros(child.pid), self.user + self.system),
+      // Every process the benchmark started, those started for one case included.
+      ours: processes.all.reduce((sum, child) => sum + cpuOf(child), self.user + self.system),
     };
   };
   const otherSince = (before: { machine: number; ours: number }, wallUs: number): number => {

@@ -29,5 +29,7 @@ describe('benchmark options', () => {
     expect(() => parseOptions(['--fast'])).toThrow(UsageError);
     expect(() => parseOptions(['extra'])).toThrow(/unknown argument "extra"/);
     expect(() => parseOptions(['--concurrency=0'])).toThrow(/from 1 to 1000/);
+    expect(() => parseOptions(['--cases=latency,speed'])).toThrow(/unknown case "speed"/);
+    expect(parseOptions(['--cases=ops'])?.cases).toEqual(new Set(['ops']));
   });
 });

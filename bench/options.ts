@@ -10,7 +10,9 @@ process (pinned apart with taskset), and prints the results as Markdown tables.
   --quick          concurrency 1 and 64, fewer chunks, shorter cells (does not write docs)
   --no-docs        do not rewrite the generated section of docs/benchmarks.md
   --cases LIST     only these cases (default: latency,throughput,burst,idle,local; local is
-                   the in-process model, direct through node-llama-cpp and through Sluice)
+                   the in-process model, direct through node-llama-cpp and through Sluice);
+                   \`ops\` (not in the default) compares gateway CPU per chunk with keys,
+                   limits, metrics and logs all off and all on
   --concurrency L  only these concurrencies
   --paths LIST     only these paths (direct,pass-through,sluice,sluice-openai)
   --cpu-prof DIR   run the gateway under --cpu-prof, write its profile to DIR and print the
@@ -25,6 +27,8 @@ export interface Options {
   paths: Set<string>;
   cpuProf: string | undefined;
 }
+
+const CASES = ['latency', 'throughput', 'burst', 'idle', 'local', 'ops'];
 
 const SPEC: OptionSpec = {
   quick: 'boolean',
@@ -47,6 +51,9 @@ export function parseOptions(argv: readonly string[]): Options | undefined {
   const cpuProf = stringOption(args, 'cpu-prof');
   const paths = stringOption(args, 'paths');
   const levels = concurrency?.split(',').map(Number) ?? (quick ? [1, 64] : [1, 64, 512]);
+  const caseNames = (cases ?? 'latency,throughput,burst,idle,local').split(',');
+  const unknown = caseNames.find((name) => !CASES.includes(name));
+  if (unknown !== undefined) throw new UsageError(`unknown case "${unknown}"; expected ${CASES.join(', ')}`);
   if (levels.some((level) => !Number.isInteger(level) || level < 1 || level > 1000)) {
     throw new UsageError('--concurrency takes integers from 1 to 1000');
   }
@@ -60,7 +67,7 @@ export function parseOptions(argv: readonly string[]): Options | undefined {
       concurrency === undefined &&
       paths === undefined,
     paths: new Set((paths ?? 'direct,pass-through,sluice,sluice-openai').split(',')),
-    cases: new Set((cases ?? 'latency,throughput,burst,idle,local').split(',')),
+    cases: new Set(caseNames),
     concurrency: levels,
     cpuProf: cpuProf === undefined ? undefined : resolve(cpuProf),
   };

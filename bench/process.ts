@@ -1,7 +1,9 @@
+import { openSync, writeSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { allDialects } from '../src/emulators/dialects.js';
 import { EmulatorServer } from '../src/emulators/server.js';
 import type { Scenario } from '../src/emulators/types.js';
+import { createLogger } from '../src/ops/logging.js';
 import { startGateway } from '../src/server/gateway.js';
 import { closeIdle, closePools, type LoadSpec, type LoadTarget, openIdle, runLoad } from './loadgen.js';
 import { startPassthrough } from './passthrough.js';
@@ -39,6 +41,12 @@ export interface MemorySample {
 }
 
 type Handlers = Record<string, (params: unknown) => unknown>;
+
+/** Where the ops case's log lines go: written and discarded, the write included in the cost. */
+function pinoDevNull(): { write(line: string): void } {
+  const fd = openSync('/dev/null', 'w');
+  return { write: (line) => void writeSync(fd, line) };
+}
 
 /** Full collection when the process runs with --expose-gc; always reports memoryUsage(). */
 async function collect(): Promise<MemorySample> {
@@ -110,11 +118,16 @@ async function main(role: string): Promise<void> {
     }
     case 'gateway': {
       // The same startGateway that `sluice serve` runs, configured from the environment the
-      // parent set (OPENAI_BASE_URL at the emulator, a dummy key, SLUICE_DEMO=0).
+      // parent set (OPENAI_BASE_URL at the emulator, a dummy key, SLUICE_DEMO=0). The ops case
+      // sets BENCH_OPS: `off` also turns metrics off; `on` logs as `sluice serve` does, to
+      // /dev/null (keys and limits come from the environment).
+      const ops = process.env.BENCH_OPS;
       const gateway = await startGateway({
         env: process.env,
         settings: { host: '127.0.0.1', port: 0 },
         webRoot: null,
+        ...(ops === 'off' ? { metrics: false } : {}),
+        ...(ops === 'on' ? { logger: createLogger({ level: 'info', destination: pinoDevNull() }) } : {}),
       });
       const delay = monitorEventLoopDelay({ resolution: 10 });
       delay.enable();

@@ -28,6 +28,10 @@ export interface BenchProcesses {
   pinning: string;
   /** Starts a fresh pass-through or gateway process (stopped with the others). */
   spawnMiddle(name: Exclude<PathName, 'direct'>, profile: boolean): BenchChild;
+  /** Starts another gateway on the gateway's CPU with extra environment (the ops case). */
+  spawnGateway(env: NodeJS.ProcessEnv): BenchChild;
+  /** Every process of the benchmark, for telling its own CPU from other load. */
+  readonly all: readonly BenchChild[];
   stopAll(): Promise<void>;
 }
 
@@ -84,6 +88,16 @@ export async function startProcesses(options: Options): Promise<BenchProcesses> 
   const gatewayOpenAi = spawnMiddle('sluice-openai', true);
   const loadgen = new BenchChild({ role: 'loadgen', cpu: cpuFor('0') });
   children.push(loadgen);
+  const spawnGateway = (env: NodeJS.ProcessEnv): BenchChild => {
+    const child = new BenchChild({
+      role: 'gateway',
+      cpu: cpuFor('1'),
+      nodeArgs: ['--expose-gc'],
+      env: { ...gatewayEnv, ...env },
+    });
+    children.push(child);
+    return child;
+  };
   const stopAll = async (): Promise<void> => {
     await Promise.all(children.map((child) => child.stop()));
   };
@@ -100,6 +114,8 @@ export async function startProcesses(options: Options): Promise<BenchProcesses> 
     loadgen,
     pinning,
     spawnMiddle,
+    spawnGateway,
+    all: children,
     stopAll,
   };
 }

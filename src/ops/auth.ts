@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
 /**
@@ -17,7 +17,8 @@ export interface KeyEntry {
 /** Query parameter of a `stream_url` carrying a token for one generation. */
 export const STREAM_TOKEN_QUERY = 'token';
 
-const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+/** SHA-256 in one call (no Hash object): every request with a key pays for one. */
+const digest = (text: string): Buffer => hash('sha256', text, 'buffer');
 
 /** What a request's credentials say. */
 export type Identity = { kind: 'key'; keyId: string } | { kind: 'none' } | { kind: 'invalid' };

@@ -29,6 +29,16 @@ export interface MetricsOptions {
   defaults?: boolean;
 }
 
+/** The labelled children of one provider and model. */
+interface ModelSeries {
+  provider: string;
+  model: string;
+  ttft: Histogram.Internal<'provider' | 'model'>;
+  output: Counter.Internal;
+  input: Counter.Internal;
+  finish: Map<string, Counter.Internal>;
+}
+
 /** Models a provider may show under their own name; past that, `other` (any model may be asked for). */
 const MAX_MODELS_PER_PROVIDER = 64;
 
@@ -47,6 +57,10 @@ export class GatewayMetrics {
   private readonly resumes: Counter;
   private readonly cancels: Counter;
   private readonly models = new Map<string, Set<string>>();
+  /** Labelled children per provider and model, so counting a generation hashes no labels. */
+  private readonly perModel = new Map<string, ModelSeries>();
+  private readonly requestSeries = new Map<string, Counter.Internal>();
+  private readonly attemptChildren = new Map<string, Counter.Internal>();
 
   constructor(options: MetricsOptions) {
     const registers = [this.registry];
@@ -125,7 +139,14 @@ export class GatewayMetrics {
   }
 
   requestAnswered(route: string, status: number): void {
-    this.requests.inc({ route, status: String(status) });
+    const key = `${route} ${status}`;
+    let child = this.requestSeries.get(key);
+    if (child === undefined) {
+      child = this.requests.labels(route, String(status));
+      // Routes are the gateway's own labels and statuses a few: the map stays small.
+      this.requestSeries.set(key, child);
+    }
+    child.inc();
   }
 
   /** A stream response opened; the returned function closes it (once). */
@@ -148,20 +169,50 @@ export class GatewayMetrics {
   }
 
   generationEnded(outcome: GenerationOutcome): void {
-    const labels = { provider: outcome.provider, model: this.modelLabel(outcome.provider, outcome.model) };
-    this.generations.inc({ ...labels, finish_reason: outcome.finishReason });
-    if (outcome.ttftSeconds !== undefined) this.ttft.observe(labels, outcome.ttftSeconds);
-    this.outputTokens.inc(labels, outcome.outputTokens);
-    this.inputTokens.inc(labels, outcome.inputTokens);
-    if (outcome.attempts > 1) {
-      this.attempts.inc({ provider: outcome.provider, outcome: 'retried' }, outcome.attempts - 1);
+    const series = this.seriesOf(outcome.provider, this.modelLabel(outcome.provider, outcome.model));
+    let finish = series.finish.get(outcome.finishReason);
+    if (finish === undefined) {
+      finish = this.generations.labels(series.provider, series.model, outcome.finishReason);
+      series.finish.set(outcome.finishReason, finish);
     }
+    finish.inc();
+    if (outcome.ttftSeconds !== undefined) series.ttft.observe(outcome.ttftSeconds);
+    series.output.inc(outcome.outputTokens);
+    series.input.inc(outcome.inputTokens);
+    if (outcome.attempts > 1) this.attemptSeries(outcome.provider, 'retried').inc(outcome.attempts - 1);
     const last =
       outcome.finishReason === 'cancelled' ? 'cancelled' : outcome.finishReason === 'error' ? 'error' : 'ok';
-    this.attempts.inc({ provider: outcome.provider, outcome: last });
+    this.attemptSeries(outcome.provider, last).inc();
     if (outcome.errorCode !== undefined) {
       this.streamErrors.inc({ provider: outcome.provider, code: outcome.errorCode });
     }
+  }
+
+  private attemptSeries(provider: string, outcome: string): Counter.Internal {
+    const key = `${provider} ${outcome}`;
+    let child = this.attemptChildren.get(key);
+    if (child === undefined) {
+      child = this.attempts.labels(provider, outcome);
+      this.attemptChildren.set(key, child);
+    }
+    return child;
+  }
+
+  private seriesOf(provider: string, model: string): ModelSeries {
+    const key = `${provider}\u0000${model}`;
+    let series = this.perModel.get(key);
+    if (series === undefined) {
+      series = {
+        provider,
+        model,
+        ttft: this.ttft.labels(provider, model),
+        output: this.outputTokens.labels(provider, model),
+        input: this.inputTokens.labels(provider, model),
+        finish: new Map(),
+      };
+      this.perModel.set(key, series);
+    }
+    return series;
   }
 
   /** The model as a label value, bounded per provider: a client can name any model, not grow the series. */

@@ -47,7 +47,14 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(() => {
-  gateway?.kill('SIGKILL');
+  // npx runs the gateway in a child of its own: the whole process group goes.
+  if (gateway?.pid !== undefined && gateway.exitCode === null) {
+    try {
+      process.kill(-gateway.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   rmSync(folder, { recursive: true, force: true });
 });
 
@@ -81,6 +88,8 @@ describe('the packed package installed in an empty folder', () => {
       cwd: app,
       env: npmEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // A process group of its own, so that the gateway npx starts is stopped with it.
+      detached: true,
     });
     gateway = child;
     let stderr = '';

@@ -1,0 +1,153 @@
+import type { BenchContext } from '../context.js';
+import type { LoadResult, LoadTarget } from '../loadgen.js';
+import { cpuMicros } from '../procfs.js';
+import type { BenchProcesses } from '../setup.js';
+
+/** One concurrency of the ops case: gateway CPU per chunk with everything off and on. */
+export interface OpsRow {
+  /** Streams per gateway. */
+  concurrency: number;
+  /** Medians over the rounds. */
+  offUs: number;
+  onUs: number;
+  /** The median over the rounds of (on / off - 1), both measured over the same wall time. */
+  overhead: number;
+  /** The least and most of those per-round figures. */
+  overheadRange: [number, number];
+  errors: string[];
+}
+
+const KEY = 'bench-gateway-key';
+
+/** Chunks per answer: the throughput case's full-run length (a typical answer is longer still). */
+const CHUNKS = 200;
+
+/** Rounds per concurrency. */
+const ROUNDS = 6;
+
+/** What the gateway with everything on is configured with: limits high enough never to refuse. */
+const ON_ENV: NodeJS.ProcessEnv = {
+  BENCH_OPS: 'on',
+  SLUICE_API_KEYS: KEY,
+  SLUICE_RATE_LIMIT: '1000000/s',
+  SLUICE_MAX_STREAMS_PER_KEY: '100000',
+  SLUICE_TOKENS_PER_MIN: '1000000000000',
+  SLUICE_LOG_LEVEL: 'info',
+  // A short resume window: thousands of finished answers a second must not fill the store.
+  SLUICE_RESUME_TTL_MS: '2000',
+};
+
+/**
+ * What keys, limits, metrics and logs cost. Two fresh gateways share the gateway's CPU: one with
+ * all of them off (no keys, no limits, no metrics, no logger) and one with all of them on (a key
+ * on every request, a rate, a stream and a token limit, metrics, a log line per generation). Each
+ * round loads both at once, with the same concurrency each, on unpaced answers of 200 chunks,
+ * and reads each process's CPU per delivered chunk over the same wall time: whatever else the
+ * machine does then weighs on both alike, which separate runs on a shared machine do not give.
+ */
+export async function opsCase(
+  context: BenchContext,
+  processes: BenchProcesses,
+  settings: { durationMs: number },
+  levels: readonly number[],
+): Promise<OpsRow[]> {
+  const sluice = context.paths.find((path) => path.name === 'sluice');
+  if (sluice === undefined) throw new Error('the ops case needs the sluice path');
+  const off = processes.spawnGateway({ BENCH_OPS: 'off', SLUICE_RESUME_TTL_MS: '2000' });
+  const on = processes.spawnGateway(ON_ENV);
+  const [offUrl, onUrl] = await Promise.all([off.url, on.url]);
+  const targets: Record<'off' | 'on', LoadTarget> = {
+    off: { ...sluice.target, origin: offUrl },
+    on: {
+      ...sluice.target,
+      origin: onUrl,
+      headers: { ...sluice.target.headers, authorization: `Bearer ${KEY}` },
+    },
+  };
+  context.log(`ops case: ${CHUNKS} chunks, no delay; all off ${offUrl}, all on ${onUrl}, loaded together`);
+  await context.pace({ ttftMs: 0, chunkDelayMs: 0, chunks: CHUNKS });
+  const rows: OpsRow[] = [];
+  const both = (spec: Record<string, unknown>): Promise<[LoadResult, LoadResult]> =>
+    Promise.all([
+      context.loadgen.call<LoadResult>('run', { ...targets.off, ...spec }),
+      context.loadgen.call<LoadResult>('run', { ...targets.on, ...spec }),
+    ]);
+  try {
+    for (const concurrency of levels) {
+      const spec = {
+        concurrency,
+        maxRequests: 1e9,
+        durationMs: settings.durationMs,
+        hardTimeoutMs: settings.durationMs + 30_000,
+        rampMs: 0,
+        measureAfterMs: 0,
+        expectedChunks: CHUNKS,
+      };
+      // Warm both at this concurrency first (connections, JIT).
+      await both({ ...spec, durationMs: 3000 });
+      const samples: Record<'off' | 'on', number[]> = { off: [], on: [] };
+      const ratios: number[] = [];
+      const errors: string[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const before = { off: cpuMicros(off.pid), on: cpuMicros(on.pid) };
+        const [offResult, onResult] = await both(spec);
+        const used = { off: cpuMicros(off.pid) - before.off, on: cpuMicros(on.pid) - before.on };
+        for (const [mode, result] of [
+          ['off', offResult],
+          ['on', onResult],
+        ] as const) {
+          if (result.failed + result.incomplete > 0) {
+            errors.push(
+              `${mode}: ${result.failed} failed, ${result.incomplete} short; ${result.errors.join('; ')}`,
+            );
+          }
+        }
+        if (offResult.chunks === 0 || onResult.chunks === 0) continue;
+        const offUs = used.off / offResult.chunks;
+        const onUs = used.on / onResult.chunks;
+        samples.off.push(offUs);
+        samples.on.push(onUs);
+        ratios.push(onUs / offUs - 1);
+        context.log(
+          `  ops c=${concurrency} round ${round + 1}/${ROUNDS}: all off ${offUs.toFixed(2)} µs/chunk ` +
+            `(${offResult.chunks} chunks), all on ${onUs.toFixed(2)} µs/chunk (${onResult.chunks} chunks)`,
+        );
+      }
+      rows.push({
+        concurrency,
+        offUs: median(samples.off),
+        onUs: median(samples.on),
+        overhead: median(ratios),
+        overheadRange: [Math.min(...ratios), Math.max(...ratios)],
+        errors,
+      });
+    }
+  } finally {
+    await Promise.all([off.stop(), on.stop()]);
+  }
+  return rows;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? Number.NaN)
+    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+/** The ops case as a Markdown table. */
+export function renderOps(rows: readonly OpsRow[]): string {
+  const percent = (value: number): string => `${(value * 100).toFixed(1)}%`;
+  const lines = [
+    '| streams per gateway | all off, µs/chunk | keys + limits + metrics + logs, µs/chunk | overhead (median of rounds) | rounds ranged |',
+    '| ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map(
+      (row) =>
+        `| ${row.concurrency} | ${row.offUs.toFixed(2)} | ${row.onUs.toFixed(2)} | ${percent(row.overhead)} | ` +
+        `${percent(row.overheadRange[0])} to ${percent(row.overheadRange[1])} |`,
+    ),
+  ];
+  return `${lines.join('\n')}\n`;
+}
