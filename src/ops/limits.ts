@@ -49,6 +49,11 @@ export type Admission =
   | { admitted: true; headers: Record<string, string>; slot: StreamSlot | undefined }
   | { admitted: false; headers: Record<string, string>; message: string };
 
+interface PolicyWindows {
+  requests: RateLimiterAbstract | undefined;
+  tokens: RateLimiterAbstract | undefined;
+}
+
 /** How one limit stands, for the `RateLimit-*` headers. */
 interface Standing {
   limit: number;
@@ -102,6 +107,10 @@ export interface LimitsOptions {
 export class Limits {
   private readonly redis: Redis | undefined;
   private readonly windows = new Map<string, RateLimiterAbstract>();
+  private readonly policyWindows = new WeakMap<LimitPolicy, PolicyWindows>();
+  /** Token meters with characters not yet handed to their limiter: one timer flushes them all. */
+  private readonly pendingMeters = new Set<() => void>();
+  private meterTimer: NodeJS.Timeout | undefined;
   /** Stream slots held here: counts (memory) or lease members (Redis). */
   private readonly localStreams = new Map<string, number>();
   private readonly leases = new Map<string, { key: string; member: string }>();
@@ -113,8 +122,8 @@ export class Limits {
     this.redis = options.redis;
   }
 
-  /** A fixed window of `points` per `seconds`, made once per distinct budget. */
-  private window(kind: string, points: number, seconds: number): RateLimiterAbstract {
+  /** A fixed window of `points` per `seconds`, made once per distinct budget (and looked up once per policy). */
+  private window(kind: 'requests' | 'tokens', points: number, seconds: number): RateLimiterAbstract {
     const name = `${kind}:${points}/${seconds}`;
     let limiter = this.windows.get(name);
     if (limiter === undefined) {
@@ -140,9 +149,10 @@ export class Limits {
    */
   async admit(subject: string, policy: LimitPolicy): Promise<Admission> {
     const standings: Standing[] = [];
-    if (policy.tokensPerMin !== undefined) {
+    const windows = this.windowsOf(policy);
+    if (policy.tokensPerMin !== undefined && windows.tokens !== undefined) {
       const limit = policy.tokensPerMin;
-      const state = await this.window('tokens', limit, 60).get(subject);
+      const state = await windows.tokens.get(subject);
       const used = state?.consumedPoints ?? 0;
       const standing = {
         limit,
@@ -169,9 +179,9 @@ export class Limits {
       streamStanding = { ...standing, remaining: policy.maxStreams - taken.held };
       standings.push(streamStanding);
     }
-    if (policy.rate !== undefined) {
+    if (policy.rate !== undefined && windows.requests !== undefined) {
       const rate = policy.rate;
-      const limiter = this.window('requests', rate.points, rate.seconds);
+      const limiter = windows.requests;
       let state: RateLimiterRes;
       let refused = false;
       try {
@@ -197,8 +207,8 @@ export class Limits {
     }
     // Windows (requests, tokens) are what a client can plan around; the count of running
     // generations speaks only when no window is set.
-    const windows = standings.filter((standing) => standing !== streamStanding);
-    const closest = (windows.length > 0 ? windows : standings).reduce<Standing | undefined>(
+    const planned = standings.filter((standing) => standing !== streamStanding);
+    const closest = (planned.length > 0 ? planned : standings).reduce<Standing | undefined>(
       (best, standing) =>
         best === undefined || standing.remaining / standing.limit < best.remaining / best.limit
           ? standing
@@ -206,6 +216,23 @@ export class Limits {
       undefined,
     );
     return { admitted: true, headers: closest === undefined ? {} : headersOf(closest), slot };
+  }
+
+  /** The windows of a policy, found once per policy object (policies are kept per key). */
+  private windowsOf(policy: LimitPolicy): PolicyWindows {
+    let windows = this.policyWindows.get(policy);
+    if (windows === undefined) {
+      windows = {
+        requests:
+          policy.rate === undefined
+            ? undefined
+            : this.window('requests', policy.rate.points, policy.rate.seconds),
+        tokens:
+          policy.tokensPerMin === undefined ? undefined : this.window('tokens', policy.tokensPerMin, 60),
+      };
+      this.policyWindows.set(policy, windows);
+    }
+    return windows;
   }
 
   private async acquireStream(
@@ -275,11 +302,11 @@ export class Limits {
    * as they stream (handed over every quarter second, not per frame), settled to the usage the
    * generation ends with when that is higher.
    */
-  tokenMeter(subject: string, tokensPerMin: number): TokenMeter {
-    const limiter = this.window('tokens', tokensPerMin, 60);
+  tokenMeter(subject: string, policy: LimitPolicy): TokenMeter | undefined {
+    const limiter = this.windowsOf(policy).tokens;
+    if (limiter === undefined) return undefined;
     let characters = 0;
     let counted = 0;
-    let timer: NodeJS.Timeout | undefined;
     let settled = false;
     const charge = (tokens: number): void => {
       if (tokens <= 0) return;
@@ -288,28 +315,40 @@ export class Limits {
       void limiter.penalty(subject, tokens).catch(() => {});
     };
     const flush = (): void => {
-      timer = undefined;
       if (!settled) charge(Math.floor(characters / CHARACTERS_PER_TOKEN) - counted);
     };
     return {
-      addCharacters(count) {
+      addCharacters: (count) => {
         if (settled) return;
         characters += count;
-        if (timer === undefined) {
-          timer = setTimeout(flush, TOKEN_FLUSH_MS);
-          timer.unref();
-        }
+        this.pendingMeters.add(flush);
+        this.scheduleMeters();
       },
-      settle(outputTokens) {
+      settle: (outputTokens) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        this.pendingMeters.delete(flush);
         charge(Math.max(outputTokens, Math.floor(characters / CHARACTERS_PER_TOKEN)) - counted);
       },
     };
   }
 
+  /** One timer for every running generation's live count, not one per generation. */
+  private scheduleMeters(): void {
+    if (this.meterTimer !== undefined) return;
+    this.meterTimer = setTimeout(() => {
+      this.meterTimer = undefined;
+      const due = [...this.pendingMeters];
+      this.pendingMeters.clear();
+      for (const flush of due) flush();
+    }, TOKEN_FLUSH_MS);
+    this.meterTimer.unref();
+  }
+
   close(): void {
+    clearTimeout(this.meterTimer);
+    this.meterTimer = undefined;
+    this.pendingMeters.clear();
     clearInterval(this.leaseTimer);
     this.leaseTimer = undefined;
     const redis = this.redis;

@@ -86,6 +86,8 @@ const unauthorized = (message: string): RequestError => new RequestError('unauth
 
 export class GatewayOps {
   private readonly keysById: ReadonlyMap<string, ApiKey>;
+  /** Policies by key id ('' without a key); keys are fixed at start, so this stays small. */
+  private readonly policies = new Map<string, LimitPolicy>();
 
   constructor(private readonly parts: OpsParts) {
     this.keysById = new Map(parts.settings.apiKeys.map((key) => [key.id, key]));
@@ -208,14 +210,21 @@ export class GatewayOps {
     return this.parts.keys.streamToken(scope.keyId, generationId);
   }
 
+  /** The limits of a key (its own over the gateway's), one object per key for the whole run. */
   private policyFor(scope: CallScope | undefined): LimitPolicy {
-    const { settings } = this.parts;
-    const own = scope?.keyId === undefined ? undefined : this.keysById.get(scope.keyId)?.limits;
-    return {
-      rate: own?.rate ?? settings.rateLimit,
-      maxStreams: own?.max_streams ?? settings.maxStreamsPerKey,
-      tokensPerMin: own?.tokens_per_min ?? settings.tokensPerMin,
-    };
+    const keyId = scope?.keyId ?? '';
+    let policy = this.policies.get(keyId);
+    if (policy === undefined) {
+      const { settings } = this.parts;
+      const own = this.keysById.get(keyId)?.limits;
+      policy = {
+        rate: own?.rate ?? settings.rateLimit,
+        maxStreams: own?.max_streams ?? settings.maxStreamsPerKey,
+        tokensPerMin: own?.tokens_per_min ?? settings.tokensPerMin,
+      };
+      this.policies.set(keyId, policy);
+    }
+    return policy;
   }
 
   /**
@@ -264,10 +273,7 @@ export class GatewayOps {
       temperature: chat.temperature,
     });
     const { limits, metrics } = this.parts;
-    const meter =
-      limits !== undefined && policy.tokensPerMin !== undefined
-        ? limits.tokenMeter(scope?.owner ?? '', policy.tokensPerMin)
-        : undefined;
+    const meter = limits?.tokenMeter(scope?.owner ?? '', policy);
     if (meter !== undefined) {
       // Once per appended batch, over the frames it added: answer and reasoning characters.
       const log = generation.log;
