@@ -205,30 +205,23 @@ const nullable = <T extends z.ZodType>(schema: T) => schema.nullable().optional(
 /** The most `fallbacks` a request may name (CONTRACT.md section 8). */
 export const MAX_FALLBACKS = 4;
 
-const fallbackSchema = z.object({
-  provider: z
-    .string({ error: 'provider must be a string' })
-    .min(1, 'provider must not be empty')
-    .max(64, 'provider is too long'),
-  model: nullable(
-    z
-      .string({ error: 'model must be a string' })
-      .min(1, 'model must not be empty')
-      .max(256, 'model is too long'),
-  ),
-});
+/** A provider and a model, as the request and each of its fallbacks name them. */
+const providerField = z
+  .string({ error: 'provider must be a string' })
+  .min(1, 'provider must not be empty')
+  .max(64, 'provider is too long');
+const modelField = nullable(
+  z
+    .string({ error: 'model must be a string' })
+    .min(1, 'model must not be empty')
+    .max(256, 'model is too long'),
+);
+
+const fallbackSchema = z.object({ provider: providerField, model: modelField });
 
 const chatRequestSchema = z.object({
-  provider: z
-    .string({ error: 'provider must be a string' })
-    .min(1, 'provider must not be empty')
-    .max(64, 'provider is too long'),
-  model: nullable(
-    z
-      .string({ error: 'model must be a string' })
-      .min(1, 'model must not be empty')
-      .max(256, 'model is too long'),
-  ),
+  provider: providerField,
+  model: modelField,
   messages: z
     .array(messageSchema, { error: 'messages must be an array of messages' })
     .min(1, 'messages must contain at least one message')
