@@ -37,13 +37,14 @@ export interface StreamSlot {
   release(): void;
 }
 
-/** Output tokens of one generation, counted as its frames arrive. */
+/** Output tokens of one generation, counted while it runs. */
 export interface TokenMeter {
-  /** Characters of answer or reasoning text just produced. */
-  addCharacters(count: number): void;
   /** The generation ended with this many output tokens (exact or estimated): the count is settled. */
   settle(outputTokens: number): void;
 }
+
+/** Characters of answer and reasoning text produced since it was last asked. */
+export type CharacterSource = () => number;
 
 export type Admission =
   | { admitted: true; headers: Record<string, string>; slot: StreamSlot | undefined }
@@ -108,8 +109,8 @@ export class Limits {
   private readonly redis: Redis | undefined;
   private readonly windows = new Map<string, RateLimiterAbstract>();
   private readonly policyWindows = new WeakMap<LimitPolicy, PolicyWindows>();
-  /** Token meters with characters not yet handed to their limiter: one timer flushes them all. */
-  private readonly pendingMeters = new Set<() => void>();
+  /** The live counts of running generations: one timer sweeps them all. */
+  private readonly meters = new Set<() => void>();
   private meterTimer: NodeJS.Timeout | undefined;
   /** Stream slots held here: counts (memory) or lease members (Redis). */
   private readonly localStreams = new Map<string, number>();
@@ -298,57 +299,55 @@ export class Limits {
   }
 
   /**
-   * Counts one generation's output tokens against `tokensPerMin`: an estimate from the characters
-   * as they stream (handed over every quarter second, not per frame), settled to the usage the
-   * generation ends with when that is higher.
+   * Counts one generation's output tokens against its key's `tokensPerMin`: every quarter second
+   * one timer asks each running generation for the characters it produced since (four to a
+   * token) and hands the count to the limiter; nothing runs per frame. At the end the count is
+   * settled to the usage the generation ended with, when that is higher.
    */
-  tokenMeter(subject: string, policy: LimitPolicy): TokenMeter | undefined {
+  tokenMeter(subject: string, policy: LimitPolicy, produced: CharacterSource): TokenMeter | undefined {
     const limiter = this.windowsOf(policy).tokens;
     if (limiter === undefined) return undefined;
     let characters = 0;
     let counted = 0;
-    let settled = false;
     const charge = (tokens: number): void => {
       if (tokens <= 0) return;
       counted += tokens;
       // A failed charge (Redis down, no stand-in) must not break the stream it counts.
       void limiter.penalty(subject, tokens).catch(() => {});
     };
-    const flush = (): void => {
-      if (!settled) charge(Math.floor(characters / CHARACTERS_PER_TOKEN) - counted);
+    const sweep = (): void => {
+      characters += produced();
+      charge(Math.floor(characters / CHARACTERS_PER_TOKEN) - counted);
     };
+    this.meters.add(sweep);
+    this.sweepMeters();
     return {
-      addCharacters: (count) => {
-        if (settled) return;
-        characters += count;
-        this.pendingMeters.add(flush);
-        this.scheduleMeters();
-      },
       settle: (outputTokens) => {
-        if (settled) return;
-        settled = true;
-        this.pendingMeters.delete(flush);
+        // The usage counts everything: no last sweep over the frames is needed.
+        if (!this.meters.delete(sweep)) return;
         charge(Math.max(outputTokens, Math.floor(characters / CHARACTERS_PER_TOKEN)) - counted);
       },
     };
   }
 
-  /** One timer for every running generation's live count, not one per generation. */
-  private scheduleMeters(): void {
+  /** One interval for every running generation's live count, while any runs. */
+  private sweepMeters(): void {
     if (this.meterTimer !== undefined) return;
-    this.meterTimer = setTimeout(() => {
-      this.meterTimer = undefined;
-      const due = [...this.pendingMeters];
-      this.pendingMeters.clear();
-      for (const flush of due) flush();
+    this.meterTimer = setInterval(() => {
+      if (this.meters.size === 0) {
+        clearInterval(this.meterTimer);
+        this.meterTimer = undefined;
+        return;
+      }
+      for (const sweep of this.meters) sweep();
     }, TOKEN_FLUSH_MS);
     this.meterTimer.unref();
   }
 
   close(): void {
-    clearTimeout(this.meterTimer);
+    clearInterval(this.meterTimer);
     this.meterTimer = undefined;
-    this.pendingMeters.clear();
+    this.meters.clear();
     clearInterval(this.leaseTimer);
     this.leaseTimer = undefined;
     const redis = this.redis;

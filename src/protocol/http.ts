@@ -197,6 +197,8 @@ export interface HealthBody {
   version?: string;
   /** Keyless providers are served by the emulator. */
   demo?: boolean;
+  /** Every route but health and the probes needs a gateway key (CONTRACT.md section 10). */
+  auth?: boolean;
   providers: Record<string, ProviderHealth>;
   active_streams: number;
   /** Generations held (running and resumable). */

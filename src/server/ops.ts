@@ -273,24 +273,21 @@ export class GatewayOps {
       temperature: chat.temperature,
     });
     const { limits, metrics } = this.parts;
-    const meter = limits?.tokenMeter(scope?.owner ?? '', policy);
-    if (meter !== undefined) {
-      // Once per appended batch, over the frames it added: answer and reasoning characters.
-      const log = generation.log;
-      let seen = 0;
-      const unsubscribe = log.subscribe(() => {
-        const last = log.lastId;
-        let characters = 0;
-        for (let id = seen + 1; id <= last; id++) {
-          const frame = log.frame(id);
-          if (frame.event === 'chunk' || frame.event === 'thinking')
-            characters += frame.data.delta_text.length;
-        }
-        seen = last;
-        if (characters > 0) meter.addCharacters(characters);
-      });
-      generation.onEnd(unsubscribe);
-    }
+    // The live count reads the frames appended since it last looked, a few times a second:
+    // nothing is added to the path of each frame.
+    const log = generation.log;
+    let seen = 0;
+    const produced = (): number => {
+      const last = log.lastId;
+      let characters = 0;
+      for (let id = seen + 1; id <= last; id++) {
+        const frame = log.frame(id);
+        if (frame.event === 'chunk' || frame.event === 'thinking') characters += frame.data.delta_text.length;
+      }
+      seen = last;
+      return characters;
+    };
+    const meter = limits?.tokenMeter(scope?.owner ?? '', policy, produced);
     generation.onEnd(() => {
       slot?.release();
       const summary = summarize(generation.log.all());

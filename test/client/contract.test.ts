@@ -33,6 +33,7 @@ const HEALTH_KEYS = keysOf<HealthBody>({
   status: true,
   version: true,
   demo: true,
+  auth: true,
   providers: true,
   active_streams: true,
   stored_generations: true,
