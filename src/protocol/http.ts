@@ -205,7 +205,5 @@ export interface HealthBody {
   stored_generations?: number;
   /** The process that answered (with several workers or instances, each has its own). */
   pid?: number;
-  /** Gateway keys are required (CONTRACT.md section 10). */
-  auth?: boolean;
   [extra: string]: unknown;
 }

@@ -38,7 +38,6 @@ const HEALTH_KEYS = keysOf<HealthBody>({
   active_streams: true,
   stored_generations: true,
   pid: true,
-  auth: true,
 });
 const PROVIDER_KEYS = keysOf<ProviderHealth>({
   configured: true,
