@@ -136,7 +136,16 @@ export class GatewayOps {
     };
     const { metrics } = this.parts;
     if (metrics !== undefined || logger !== undefined) {
-      response.once('close', () => this.answered(request, response, scope));
+      // 'finish' once the answer is handed to the socket (a reader may scrape the metrics at once);
+      // 'close' alone when the client left before that.
+      let counted = false;
+      const answered = (): void => {
+        if (counted) return;
+        counted = true;
+        this.answered(request, response, scope);
+      };
+      response.once('finish', answered);
+      response.once('close', answered);
     }
     return scope;
   }

@@ -378,6 +378,8 @@ function storedKey(): string | undefined {
 }
 
 let apiKey: string | undefined;
+/** Health said the gateway has keys. */
+let keyRequired = false;
 
 function askForKey(reason: string): void {
   ui.keyForm.hidden = false;
@@ -410,14 +412,11 @@ async function loadProviders(): Promise<void> {
   try {
     const info = await health();
     providers = info.providers;
-    if (info.auth === true) {
+    keyRequired = info.auth === true;
+    if (keyRequired) {
       apiKey ??= storedKey();
       ui.keyForm.hidden = false;
-      if (apiKey === undefined) {
-        askForKey('This gateway needs a key: enter it above (it stays in this browser).');
-        return;
-      }
-      ui.apiKey.placeholder = 'saved in this browser';
+      if (apiKey !== undefined) ui.apiKey.placeholder = 'saved in this browser';
     }
     const usable = Object.entries(providers).filter(([, provider]) => provider.configured);
     ui.provider.replaceChildren();
@@ -439,6 +438,9 @@ async function loadProviders(): Promise<void> {
     ui.gatewayState.textContent =
       `Gateway${version} · ${usable.length} provider${usable.length === 1 ? '' : 's'}` +
       (emulated > 0 ? ` · ${emulated} emulated (demo mode)` : '');
+    if (keyRequired && apiKey === undefined) {
+      askForKey('This gateway needs a key: enter it above (it stays in this browser).');
+    }
   } catch (error) {
     ui.gatewayState.textContent = `The gateway did not answer: ${describe(error).message}`;
     ui.provider.replaceChildren(element('option', '', 'unavailable'));
@@ -497,6 +499,10 @@ function setRunning(running: boolean): void {
 
 async function send(text: string): Promise<void> {
   if (current !== undefined || text.trim() === '' || ui.provider.disabled) return;
+  if (keyRequired && apiKey === undefined) {
+    askForKey('This gateway needs a key: enter it above (it stays in this browser).');
+    return;
+  }
   const budget = thinkingBudget();
   if (budget === null) return;
   const messages: ChatMessageInput[] = [...history, { role: 'user', content: text }];
