@@ -58,6 +58,8 @@ export class Generation implements Followable {
   private readonly graceMs: number;
   private readonly cancelOnDisconnect: boolean;
   private readonly endListeners: (() => void)[] = [];
+  /** Work that must be done before a reader sees `done` (a limit's slot given back). */
+  private readonly beforeDoneHooks: (() => Promise<unknown>)[] = [];
   /** Readers attached through other instances (Redis); the grace period waits for them too. */
   remoteReaders: (() => Promise<number>) | undefined;
 
@@ -148,6 +150,28 @@ export class Generation implements Followable {
       model: this.model,
       emulated: this.emulated,
     };
+  }
+
+  /**
+   * Runs `hook` before the terminal `done` is written, so a client that starts its next
+   * generation the moment it reads `done` finds what this one held already given back.
+   */
+  beforeDone(hook: () => Promise<unknown>): void {
+    this.beforeDoneHooks.push(hook);
+  }
+
+  /** Awaits the `beforeDone` hooks, at most `timeoutMs`: a slow store never holds `done` back long. */
+  async settleBeforeDone(timeoutMs: number): Promise<void> {
+    const hooks = this.beforeDoneHooks.splice(0);
+    if (hooks.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(hooks.map((hook) => hook())),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   onEnd(listener: () => void): void {

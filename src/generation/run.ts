@@ -536,6 +536,10 @@ async function finish(
   }
   const usage = await totalUsage(emitter, progress);
   frames.push(emitter.doneFrame(finishReason, usage, progress.attempts, plan.receivedAt));
+  await generation.settleBeforeDone(BEFORE_DONE_TIMEOUT_MS);
   generation.log.append(frames);
   generation.markEnded();
 }
+
+/** How long the work before `done` (a limit's slot given back through Redis) may hold it. */
+const BEFORE_DONE_TIMEOUT_MS = 250;

@@ -34,7 +34,8 @@ export interface LimitPolicy {
 
 /** A running generation's place under `maxStreams`; released when it ends. */
 export interface StreamSlot {
-  release(): void;
+  /** Gives the place back; resolves once the store holding it (memory or Redis) has it back. */
+  release(): Promise<void>;
 }
 
 /** Output tokens of one generation, counted while it runs. */
@@ -247,7 +248,7 @@ export class Limits {
       this.localStreams.set(subject, held + 1);
       let released = false;
       const slot = {
-        release: () => {
+        release: async () => {
           if (released) return;
           released = true;
           const now = (this.localStreams.get(subject) ?? 1) - 1;
@@ -268,11 +269,11 @@ export class Limits {
     this.renewLeases();
     let released = false;
     const slot = {
-      release: () => {
+      release: async () => {
         if (released) return;
         released = true;
         this.leases.delete(member);
-        void redis.zrem(key, member).catch(() => {});
+        await redis.zrem(key, member).catch(() => {});
       },
     };
     return { slot, held };

@@ -297,8 +297,11 @@ export class GatewayOps {
       return characters;
     };
     const meter = limits?.tokenMeter(scope?.owner ?? '', policy, produced);
+    // The slot is given back before `done` is written: a client that starts its next stream the
+    // moment it reads `done` is not refused for the one that just ended.
+    if (slot !== undefined) generation.beforeDone(() => slot.release());
     generation.onEnd(() => {
-      slot?.release();
+      void slot?.release();
       const summary = summarize(generation.log.all());
       meter?.settle(summary.outputTokens ?? 0);
       span.end({
