@@ -1,9 +1,15 @@
-import { createParser } from 'eventsource-parser';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TokenMeter } from '../../src/generation/token-meter.js';
 import { HTTP_PROVIDERS } from '../../src/providers/registry.js';
 import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { chatBody, invariantViolation, parseSse, postStream, type ReceivedFrame } from '../helpers/sse.js';
+import {
+  chatBody,
+  invariantViolation,
+  parseSse,
+  postStream,
+  type ReceivedFrame,
+  readTimed,
+} from '../helpers/sse.js';
 
 /**
  * `token_budget`: output tokens are counted as they stream, and at the budget the upstream is
@@ -16,44 +22,6 @@ beforeAll(async () => {
 });
 afterAll(() => harness.close());
 beforeEach(() => harness.emulator.reset());
-
-interface TimedFrame extends ReceivedFrame {
-  /** `Date.now()` when the frame arrived here. */
-  at: number;
-}
-
-/** Reads a whole stream, noting when each frame arrived. */
-async function readTimed(body: unknown): Promise<{ frames: TimedFrame[]; raw: string }> {
-  const response = await fetch(`${harness.url}/api/v1/chat/stream`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(20_000),
-  });
-  const frames: TimedFrame[] = [];
-  let raw = '';
-  const parser = createParser({
-    onEvent(message) {
-      if (message.data === '[DONE]') return;
-      frames.push({
-        id: Number(message.id),
-        event: message.event ?? 'message',
-        data: JSON.parse(message.data),
-        at: Date.now(),
-      });
-    },
-  });
-  const decoder = new TextDecoder();
-  const reader = response.body?.getReader();
-  for (;;) {
-    const read = await reader?.read();
-    if (read === undefined || read.done) break;
-    const text = decoder.decode(read.value, { stream: true });
-    raw += text;
-    parser.feed(text);
-  }
-  return { frames, raw };
-}
 
 const CONTENT = new Set(['thinking', 'chunk', 'tool_call']);
 
@@ -75,7 +43,7 @@ describe('token_budget', () => {
     it(`${provider}: ends with length and budget_hit at the budget, and the upstream is cut at once`, async () => {
       // Paced and long, so the upstream is still writing when the budget is reached.
       harness.emulator.enqueue(provider, { chunkDelayMs: 15, chunks: 400 });
-      const { frames, raw } = await readTimed(chatBody(provider, { token_budget: 20 }));
+      const { frames, raw } = await readTimed(harness.url, chatBody(provider, { token_budget: 20 }));
       expect(
         invariantViolation({ ...parseSse(raw), status: 200, headers: new Headers(), raw, json: undefined }),
       ).toBeUndefined();
@@ -114,7 +82,7 @@ describe('token_budget', () => {
 
   it('counts reasoning too: a budget smaller than the reasoning ends before any answer', async () => {
     harness.emulator.enqueue('gemini', { chunkDelayMs: 10, thinkingChunks: 60, chunks: 50 });
-    const { frames } = await readTimed(chatBody('gemini', { token_budget: 10 }));
+    const { frames } = await readTimed(harness.url, chatBody('gemini', { token_budget: 10 }));
     expect(frames.filter((frame) => frame.event === 'chunk')).toEqual([]);
     expect(frames.filter((frame) => frame.event === 'thinking').length).toBeGreaterThan(0);
     expect(frames.at(-1)?.data).toMatchObject({ finish_reason: 'length', stats: { budget_hit: true } });

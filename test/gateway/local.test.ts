@@ -2,13 +2,12 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createParser } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyModelGguf, writeTinyModel } from '../../src/providers/local/tiny-model.js';
 import { startGateway } from '../../src/server/gateway.js';
 import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { openLive, streamRequest } from '../helpers/live.js';
-import { invariantViolation, postStream, type ReceivedFrame, textOf } from '../helpers/sse.js';
+import { invariantViolation, postStream, readTimed, textOf } from '../helpers/sse.js';
 import { hasNodeLlamaCpp } from '../helpers/system.js';
 
 /**
@@ -42,35 +41,6 @@ function localBody(extra: Record<string, unknown> = {}): Record<string, unknown>
 
 /** Greedy decoding of the tiny model never picks its end token: it runs to the limit, the same every time. */
 const LONG = { temperature: 0, max_tokens: 1500 };
-
-interface TimedFrame extends ReceivedFrame {
-  at: number;
-}
-
-/** Streams a request and notes when each frame arrived. */
-async function timedStream(url: string, body: unknown): Promise<TimedFrame[]> {
-  const response = await fetch(`${url}${STREAM}`, {
-    ...streamRequest(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const frames: TimedFrame[] = [];
-  const parser = createParser({
-    onEvent(message) {
-      if (message.data === '[DONE]') return;
-      frames.push({
-        id: Number(message.id),
-        event: message.event ?? 'message',
-        data: JSON.parse(message.data),
-        at: performance.now(),
-      });
-    },
-  });
-  const decoder = new TextDecoder();
-  for await (const piece of response.body as unknown as AsyncIterable<Uint8Array>) {
-    parser.feed(decoder.decode(piece, { stream: true }));
-  }
-  return frames;
-}
 
 async function cancel(url: string, id: string): Promise<number> {
   return (await fetch(`${url}${STREAM}/${id}/cancel`, { method: 'POST' })).status;
@@ -155,7 +125,7 @@ describe.runIf(hasNodeLlamaCpp())('local provider: the tiny model in process, th
     expect(done.finish_reason).toBe('length');
     expect(done.stats.ttft_ms).toBeLessThan(done.stats.duration_ms / 2);
 
-    const timed = await timedStream(harness.url, localBody({ temperature: 0, max_tokens: 400 }));
+    const { frames: timed } = await readTimed(harness.url, localBody({ temperature: 0, max_tokens: 400 }));
     const timedChunks = timed.filter((frame) => frame.event === 'chunk');
     const first = timedChunks[0]?.at ?? 0;
     const last = timedChunks.at(-1)?.at ?? 0;
@@ -248,7 +218,7 @@ describe.runIf(hasNodeLlamaCpp())('local provider: the tiny model in process, th
 
   it('a token budget ends the stream with length and budget_hit, and stops the native generation', async () => {
     const before = (await runtime(harness.url)).tokens_generated;
-    const frames = await timedStream(harness.url, localBody({ ...LONG, token_budget: 30 }));
+    const { frames } = await readTimed(harness.url, localBody({ ...LONG, token_budget: 30 }));
     const done = frames.at(-1)?.data;
     expect(done.finish_reason).toBe('length');
     expect(done.stats.budget_hit).toBe(true);

@@ -107,3 +107,41 @@ export function textOf(frames: readonly ReceivedFrame[], event = 'chunk'): strin
 export function chatBody(provider = 'openai', extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { provider, messages: [{ role: 'user', content: 'Say hello' }], ...extra };
 }
+
+export interface TimedFrame extends ReceivedFrame {
+  /** `Date.now()` when the frame arrived here. */
+  at: number;
+}
+
+/** POSTs a chat request and reads its whole stream, noting when each frame arrived. */
+export async function readTimed(
+  baseUrl: string,
+  body: unknown,
+): Promise<{ frames: TimedFrame[]; raw: string }> {
+  const response = await fetch(`${baseUrl}/api/v1/chat/stream`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const frames: TimedFrame[] = [];
+  let raw = '';
+  const parser = createParser({
+    onEvent(message) {
+      if (message.data === '[DONE]') return;
+      frames.push({
+        id: Number(message.id),
+        event: message.event ?? 'message',
+        data: JSON.parse(message.data),
+        at: Date.now(),
+      });
+    },
+  });
+  const decoder = new TextDecoder();
+  for await (const piece of response.body as unknown as AsyncIterable<Uint8Array>) {
+    const text = decoder.decode(piece, { stream: true });
+    raw += text;
+    parser.feed(text);
+  }
+  return { frames, raw };
+}
