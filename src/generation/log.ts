@@ -1,4 +1,4 @@
-import { chunkDataJson, chunkDataPrefix, encodeFrameData } from '../core/sse-encode.js';
+import { chunkDataJson, chunkDataPrefix, encodeData, encodeFrameData } from '../core/sse-encode.js';
 import type { Frame } from '../protocol/frames.js';
 
 /**
@@ -12,8 +12,10 @@ export interface LogReader {
   readonly ended: boolean;
   /** The frame with this id (1..lastId). */
   frame(id: number): Frame;
-  /** Its event name (cheaper than `frame(id).event` on a finished log). */
+  /** Its event name, without building or parsing the frame. */
   event(id: number): string;
+  /** A `chunk` or `thinking` frame's `delta_text` (undefined for any other frame). */
+  text(id: number): string | undefined;
   /**
    * The compact JSON of that frame's `data`, as every output form writes it: encoded once per
    * frame while the generation runs, however many readers follow it.
@@ -23,11 +25,14 @@ export interface LogReader {
   subscribe(listener: () => void): () => void;
 }
 
-/** Bytes a stored frame holds beyond its strings (object, array slots, cached JSON envelope). */
+/** Bytes a stored frame object holds beyond its strings (object, array slots, cached JSON envelope). */
 const FRAME_OVERHEAD_BYTES = 160;
 
+/** Bytes a text frame stored as its text alone holds beyond the text (string header, array slots). */
+const TEXT_FRAME_OVERHEAD_BYTES = 40;
+
 /**
- * What a frame costs to hold, in bytes: its object plus its text (UTF-16, two bytes a
+ * What a frame object costs to hold, in bytes: its object plus its text (UTF-16, two bytes a
  * character) twice, once in the frame and once in its cached JSON.
  */
 function frameBytes(frame: Frame): number {
@@ -42,6 +47,23 @@ function frameBytes(frame: Frame): number {
     default:
       return 2 * FRAME_OVERHEAD_BYTES;
   }
+}
+
+/** The generation's envelope, and the constant heads of its text frames' data JSON. */
+interface TextEnvelope {
+  provider: string;
+  model: string;
+  chunkPrefix: string;
+  thinkingPrefix: string;
+}
+
+function textEnvelope(provider: string, model: string): TextEnvelope {
+  return {
+    provider,
+    model,
+    chunkPrefix: chunkDataPrefix(provider, model),
+    thinkingPrefix: `{"type":"thinking","provider":${encodeData(provider)},"model":${encodeData(model)},"delta_text":`,
+  };
 }
 
 /** A finished log, kept for the resume window as one string: every frame's data JSON, back to back. */
@@ -60,27 +82,31 @@ const WIDE_CHARACTER = /[\u0100-\uffff]/;
 const COMPACTED_OVERHEAD_BYTES = 256;
 
 /**
- * The frames of one generation, in order, as objects. Written by one producer (the run, or a
- * mirror of a generation another instance runs); read by any number of readers. When it ends,
- * it is compacted into one string (each frame's data JSON back to back, with offsets): a
- * finished generation waiting out its resume window costs its text and little else, and a
- * frame is parsed back only when someone reads it as an object.
+ * The frames of one generation, in order. Written by one producer (the run, or a mirror of a
+ * generation another instance runs); read by any number of readers. While it runs, a text frame
+ * (`chunk`, `thinking`) in the generation's envelope is held as its text alone, and every other
+ * frame as its object: nearly every frame of a long answer is then one string, which costs the
+ * garbage collector little while the generation is young. When it ends, the log is compacted
+ * into one string (each frame's data JSON back to back, with offsets): a finished generation
+ * waiting out its resume window costs its text and little else, and a frame is parsed back only
+ * when someone reads it as an object.
  */
 export class FrameLog implements LogReader {
-  private frames: Frame[] = [];
-  /** The data JSON of each frame while running, filled on first use. */
-  private json: (string | undefined)[] = [];
+  /** Event name of each frame (constant strings). */
+  private events: string[] = [];
+  /** A text frame's `delta_text` (in `envelope`), or the frame itself. */
+  private items: (string | Frame)[] = [];
   private compacted: CompactedFrames | undefined;
   private readonly listeners = new Set<() => void>();
   private bytes = 0;
   private closed = false;
-  /** Provider and model never change within a generation, so a chunk's envelope is built once. */
-  private chunkPrefix: string | undefined;
+  /** Provider and model of the generation's text frames: set by the first one. */
+  private envelope: TextEnvelope | undefined;
 
   constructor(private readonly maxBytes = Number.POSITIVE_INFINITY) {}
 
   get lastId(): number {
-    return this.compacted === undefined ? this.frames.length : this.compacted.events.length;
+    return this.compacted === undefined ? this.events.length : this.compacted.events.length;
   }
 
   get ended(): boolean {
@@ -105,10 +131,36 @@ export class FrameLog implements LogReader {
     if (this.closed) throw new Error('append to an ended log');
     if (frames.length === 0) return;
     for (const frame of frames) {
-      this.frames.push(frame);
-      this.bytes += frameBytes(frame);
+      this.events.push(frame.event);
+      const text = this.textOf(frame);
+      if (text === undefined) {
+        this.items.push(frame);
+        this.bytes += frameBytes(frame);
+      } else {
+        this.items.push(text);
+        this.bytes += TEXT_FRAME_OVERHEAD_BYTES + 2 * text.length;
+      }
     }
     this.notify();
+  }
+
+  /** The text a text frame in the generation's envelope is stored as; undefined for any other frame. */
+  private textOf(frame: Frame): string | undefined {
+    let data: { provider: string; model: string; delta_text: string };
+    if (frame.event === 'chunk') {
+      if (frame.data.finish_reason !== null || frame.data.usage !== null) return undefined;
+      data = frame.data;
+    } else if (frame.event === 'thinking') {
+      data = frame.data;
+    } else {
+      return undefined;
+    }
+    // A frame read back from JSON (a Redis mirror) may carry `type`; anything else is kept whole.
+    const keys = Object.keys(data).length - ('type' in data ? 1 : 0);
+    if (keys !== (frame.event === 'chunk' ? 5 : 3)) return undefined;
+    this.envelope ??= textEnvelope(data.provider, data.model);
+    if (data.provider !== this.envelope.provider || data.model !== this.envelope.model) return undefined;
+    return data.delta_text;
   }
 
   /** Marks the log complete: no frame follows. Readers are woken first, then the log is compacted. */
@@ -121,14 +173,12 @@ export class FrameLog implements LogReader {
   }
 
   private compact(): void {
-    const count = this.frames.length;
-    const events: string[] = new Array(count);
+    const count = this.events.length;
     const offsets = new Uint32Array(count + 1);
     const pieces: string[] = new Array(count);
     let position = 0;
     for (let index = 0; index < count; index++) {
       const piece = this.dataJson(index + 1);
-      events[index] = (this.frames[index] as Frame).event;
       pieces[index] = piece;
       offsets[index] = position;
       position += piece.length;
@@ -138,13 +188,13 @@ export class FrameLog implements LogReader {
     // V8 keeps text without characters past U+00FF one byte a character.
     const width = WIDE_CHARACTER.test(text) ? 2 : 1;
     this.compacted = {
-      events,
+      events: this.events,
       offsets,
       text,
       bytes: COMPACTED_OVERHEAD_BYTES + width * text.length + 4 * (count + 1) + 8 * count,
     };
-    this.frames = [];
-    this.json = [];
+    this.events = [];
+    this.items = [];
   }
 
   frame(id: number): Frame {
@@ -154,37 +204,53 @@ export class FrameLog implements LogReader {
       if (event === undefined) throw new RangeError(`no frame ${id} (last is ${compacted.events.length})`);
       return { event, data: JSON.parse(this.dataJson(id)) } as Frame;
     }
-    const frame = this.frames[id - 1];
-    if (frame === undefined) throw new RangeError(`no frame ${id} (last is ${this.frames.length})`);
-    return frame;
+    const item = this.items[id - 1];
+    if (item === undefined) throw new RangeError(`no frame ${id} (last is ${this.items.length})`);
+    if (typeof item !== 'string') return item;
+    const { provider, model } = this.envelope as TextEnvelope;
+    return this.events[id - 1] === 'chunk'
+      ? { event: 'chunk', data: { provider, model, delta_text: item, finish_reason: null, usage: null } }
+      : { event: 'thinking', data: { provider, model, delta_text: item } };
   }
 
-  /** The frame's event name, without parsing a finished log's frame back. */
+  /** The frame's event name, without building or parsing the frame. */
   event(id: number): string {
-    return this.compacted?.events[id - 1] ?? this.frame(id).event;
+    const event = (this.compacted?.events ?? this.events)[id - 1];
+    if (event === undefined) throw new RangeError(`no frame ${id} (last is ${this.lastId})`);
+    return event;
+  }
+
+  /**
+   * A text frame's `delta_text` without building its frame (undefined for other frames): what
+   * the forms that write text alone read.
+   */
+  text(id: number): string | undefined {
+    const item = this.items[id - 1];
+    if (typeof item === 'string') return item;
+    if (this.compacted === undefined) {
+      if (item === undefined) throw new RangeError(`no frame ${id} (last is ${this.items.length})`);
+      return item.event === 'chunk' || item.event === 'thinking' ? item.data.delta_text : undefined;
+    }
+    const event = this.event(id);
+    if (event !== 'chunk' && event !== 'thinking') return undefined;
+    return (this.frame(id).data as { delta_text: string }).delta_text;
   }
 
   dataJson(id: number): string {
     const compacted = this.compacted;
     if (compacted !== undefined)
       return compacted.text.slice(compacted.offsets[id - 1], compacted.offsets[id]);
-    const cached = this.json[id - 1];
-    if (cached !== undefined) return cached;
-    const frame = this.frame(id);
-    let text: string;
-    if (frame.event === 'chunk') {
-      this.chunkPrefix ??= chunkDataPrefix(frame.data.provider, frame.data.model);
-      text = chunkDataJson(this.chunkPrefix, frame.data.delta_text);
-    } else {
-      text = encodeFrameData(frame);
-    }
-    this.json[id - 1] = text;
-    return text;
+    const item = this.items[id - 1];
+    if (item === undefined) throw new RangeError(`no frame ${id} (last is ${this.items.length})`);
+    if (typeof item !== 'string') return encodeFrameData(item);
+    const envelope = this.envelope as TextEnvelope;
+    return this.events[id - 1] === 'chunk'
+      ? chunkDataJson(envelope.chunkPrefix, item)
+      : `${envelope.thinkingPrefix}${encodeData(item)}}`;
   }
 
-  /** Every frame, in order (for folds such as the result); a finished log parses them back. */
+  /** Every frame, in order (for folds such as the result), built or parsed back one by one. */
   all(): readonly Frame[] {
-    if (this.compacted === undefined) return this.frames;
     const frames: Frame[] = [];
     for (let id = 1; id <= this.lastId; id++) frames.push(this.frame(id));
     return frames;

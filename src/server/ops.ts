@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiKey, Settings } from '../config.js';
 import { RequestError } from '../core/errors.js';
 import type { Generation } from '../generation/generation.js';
+import type { LogReader } from '../generation/log.js';
 import type { GenerationStore } from '../generation/store.js';
 import { type KeyRing, STREAM_TOKEN_QUERY } from '../ops/auth.js';
 import type { LimitPolicy, Limits, StreamSlot } from '../ops/limits.js';
@@ -16,7 +17,6 @@ import {
   TRACESTATE_HEADER,
   type TraceParent,
 } from '../ops/tracing.js';
-import type { Frame } from '../protocol/frames.js';
 import { GENERATION_ID_HEADER } from '../protocol/http.js';
 import type { ChatRequest } from '../protocol/request.js';
 
@@ -290,8 +290,7 @@ export class GatewayOps {
       const last = log.lastId;
       let characters = 0;
       for (let id = seen + 1; id <= last; id++) {
-        const frame = log.frame(id);
-        if (frame.event === 'chunk' || frame.event === 'thinking') characters += frame.data.delta_text.length;
+        characters += log.text(id)?.length ?? 0;
       }
       seen = last;
       return characters;
@@ -302,7 +301,7 @@ export class GatewayOps {
     if (slot !== undefined) generation.beforeDone(() => slot.release());
     generation.onEnd(() => {
       void slot?.release();
-      const summary = summarize(generation.log.all());
+      const summary = summarize(generation.log);
       meter?.settle(summary.outputTokens ?? 0);
       span.end({
         finishReason: summary.finishReason,
@@ -367,8 +366,11 @@ export class GatewayOps {
   }
 }
 
-/** What the end of a generation's log says, read from its first and last frames only. */
-function summarize(frames: readonly Frame[]): {
+/**
+ * What the end of a generation's log says, read from its first and last frames only: a finished
+ * log holds its frames as JSON, and only these few are parsed back.
+ */
+function summarize(log: LogReader): {
   finishReason: string | null;
   errorCode: string | undefined;
   inputTokens: number | undefined;
@@ -393,9 +395,12 @@ function summarize(frames: readonly Frame[]): {
     upstreamId: undefined,
   };
   // The terminal frames are the last few; metadata comes right after start.
-  for (let index = frames.length - 1; index >= Math.max(0, frames.length - 4); index--) {
-    const frame = frames[index];
-    if (frame?.event === 'done') {
+  const last = log.lastId;
+  for (let id = last; id >= Math.max(1, last - 3); id--) {
+    const event = log.event(id);
+    if (event !== 'done' && event !== 'error') continue;
+    const frame = log.frame(id);
+    if (frame.event === 'done') {
       summary.finishReason = frame.data.finish_reason;
       summary.inputTokens = frame.data.usage.input_tokens;
       summary.outputTokens = frame.data.usage.output_tokens;
@@ -403,13 +408,14 @@ function summarize(frames: readonly Frame[]): {
       summary.ttftMs = frame.data.stats.ttft_ms ?? undefined;
       summary.durationMs = frame.data.stats.duration_ms;
       summary.attempts = frame.data.stats.attempts;
-    } else if (frame?.event === 'error' && summary.errorCode === undefined) {
+    } else if (frame.event === 'error' && summary.errorCode === undefined) {
       summary.errorCode = frame.data.code;
     }
   }
-  for (let index = 0; index < Math.min(frames.length, 4); index++) {
-    const frame = frames[index];
-    if (frame?.event === 'metadata') {
+  for (let id = 1; id <= Math.min(last, 4); id++) {
+    if (log.event(id) !== 'metadata') continue;
+    const frame = log.frame(id);
+    if (frame.event === 'metadata') {
       summary.upstreamModel = frame.data.upstream_model ?? undefined;
       summary.upstreamId = frame.data.upstream_id ?? undefined;
       break;

@@ -66,6 +66,8 @@ export function openAiChunkEncoder(options: ChunkEncoderOptions): StreamEncoder 
 
   const frameText = (log: LogReader, id: number): string => {
     if (failed) return '';
+    // Answer text, nearly every frame, without building the frame.
+    if (log.event(id) === 'chunk') return choice(`{"content":${encodeData(log.text(id) ?? '')}}`);
     const frame = log.frame(id);
     switch (frame.event) {
       case 'start':

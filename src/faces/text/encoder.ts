@@ -29,6 +29,7 @@ function failureLine(log: LogReader, id: number, code: string, message: string):
  * nothing. A pure function of the log, so every connection to a generation reads the same body.
  */
 export function bodyPiece(log: LogReader, id: number): string {
+  if (log.event(id) === 'chunk') return log.text(id) ?? '';
   const frame = log.frame(id);
   switch (frame.event) {
     case 'chunk':

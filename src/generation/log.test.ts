@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { encodeFrameData } from '../core/sse-encode.js';
+import type { Frame } from '../protocol/frames.js';
+import { FrameLog } from './log.js';
+
+const envelope = { provider: 'openai', model: 'gpt-4o-mini' };
+
+const frames: Frame[] = [
+  { event: 'start', data: { ...envelope, generation_id: 'g1', created: 1, emulated: false } },
+  { event: 'thinking', data: { ...envelope, delta_text: 'Let me think\u2028' } },
+  { event: 'thinking_done', data: { ...envelope } } as Frame,
+  { event: 'chunk', data: { ...envelope, delta_text: 'Hello', finish_reason: null, usage: null } },
+  // Another envelope (not expected within one generation) is kept whole, not rewritten.
+  {
+    event: 'chunk',
+    data: { provider: 'anthropic', model: 'claude', delta_text: ' there', finish_reason: null, usage: null },
+  },
+  // Read back from JSON (a Redis mirror): carries `type` first.
+  {
+    event: 'chunk',
+    data: { type: 'chunk', ...envelope, delta_text: ' 世界 "q"\n', finish_reason: null, usage: null },
+  } as Frame,
+  { event: 'error', data: { ...envelope, code: 'timeout', message: 'slow', retryable: true } } as Frame,
+];
+
+describe('FrameLog', () => {
+  it('gives back every frame and its data JSON exactly, while running and once compacted', () => {
+    const log = new FrameLog();
+    log.append(frames);
+    const expectedJson = frames.map((frame) => encodeFrameData(frame));
+    const read = (): { json: string[]; events: string[]; texts: (string | undefined)[] } => ({
+      json: frames.map((_, index) => log.dataJson(index + 1)),
+      events: frames.map((_, index) => log.event(index + 1)),
+      texts: frames.map((_, index) => log.text(index + 1)),
+    });
+    const events = frames.map((frame) => frame.event);
+    const texts = frames.map((frame) =>
+      frame.event === 'chunk' || frame.event === 'thinking' ? frame.data.delta_text : undefined,
+    );
+    expect(read()).toEqual({ json: expectedJson, events, texts });
+    for (const [index, frame] of frames.entries()) {
+      expect(encodeFrameData(log.frame(index + 1))).toBe(encodeFrameData(frame));
+    }
+    log.end();
+    expect(log.ended).toBe(true);
+    expect(read()).toEqual({ json: expectedJson, events, texts });
+    expect(log.all().map((frame) => encodeFrameData(frame))).toEqual(expectedJson);
+    expect(() => log.frame(frames.length + 1)).toThrow(RangeError);
+    expect(() => log.event(0)).toThrow(RangeError);
+  });
+
+  it('counts a text frame as its text, and ends a generation past its bound', () => {
+    const log = new FrameLog(1_000);
+    const chunk = (text: string): Frame => ({
+      event: 'chunk',
+      data: { ...envelope, delta_text: text, finish_reason: null, usage: null },
+    });
+    log.append([chunk('a'.repeat(100))]);
+    expect(log.sizeBytes).toBeGreaterThanOrEqual(200);
+    expect(log.sizeBytes).toBeLessThan(400);
+    expect(log.full).toBe(false);
+    log.append([chunk('b'.repeat(400))]);
+    expect(log.full).toBe(true);
+  });
+
+  it('wakes readers once per batch and at the end', () => {
+    const log = new FrameLog();
+    let calls = 0;
+    log.subscribe(() => {
+      calls++;
+    });
+    log.append(frames.slice(0, 3));
+    log.append(frames.slice(3));
+    log.end();
+    expect(calls).toBe(3);
+    expect(() => log.append(frames.slice(0, 1))).toThrow();
+  });
+});
