@@ -24,7 +24,7 @@ const frames: Frame[] = [
 ];
 
 describe('FrameLog', () => {
-  it('gives back every frame and its data JSON exactly, while running and once compacted', () => {
+  it('gives back every frame and its data JSON exactly, while running and once ended', () => {
     const log = new FrameLog();
     log.append(frames);
     const expectedJson = frames.map((frame) => encodeFrameData(frame));
@@ -50,16 +50,18 @@ describe('FrameLog', () => {
   });
 
   it('counts a text frame as its text, and ends a generation past its bound', () => {
-    const log = new FrameLog(1_000);
+    const log = new FrameLog(500);
     const chunk = (text: string): Frame => ({
       event: 'chunk',
       data: { ...envelope, delta_text: text, finish_reason: null, usage: null },
     });
     log.append([chunk('a'.repeat(100))]);
-    expect(log.sizeBytes).toBeGreaterThanOrEqual(200);
-    expect(log.sizeBytes).toBeLessThan(400);
-    expect(log.full).toBe(false);
-    log.append([chunk('b'.repeat(400))]);
+    // One byte a character for Latin-1 text, two past U+00FF.
+    expect(log.sizeBytes).toBe(140);
+    log.append([chunk('é'.repeat(100))]);
+    expect(log.sizeBytes).toBe(280);
+    log.append([chunk('世'.repeat(100))]);
+    expect(log.sizeBytes).toBe(520);
     expect(log.full).toBe(true);
   });
 

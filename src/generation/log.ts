@@ -66,37 +66,31 @@ function textEnvelope(provider: string, model: string): TextEnvelope {
   };
 }
 
-/** A finished log, kept for the resume window as one string: every frame's data JSON, back to back. */
-interface CompactedFrames {
-  events: string[];
-  /** Where each frame's data JSON starts in `text`; one more entry for the end. */
-  offsets: Uint32Array;
-  text: string;
-  bytes: number;
-}
-
 /** A character V8 cannot store in a one-byte string. */
 const WIDE_CHARACTER = /[\u0100-\uffff]/;
 
-/** Bytes a finished generation's log holds beyond its text (the log, the arrays, the string header). */
-const COMPACTED_OVERHEAD_BYTES = 256;
+/** What a string costs to hold beyond its header: V8 keeps text without characters past U+00FF one byte a character. */
+function textBytes(text: string): number {
+  return WIDE_CHARACTER.test(text) ? 2 * text.length : text.length;
+}
 
 /**
  * The frames of one generation, in order. Written by one producer (the run, or a mirror of a
- * generation another instance runs); read by any number of readers. While it runs, a text frame
- * (`chunk`, `thinking`) in the generation's envelope is held as its text alone, and every other
- * frame as its object: nearly every frame of a long answer is then one string, which costs the
- * garbage collector little while the generation is young. When it ends, the log is compacted
- * into one string (each frame's data JSON back to back, with offsets): a finished generation
- * waiting out its resume window costs its text and little else, and a frame is parsed back only
- * when someone reads it as an object.
+ * generation another instance runs); read by any number of readers. A text frame (`chunk`,
+ * `thinking`) in the generation's envelope is held as its text alone, and every other frame as
+ * its object while the generation runs and as its data JSON once it ended: nearly every frame of
+ * a long answer is one string, which costs the garbage collector little while the generation is
+ * young, and a finished generation waiting out its resume window costs its text and little else.
+ * Frame objects and data JSON are built when a reader asks for them.
  */
 export class FrameLog implements LogReader {
   /** Event name of each frame (constant strings). */
-  private events: string[] = [];
-  /** A text frame's `delta_text` (in `envelope`), or the frame itself. */
-  private items: (string | Frame)[] = [];
-  private compacted: CompactedFrames | undefined;
+  private readonly events: string[] = [];
+  /**
+   * A text frame's `delta_text` (in `envelope`); any other frame itself while running, and its
+   * data JSON once ended (a text frame in another envelope stays an object).
+   */
+  private readonly items: (string | Frame)[] = [];
   private readonly listeners = new Set<() => void>();
   private bytes = 0;
   private closed = false;
@@ -106,19 +100,16 @@ export class FrameLog implements LogReader {
   constructor(private readonly maxBytes = Number.POSITIVE_INFINITY) {}
 
   get lastId(): number {
-    return this.compacted === undefined ? this.events.length : this.compacted.events.length;
+    return this.events.length;
   }
 
   get ended(): boolean {
     return this.closed;
   }
 
-  /**
-   * What the log holds in memory, in bytes: while running, an estimate that counts text as
-   * UTF-16; once finished, the compacted string and its offsets.
-   */
+  /** What the log holds in memory, in bytes (an estimate while running, recounted at the end). */
   get sizeBytes(): number {
-    return this.compacted?.bytes ?? this.bytes;
+    return this.bytes;
   }
 
   /** Past the bound the generation is ended with an error (terminal frames are still stored). */
@@ -138,7 +129,7 @@ export class FrameLog implements LogReader {
         this.bytes += frameBytes(frame);
       } else {
         this.items.push(text);
-        this.bytes += TEXT_FRAME_OVERHEAD_BYTES + 2 * text.length;
+        this.bytes += TEXT_FRAME_OVERHEAD_BYTES + textBytes(text);
       }
     }
     this.notify();
@@ -163,88 +154,56 @@ export class FrameLog implements LogReader {
     return data.delta_text;
   }
 
-  /** Marks the log complete: no frame follows. Readers are woken first, then the log is compacted. */
+  /**
+   * Marks the log complete: no frame follows. Readers are woken first; then every frame held as
+   * an object (start, metadata, usage, done...) is replaced by its data JSON, and the bytes recounted.
+   */
   end(): void {
     if (this.closed) return;
     this.closed = true;
     this.notify();
     this.listeners.clear();
-    this.compact();
-  }
-
-  private compact(): void {
-    const count = this.events.length;
-    const offsets = new Uint32Array(count + 1);
-    const pieces: string[] = new Array(count);
-    let position = 0;
-    for (let index = 0; index < count; index++) {
-      const piece = this.dataJson(index + 1);
-      pieces[index] = piece;
-      offsets[index] = position;
-      position += piece.length;
+    const { events, items } = this;
+    for (let index = 0; index < items.length; index++) {
+      const item = items[index];
+      if (typeof item === 'string' || item === undefined || isText(events[index])) continue;
+      const json = encodeFrameData(item);
+      items[index] = json;
+      this.bytes += TEXT_FRAME_OVERHEAD_BYTES + textBytes(json) - frameBytes(item);
     }
-    offsets[count] = position;
-    const text = pieces.join('');
-    // V8 keeps text without characters past U+00FF one byte a character.
-    const width = WIDE_CHARACTER.test(text) ? 2 : 1;
-    this.compacted = {
-      events: this.events,
-      offsets,
-      text,
-      bytes: COMPACTED_OVERHEAD_BYTES + width * text.length + 4 * (count + 1) + 8 * count,
-    };
-    this.events = [];
-    this.items = [];
   }
 
   frame(id: number): Frame {
-    const compacted = this.compacted;
-    if (compacted !== undefined) {
-      const event = compacted.events[id - 1];
-      if (event === undefined) throw new RangeError(`no frame ${id} (last is ${compacted.events.length})`);
-      return { event, data: JSON.parse(this.dataJson(id)) } as Frame;
-    }
-    const item = this.items[id - 1];
-    if (item === undefined) throw new RangeError(`no frame ${id} (last is ${this.items.length})`);
+    const item = this.item(id);
+    const event = this.events[id - 1] as Frame['event'];
     if (typeof item !== 'string') return item;
+    if (!isText(event)) return { event, data: JSON.parse(item) } as Frame;
     const { provider, model } = this.envelope as TextEnvelope;
-    return this.events[id - 1] === 'chunk'
-      ? { event: 'chunk', data: { provider, model, delta_text: item, finish_reason: null, usage: null } }
+    return event === 'chunk'
+      ? { event, data: { provider, model, delta_text: item, finish_reason: null, usage: null } }
       : { event: 'thinking', data: { provider, model, delta_text: item } };
   }
 
   /** The frame's event name, without building or parsing the frame. */
   event(id: number): string {
-    const event = (this.compacted?.events ?? this.events)[id - 1];
-    if (event === undefined) throw new RangeError(`no frame ${id} (last is ${this.lastId})`);
+    const event = this.events[id - 1];
+    if (event === undefined) throw new RangeError(`no frame ${id} (last is ${this.events.length})`);
     return event;
   }
 
-  /**
-   * A text frame's `delta_text` without building its frame (undefined for other frames): what
-   * the forms that write text alone read.
-   */
   text(id: number): string | undefined {
-    const item = this.items[id - 1];
-    if (typeof item === 'string') return item;
-    if (this.compacted === undefined) {
-      if (item === undefined) throw new RangeError(`no frame ${id} (last is ${this.items.length})`);
-      return item.event === 'chunk' || item.event === 'thinking' ? item.data.delta_text : undefined;
-    }
-    const event = this.event(id);
-    if (event !== 'chunk' && event !== 'thinking') return undefined;
-    return (this.frame(id).data as { delta_text: string }).delta_text;
+    const item = this.item(id);
+    if (!isText(this.events[id - 1])) return undefined;
+    return typeof item === 'string' ? item : (item.data as { delta_text: string }).delta_text;
   }
 
   dataJson(id: number): string {
-    const compacted = this.compacted;
-    if (compacted !== undefined)
-      return compacted.text.slice(compacted.offsets[id - 1], compacted.offsets[id]);
-    const item = this.items[id - 1];
-    if (item === undefined) throw new RangeError(`no frame ${id} (last is ${this.items.length})`);
+    const item = this.item(id);
     if (typeof item !== 'string') return encodeFrameData(item);
+    const event = this.events[id - 1];
+    if (!isText(event)) return item;
     const envelope = this.envelope as TextEnvelope;
-    return this.events[id - 1] === 'chunk'
+    return event === 'chunk'
       ? chunkDataJson(envelope.chunkPrefix, item)
       : `${envelope.thinkingPrefix}${encodeData(item)}}`;
   }
@@ -264,7 +223,17 @@ export class FrameLog implements LogReader {
     };
   }
 
+  private item(id: number): string | Frame {
+    const item = this.items[id - 1];
+    if (item === undefined) throw new RangeError(`no frame ${id} (last is ${this.items.length})`);
+    return item;
+  }
+
   private notify(): void {
     for (const listener of this.listeners) listener();
   }
+}
+
+function isText(event: string | undefined): boolean {
+  return event === 'chunk' || event === 'thinking';
 }

@@ -29,8 +29,8 @@ function finish(store: MemoryStore, textBytes: number, owner = 'a'): string {
 
 describe('generation store bounds', () => {
   it('past the stored-bytes bound, refuses the owners holding their share, never the others, and keeps every finished generation', () => {
-    // Each finished 1000-character answer is held compacted: its data JSON and offsets, 1350 bytes.
-    const store = new MemoryStore({ ttlMs: 60_000, maxGenerations: 100, maxStoredBytes: 4000 });
+    // Each finished 1000-character answer is held as its text: 1040 bytes.
+    const store = new MemoryStore({ ttlMs: 60_000, maxGenerations: 100, maxStoredBytes: 3000 });
     const start = (owner: string) =>
       store.start({ provider: 'p', model: 'm', emulated: true, maxLogBytes: 1024, owner, graceMs: 0 });
     // One client alone may use the whole bound.
