@@ -97,7 +97,8 @@ function poolFor(origin: string): Pool {
   let pool = pools.get(origin);
   if (pool === undefined) {
     pool = new Pool(origin, {
-      connections: 1024,
+      // Up to the largest concurrency a case runs (a pool opens only what it needs).
+      connections: 4096,
       pipelining: 1,
       keepAliveTimeout: 60_000,
       headersTimeout: 0,

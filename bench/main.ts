@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     await warmUp(context);
     const cells: Cell[] = [];
     if (options.cases.has('latency')) {
-      cells.push(...(await latencyCase(context, latency, options.concurrency)));
+      cells.push(...(await latencyCase(context, latency, options.latencyConcurrency)));
     }
     if (options.cases.has('throughput')) {
       cells.push(...(await throughputCase(context, throughput, options.concurrency)));

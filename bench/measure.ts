@@ -3,7 +3,7 @@ import type { BenchChild } from './children.js';
 import type { CellSpec, Path } from './context.js';
 import { log } from './context.js';
 import type { LoadResult } from './loadgen.js';
-import type { MemorySample } from './process.js';
+import type { LoopSample, MemorySample } from './process.js';
 import { cpuMicros, machineBusyMicros, memory, resetPeak } from './procfs.js';
 import { type CaseName, type Cell, percentile } from './report.js';
 
@@ -66,9 +66,11 @@ export function createMeasurer(
       middle: middlePid === undefined ? 0 : cpuMicros(middlePid),
       client: cpuMicros(emulator.pid) + cpuMicros(loadgen.pid),
     };
+    await path.middle?.call('loopReset');
     const machineBefore = snapshot();
     const wallBefore = performance.now();
     const result = await loadgen.call<LoadResult>('run', { ...path.target, ...spec });
+    const loop = await path.middle?.call<LoopSample>('loopSample');
     const wallUs = (performance.now() - wallBefore) * 1000;
     const otherLoad = otherSince(machineBefore, wallUs);
     const middleUs = middlePid === undefined ? undefined : cpuMicros(middlePid) - cpuBefore.middle;
@@ -93,6 +95,9 @@ export function createMeasurer(
       otherLoad,
       attempts: 1,
       peakRss: middlePid === undefined ? undefined : memory(middlePid).peak,
+      loopDelayP99Ms: loop?.delayP99Ms,
+      gcShare: loop === undefined ? undefined : (loop.gcMs * 1000) / wallUs,
+      gcMaxMs: loop?.gcMaxMs,
     };
   };
 

@@ -10,6 +10,7 @@ describe('benchmark options', () => {
       docs: true,
       cases: new Set(['latency', 'throughput', 'burst', 'idle', 'local']),
       concurrency: [1, 64, 512],
+      latencyConcurrency: [1, 64, 512, 2000],
       paths: new Set(['direct', 'pass-through', 'sluice', 'sluice-openai']),
       cpuProf: undefined,
     });
@@ -28,7 +29,7 @@ describe('benchmark options', () => {
     expect(parseOptions(['--help'])).toBeUndefined();
     expect(() => parseOptions(['--fast'])).toThrow(UsageError);
     expect(() => parseOptions(['extra'])).toThrow(/unknown argument "extra"/);
-    expect(() => parseOptions(['--concurrency=0'])).toThrow(/from 1 to 1000/);
+    expect(() => parseOptions(['--concurrency=0'])).toThrow(/from 1 to 4000/);
     expect(() => parseOptions(['--cases=latency,speed'])).toThrow(/unknown case "speed"/);
     expect(parseOptions(['--cases=ops'])?.cases).toEqual(new Set(['ops']));
   });

@@ -13,7 +13,8 @@ process (pinned apart with taskset), and prints the results as Markdown tables.
                    the in-process model, direct through node-llama-cpp and through Sluice);
                    \`ops\` (not in the default) compares gateway CPU per chunk with keys,
                    limits, metrics and logs all off and all on
-  --concurrency L  only these concurrencies
+  --concurrency L  only these concurrencies (up to 4000; default 1,64,512, and 2000 for the
+                   latency case)
   --paths LIST     only these paths (direct,pass-through,sluice,sluice-openai)
   --cpu-prof DIR   run the gateway under --cpu-prof, write its profile to DIR and print the
                    functions with the most self time (implies --no-docs)
@@ -24,6 +25,8 @@ export interface Options {
   docs: boolean;
   cases: Set<string>;
   concurrency: number[];
+  /** The latency case's levels: `concurrency`, and 2,000 in a full run. */
+  latencyConcurrency: number[];
   paths: Set<string>;
   cpuProf: string | undefined;
 }
@@ -51,11 +54,13 @@ export function parseOptions(argv: readonly string[]): Options | undefined {
   const cpuProf = stringOption(args, 'cpu-prof');
   const paths = stringOption(args, 'paths');
   const levels = concurrency?.split(',').map(Number) ?? (quick ? [1, 64] : [1, 64, 512]);
+  // The latency case also runs at 2,000 streams in a full run: where something other than CPU shows.
+  const latencyLevels = concurrency === undefined && !quick ? [...levels, 2000] : levels;
   const caseNames = (cases ?? 'latency,throughput,burst,idle,local').split(',');
   const unknown = caseNames.find((name) => !CASES.includes(name));
   if (unknown !== undefined) throw new UsageError(`unknown case "${unknown}"; expected ${CASES.join(', ')}`);
-  if (levels.some((level) => !Number.isInteger(level) || level < 1 || level > 1000)) {
-    throw new UsageError('--concurrency takes integers from 1 to 1000');
+  if (levels.some((level) => !Number.isInteger(level) || level < 1 || level > 4000)) {
+    throw new UsageError('--concurrency takes integers from 1 to 4000');
   }
   return {
     quick,
@@ -69,6 +74,7 @@ export function parseOptions(argv: readonly string[]): Options | undefined {
     paths: new Set((paths ?? 'direct,pass-through,sluice,sluice-openai').split(',')),
     cases: new Set(caseNames),
     concurrency: levels,
+    latencyConcurrency: latencyLevels,
     cpuProf: cpuProf === undefined ? undefined : resolve(cpuProf),
   };
 }

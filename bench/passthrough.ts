@@ -8,6 +8,7 @@ import {
   type Server,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { LISTEN_BACKLOG } from '../src/server/gateway.js';
 
 /**
  * The benchmark's baseline: the least a proxy can do. It forwards the request to the upstream
@@ -93,10 +94,14 @@ export async function startPassthrough(options: PassthroughOptions): Promise<Pas
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
+    // The gateway's backlog, so both sides of the comparison accept connection bursts alike.
+    server.listen(
+      { port: options.port ?? 0, host: options.host ?? '127.0.0.1', backlog: LISTEN_BACKLOG },
+      () => {
+        server.off('error', reject);
+        resolve();
+      },
+    );
   });
   const address = server.address() as AddressInfo;
   return {

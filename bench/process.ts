@@ -1,5 +1,5 @@
 import { openSync, writeSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { allDialects } from '../src/emulators/dialects.js';
 import { EmulatorServer } from '../src/emulators/server.js';
 import type { Scenario } from '../src/emulators/types.js';
@@ -41,6 +41,43 @@ export interface MemorySample {
 }
 
 type Handlers = Record<string, (params: unknown) => unknown>;
+
+/** How a middle process's event loop fared over a cell: its delay and its garbage collections. */
+export interface LoopSample {
+  /** Event-loop delay, 99th percentile, ms (sampled every 10 ms). */
+  delayP99Ms: number;
+  delayMaxMs: number;
+  /** Time spent in garbage-collection pauses, ms, and the longest pause. */
+  gcMs: number;
+  gcMaxMs: number;
+}
+
+/** `loopReset` starts a window, `loopSample` reads it: the pass-through and the gateway both serve these. */
+function loopHandlers(): Handlers {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  let gcMs = 0;
+  let gcMaxMs = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      gcMs += entry.duration;
+      gcMaxMs = Math.max(gcMaxMs, entry.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  return {
+    loopReset: () => {
+      delay.reset();
+      gcMs = 0;
+      gcMaxMs = 0;
+    },
+    loopSample: (): LoopSample => ({
+      delayP99Ms: delay.percentile(99) / 1e6,
+      delayMaxMs: delay.max / 1e6,
+      gcMs,
+      gcMaxMs,
+    }),
+  };
+}
 
 /** Where the ops case's log lines go: written and discarded, the write included in the cost. */
 function pinoDevNull(): { write(line: string): void } {
@@ -113,7 +150,7 @@ async function main(role: string): Promise<void> {
       const upstream = process.env.BENCH_UPSTREAM;
       if (upstream === undefined) throw new Error('BENCH_UPSTREAM is not set');
       const proxy = await startPassthrough({ upstream });
-      serve(proxy.url, { memory: collect, exit });
+      serve(proxy.url, { memory: collect, ...loopHandlers(), exit });
       return;
     }
     case 'gateway': {
@@ -133,6 +170,7 @@ async function main(role: string): Promise<void> {
       delay.enable();
       serve(gateway.url, {
         memory: collect,
+        ...loopHandlers(),
         // What the soak samples: memory without a collection, handles, generations, loop delay.
         vitals: () => {
           const usage = process.memoryUsage();

@@ -32,6 +32,11 @@ export interface Cell {
   attempts: number;
   /** VmHWM of the middle process over this cell, bytes. */
   peakRss: number | undefined;
+  /** The middle process's event-loop delay, p99 over the cell, ms. */
+  loopDelayP99Ms?: number | undefined;
+  /** Share of the cell's wall time the middle process spent in GC pauses, and the longest pause (ms). */
+  gcShare?: number | undefined;
+  gcMaxMs?: number | undefined;
 }
 
 export interface IdleCell {
@@ -155,7 +160,13 @@ interface Target {
 export function targets(report: Report): Target[] {
   const out: Target[] = [];
   const latencyLevels = concurrencies(report, 'latency');
-  const maxLatency = latencyLevels.length > 0 ? Math.max(...latencyLevels) : 64;
+  // The hot-path targets are set at 512 streams; a run without that level is judged at its largest below 2,000.
+  const belowScale = latencyLevels.filter((level) => level < 2000);
+  const maxLatency = latencyLevels.includes(512)
+    ? 512
+    : belowScale.length > 0
+      ? Math.max(...belowScale)
+      : 64;
   const latencySluice = find(report, 'latency', maxLatency, 'sluice');
   const latencyPass = find(report, 'latency', maxLatency, 'pass-through');
   const addedP50 = latencySluice && latencyPass ? latencySluice.ttftP50 - latencyPass.ttftP50 : Number.NaN;
@@ -164,15 +175,35 @@ export function targets(report: Report): Target[] {
   out.push({
     name: `latency, ${maxLatency} streams: TTFT added over pass-through, p50`,
     measured: `${signed(addedP50, 2)} ms`,
-    limit: '<= 1 ms',
-    met: known(addedP50) && addedP50 <= 1,
+    limit: '<= 2 ms',
+    met: known(addedP50) && addedP50 <= 2,
   });
   out.push({
     name: `latency, ${maxLatency} streams: TTFT added over pass-through, p99`,
     measured: `${signed(addedP99, 2)} ms`,
-    limit: '<= 5 ms',
-    met: known(addedP99) && addedP99 <= 5,
+    limit: '<= 15 ms',
+    met: known(addedP99) && addedP99 <= 15,
   });
+  const loopP99 = latencySluice?.loopDelayP99Ms ?? Number.NaN;
+  out.push({
+    name: `latency, ${maxLatency} streams: gateway event-loop delay p99 (pass-through ${fixed(latencyPass?.loopDelayP99Ms)} ms)`,
+    measured: `${fixed(loopP99)} ms`,
+    limit: '< 20 ms',
+    met: known(loopP99) && loopP99 < 20,
+  });
+  const scaleSluice = find(report, 'latency', 2000, 'sluice');
+  const scalePass = find(report, 'latency', 2000, 'pass-through');
+  if (scaleSluice !== undefined || scalePass !== undefined) {
+    // Every stream carries the same answer, so the ratio of chunks per second is that of streams per second.
+    const streams =
+      scaleSluice && scalePass ? scaleSluice.chunksPerSecond / scalePass.chunksPerSecond : Number.NaN;
+    out.push({
+      name: 'latency, 2000 streams: streams/s, Sluice / pass-through',
+      measured: ratio(streams),
+      limit: '>= 0.90x',
+      met: known(streams) && streams >= 0.9,
+    });
+  }
   const throughputLevels = concurrencies(report, 'throughput');
   const throughputAt = throughputLevels.includes(64) ? 64 : Math.max(1, ...throughputLevels);
   const tSluice = find(report, 'throughput', throughputAt, 'sluice');
@@ -194,11 +225,14 @@ export function targets(report: Report): Target[] {
       sluice?.cpuPerChunkUs !== undefined && pass?.cpuPerChunkUs !== undefined
         ? sluice.cpuPerChunkUs / pass.cpuPerChunkUs
         : Number.NaN;
+    // The paced case is the hot path's target (one chunk per read, as models stream); the
+    // throughput case (no delay, several chunks a read) keeps the earlier bound.
+    const limit = caseName === 'latency' ? 1.3 : 2.5;
     out.push({
       name: `gateway CPU per chunk, Sluice / pass-through (${caseName}, ${concurrency} streams)`,
       measured: `${ratio(cpu)} (${fixed(sluice?.cpuPerChunkUs)} vs ${fixed(pass?.cpuPerChunkUs)} µs)`,
-      limit: '<= 2.50x',
-      met: known(cpu) && cpu <= 2.5,
+      limit: `<= ${limit.toFixed(2)}x`,
+      met: known(cpu) && cpu <= limit,
     });
   }
   const native = find(report, 'throughput', throughputAt, 'sluice');
@@ -226,13 +260,12 @@ export function targets(report: Report): Target[] {
   }
   const idle = report.idle.find((cell) => cell.path === 'sluice');
   if (idle !== undefined) {
-    // The larger of the two: RSS can miss growth into heap pages that are already resident.
-    const perStream = Math.max(idle.rssPerStream, idle.heapPerStream);
+    const perStream = idle.rssPerStream;
     out.push({
-      name: `memory per idle open stream, Sluice (${idle.opened} streams, larger of RSS and JS heap delta${idle.gc ? ', after GC' : ''})`,
+      name: `memory per idle open stream, Sluice (${idle.opened} streams, RSS${idle.gc ? ' after GC' : ''}; JS heap ${kilobytes(idle.heapPerStream)} KB)`,
       measured: `${kilobytes(perStream)} KB`,
-      limit: '< 64 KB',
-      met: known(perStream) && perStream < 64 * 1024,
+      limit: '<= 32 KB',
+      met: known(perStream) && perStream <= 32 * 1024,
     });
   }
   return out;
@@ -294,6 +327,8 @@ export function renderReport(report: Report): string {
         integer(cell.chunksPerSecond),
         fixed(cell.cpuPerChunkUs),
         percent(cell.middleBusy),
+        fixed(cell.loopDelayP99Ms),
+        cell.gcShare === undefined ? dash : `${percent(cell.gcShare)} / ${fixed(cell.gcMaxMs)}`,
         percent(cell.clientSideBusy),
         otherOf(cell),
         megabytes(cell.peakRss),
@@ -317,6 +352,8 @@ export function renderReport(report: Report): string {
         '',
         '',
         '',
+        '',
+        '',
       ]);
     }
   }
@@ -329,7 +366,9 @@ export function renderReport(report: Report): string {
       `pass-through. CPU µs/chunk: utime+stime of the pass-through or gateway process (/proc, ` +
       `${1000 / info.clockTicks} ms ticks) over the chunks delivered. Busy: CPU time / wall time of the ` +
       `proxy's core and of emulator + load generator together; other load: CPU used by other processes on the ` +
-      `machine meanwhile (a cell waits for a quiet machine and is re-run, up to 3 times, when this exceeds 25%).\n\n` +
+      `machine meanwhile (a cell waits for a quiet machine and is re-run, up to 3 times, when this exceeds 25%). ` +
+      `Loop p99: the proxy's event-loop delay (monitorEventLoopDelay, 10 ms resolution), 99th percentile over the ` +
+      `cell; GC: share of the cell's wall time in garbage-collection pauses / the longest pause, ms.\n\n` +
       table(
         [
           'streams',
@@ -341,6 +380,8 @@ export function renderReport(report: Report): string {
           'chunks/s',
           'CPU µs/chunk',
           'proxy busy',
+          'loop p99 ms',
+          'GC share / max ms',
           'emu+load busy',
           'other load',
           'peak RSS MB',

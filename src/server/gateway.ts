@@ -67,6 +67,13 @@ function readVersion(): string {
 }
 
 /**
+ * Connections the kernel may hold for the gateway before it accepts them (Linux caps it at
+ * `net.core.somaxconn`). node's default, 511, overflows when thousands of clients connect at
+ * once: the kernel then drops their handshakes and each waits a SYN retransmission (1 s, then
+ * 3 s...) before it is even accepted, which no amount of spare CPU makes up for.
+ */
+export const LISTEN_BACKLOG = 4096;
+/**
  * Key and base URL for every provider, from the environment; demo mode fills the gaps with the
  * emulator. A provider that runs in process (the local model) sets itself up from the environment.
  */
@@ -283,7 +290,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   Object.assign(server, { httpAllowHalfOpen: true });
   await new Promise<void>((resolvePromise, reject) => {
     server.once('error', reject);
-    server.listen(settings.port, settings.host, () => {
+    server.listen({ port: settings.port, host: settings.host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolvePromise();
     });
