@@ -135,7 +135,12 @@ export class FrameLog implements LogReader {
     this.notify();
   }
 
-  /** The text a text frame in the generation's envelope is stored as; undefined for any other frame. */
+  /**
+   * The text a text frame in the generation's envelope is stored as; undefined for any other
+   * frame. A `chunk` holds exactly its envelope, its text and two nulls, a `thinking` frame its
+   * envelope and its text (CONTRACT.md section 3; a frame read back from JSON also holds `type`),
+   * so the text and the envelope are all there is to keep.
+   */
   private textOf(frame: Frame): string | undefined {
     let data: { provider: string; model: string; delta_text: string };
     if (frame.event === 'chunk') {
@@ -146,12 +151,12 @@ export class FrameLog implements LogReader {
     } else {
       return undefined;
     }
-    // A frame read back from JSON (a Redis mirror) may carry `type`; anything else is kept whole.
-    const keys = Object.keys(data).length - ('type' in data ? 1 : 0);
-    if (keys !== (frame.event === 'chunk' ? 5 : 3)) return undefined;
-    this.envelope ??= textEnvelope(data.provider, data.model);
-    if (data.provider !== this.envelope.provider || data.model !== this.envelope.model) return undefined;
-    return data.delta_text;
+    const envelope = this.envelope;
+    if (envelope === undefined) {
+      this.envelope = textEnvelope(data.provider, data.model);
+      return data.delta_text;
+    }
+    return data.provider === envelope.provider && data.model === envelope.model ? data.delta_text : undefined;
   }
 
   /**
