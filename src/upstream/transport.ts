@@ -1,5 +1,6 @@
-import { Agent, request, errors as undiciErrors } from 'undici';
+import { Agent, errors as undiciErrors } from 'undici';
 import { UpstreamError } from '../core/errors.js';
+import { dispatchRequest, type UpstreamBody } from './dispatch.js';
 
 /** What a provider mapping produces: everything needed to make the upstream call. */
 export interface UpstreamRequest {
@@ -21,7 +22,7 @@ export function headerValue(headers: ResponseHeaders, name: string): string | un
 export interface UpstreamResponse {
   status: number;
   headers: ResponseHeaders;
-  body: NodeJS.ReadableStream & { destroy(error?: Error): void };
+  body: UpstreamBody;
 }
 
 interface TransportOptions {
@@ -58,18 +59,7 @@ export class Transport {
     upstreamName: string,
   ): Promise<UpstreamResponse> {
     try {
-      const response = await request(upstreamRequest.url, {
-        method: 'POST',
-        headers: upstreamRequest.headers,
-        body: upstreamRequest.body,
-        signal,
-        dispatcher: this.agent,
-      });
-      return {
-        status: response.statusCode,
-        headers: response.headers as ResponseHeaders,
-        body: response.body,
-      };
+      return await dispatchRequest(this.agent, upstreamRequest, signal);
     } catch (error) {
       if (signal.aborted) throw signal.reason ?? error;
       throw toUpstreamError(error, upstreamName);
@@ -112,12 +102,15 @@ export function toUpstreamError(error: unknown, name: string): UpstreamError {
 }
 
 /** Reads a (small) error body, bounded in size. */
-export async function readBodyText(body: UpstreamResponse['body'], limitBytes = 64 * 1024): Promise<string> {
-  const pieces: Buffer[] = [];
-  let total = 0;
-  for await (const piece of body as AsyncIterable<Buffer>) {
-    if (total < limitBytes) pieces.push(piece.subarray(0, limitBytes - total));
-    total += piece.length;
-  }
-  return Buffer.concat(pieces).toString('utf8');
+export function readBodyText(body: UpstreamBody, limitBytes = 64 * 1024): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const pieces: Buffer[] = [];
+    let total = 0;
+    body.on('data', (piece) => {
+      if (total < limitBytes) pieces.push(piece.subarray(0, limitBytes - total));
+      total += piece.length;
+    });
+    body.on('end', () => resolve(Buffer.concat(pieces).toString('utf8')));
+    body.on('error', reject);
+  });
 }
