@@ -162,11 +162,7 @@ export function targets(report: Report): Target[] {
   const latencyLevels = concurrencies(report, 'latency');
   // The hot-path targets are set at 512 streams; a run without that level is judged at its largest below 2,000.
   const belowScale = latencyLevels.filter((level) => level < 2000);
-  const maxLatency = latencyLevels.includes(512)
-    ? 512
-    : belowScale.length > 0
-      ? Math.max(...belowScale)
-      : 64;
+  const maxLatency = latencyLevels.includes(512) ? 512 : belowScale.length > 0 ? Math.max(...belowScale) : 64;
   const latencySluice = find(report, 'latency', maxLatency, 'sluice');
   const latencyPass = find(report, 'latency', maxLatency, 'pass-through');
   const addedP50 = latencySluice && latencyPass ? latencySluice.ttftP50 - latencyPass.ttftP50 : Number.NaN;
