@@ -37,6 +37,8 @@ export function parseStoredFrames(texts: readonly string[]): Frame[] {
  * the list holds fewer frames than that (Redis restarted empty), nothing is written and the
  * list's length is returned, so the owner sends again from there; frames the list already
  * holds are skipped. Refuses (-2) once another instance ended the generation (its lease lapsed).
+ * The hash fields and the expiry are written by the first append (or the first after a
+ * restart) and the last one only: the appends between push frames and publish, nothing else.
  * KEYS: meta, frames, readers. ARGV: after, owner, ended (1/0), running ttl, done ttl, channel,
  * client, frames... Returns -1 when written.
  */
@@ -44,26 +46,24 @@ export const APPEND_SCRIPT = `
 local length = redis.call('LLEN', KEYS[2])
 local after = tonumber(ARGV[1])
 if length < after then return length end
-if redis.call('HGET', KEYS[1], 'ended_by') == 'lease' then return -2 end
-local status = redis.call('HGET', KEYS[1], 'status')
+local state = redis.call('HMGET', KEYS[1], 'status', 'ended_by')
+if state[2] == 'lease' then return -2 end
 local first = 8 + (length - after)
-for index = first, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[index]) end
-redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'client', ARGV[7])
-local ttl = ARGV[4]
+if first <= #ARGV then redis.call('RPUSH', KEYS[2], unpack(ARGV, first)) end
 if ARGV[3] == '1' then
-  redis.call('HSET', KEYS[1], 'status', 'done')
-  ttl = ARGV[5]
-  redis.call('EXPIRE', KEYS[3], ttl)
-elseif status == false then
-  redis.call('HSET', KEYS[1], 'status', 'running')
-end
-redis.call('EXPIRE', KEYS[1], ttl)
-redis.call('EXPIRE', KEYS[2], ttl)
-if ARGV[3] == '1' then
+  redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'client', ARGV[7], 'status', 'done')
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
+  redis.call('EXPIRE', KEYS[3], ARGV[5])
   redis.call('PUBLISH', ARGV[6], 'end')
-else
-  redis.call('PUBLISH', ARGV[6], tostring(after + #ARGV - 7))
+  return -1
 end
+if state[1] == false or length == 0 then
+  redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'client', ARGV[7], 'status', 'running')
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+redis.call('PUBLISH', ARGV[6], tostring(after + #ARGV - 7))
 return -1
 `;
 

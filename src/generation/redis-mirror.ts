@@ -15,6 +15,25 @@ const BATCH_FRAMES = 512;
 /** Waits between attempts while Redis cannot be reached, doubling up to the last. */
 const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000];
 
+/** The owner's append (APPEND_SCRIPT): keys and arguments in, the script's reply out. */
+export type Append = (keysAndArgs: readonly string[]) => Promise<unknown>;
+
+const APPEND_COMMAND = 'sluiceAppend';
+
+/**
+ * The append script as a command of `client`: ioredis sends it as EVALSHA, with the script's
+ * text (EVAL) only the first time on each connection and again after a NOSCRIPT (a restarted
+ * Redis), instead of a kilobyte of Lua with every append.
+ */
+export function defineAppend(client: Redis): Append {
+  client.defineCommand(APPEND_COMMAND, { numberOfKeys: 3, lua: APPEND_SCRIPT });
+  const command = (client as unknown as Record<string, (...args: string[]) => Promise<unknown>>)[
+    APPEND_COMMAND
+  ];
+  if (command === undefined) throw new Error('ioredis did not define the append command');
+  return (keysAndArgs) => command.apply(client, keysAndArgs as string[]);
+}
+
 export interface MirrorOptions {
   instanceId: string;
   /** How long a finished generation's keys live. */
@@ -30,7 +49,7 @@ export interface MirrorOptions {
  * mirror retries with backoff; once Redis is back (even restarted empty) it sends what Redis
  * lacks, so nothing is lost and nothing is stored twice.
  */
-export function mirrorGeneration(client: Redis, generation: Generation, options: MirrorOptions): void {
+export function mirrorGeneration(append: Append, generation: Generation, options: MirrorOptions): void {
   const id = generation.id;
   const log = generation.log;
   const keys = [metaKey(id), framesKey(id), readersKey(id)];
@@ -49,9 +68,7 @@ export function mirrorGeneration(client: Redis, generation: Generation, options:
     const frames: string[] = [];
     for (let frameId = mirrored + 1; frameId <= lastId; frameId++) frames.push(storedFrame(log, frameId));
     const reply = Number(
-      await client.eval(
-        APPEND_SCRIPT,
-        keys.length,
+      await append([
         ...keys,
         String(mirrored),
         options.instanceId,
@@ -61,7 +78,7 @@ export function mirrorGeneration(client: Redis, generation: Generation, options:
         channel(id),
         generation.owner,
         ...frames,
-      ),
+      ]),
     );
     if (reply === -2) {
       // Another instance ended it while this one was cut off from Redis: stop mirroring.

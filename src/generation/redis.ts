@@ -16,7 +16,7 @@ import {
   RUNNING_TTL_SECONDS,
   readersKey,
 } from './redis-keys.js';
-import { mirrorGeneration } from './redis-mirror.js';
+import { type Append, defineAppend, mirrorGeneration } from './redis-mirror.js';
 import { type GenerationResult, resultOf } from './result.js';
 import type { CancelOutcome, GenerationStore, MemoryStore, StoreRefusal } from './store.js';
 
@@ -49,6 +49,7 @@ export interface RedisStoreOptions {
 export class RedisStore implements GenerationStore {
   readonly instanceId = randomBytes(8).toString('hex');
   private readonly client: Redis;
+  private readonly append: Append;
   private readonly subscriber: Redis;
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
   private readonly ttlSeconds: number;
@@ -65,6 +66,7 @@ export class RedisStore implements GenerationStore {
     const connection = { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false };
     this.client = new Redis(url, connection);
     this.subscriber = new Redis(url, connection);
+    this.append = defineAppend(this.client);
     // Connection errors are retried by ioredis; requests that fail surface where they are made.
     this.client.on('error', () => {});
     this.subscriber.on('error', () => {});
@@ -162,7 +164,7 @@ export class RedisStore implements GenerationStore {
     const generation = this.local.start(init);
     if (typeof generation === 'string') return generation;
     generation.remoteReaders = async () => Number((await this.client.get(readersKey(generation.id))) ?? 0);
-    mirrorGeneration(this.client, generation, {
+    mirrorGeneration(this.append, generation, {
       instanceId: this.instanceId,
       ttlSeconds: this.ttlSeconds,
       giveUpMs: this.ttlSeconds * 1000,
