@@ -12,6 +12,7 @@ import {
   INSTANCE_PREFIX,
   metaKey,
   orphanTerminalFrames,
+  parseFramesMessage,
   parseStoredFrames,
   RUNNING_TTL_SECONDS,
   readersKey,
@@ -24,12 +25,12 @@ import type { CancelOutcome, GenerationStore, MemoryStore, StoreRefusal } from '
  * Generations shared through Redis, so that any gateway instance can resume, cancel or read a
  * generation that another instance runs. The owner keeps its in-memory log (its readers never
  * wait on Redis) and mirrors it, in order, into a list; other instances mirror the list back
- * into a log of their own and follow it through pub/sub.
+ * into a log of their own and follow it through pub/sub (messages carry the new frames).
  *
  * Keys (all expire): `sluice:gen:{id}:meta` (hash: owner, status), `sluice:gen:{id}:frames`
  * (list of frames as JSON `{"event", "data"}`, index = id - 1), `sluice:gen:{id}:readers`
  * (readers attached on other instances), `sluice:instance:{id}` (the lease of a live instance).
- * Channels: `sluice:gen:{id}` (new frames: the last id, or "end"), `sluice:cancel` (ids).
+ * Channels: `sluice:gen:{id}` (new frames), `sluice:cancel` (ids).
  *
  * Leases: every instance refreshes its own lease key while it runs. A running generation whose
  * owner's lease has lapsed was left by an instance that died; the first instance that serves a
@@ -259,7 +260,28 @@ export class RedisStore implements GenerationStore {
         void this.subscriber.unsubscribe(name).catch(() => {});
       }
     };
-    const onMessage = (): void => {
+    /**
+     * The frames the message carries, appended at once when they follow what the log holds
+     * (no read back from Redis: a follower is one hop behind the owner, not two). False when
+     * they cannot be: a read is running (it appends in order), a gap, or no frames in it.
+     */
+    const applyMessage = (message: string): boolean => {
+      if (refreshing || log.ended) return false;
+      const frames = parseFramesMessage(message);
+      if (frames === undefined || frames.after > log.lastId) return false;
+      const fresh = frames.texts.slice(log.lastId - frames.after);
+      if (fresh.length > 0 || frames.after + frames.texts.length === log.lastId) {
+        log.append(parseStoredFrames(fresh));
+        missingSince = undefined;
+        if (frames.ended) log.end();
+      }
+      return true;
+    };
+    const onMessage = (message: string): void => {
+      if (applyMessage(message)) {
+        if (log.ended) release();
+        return;
+      }
       void refresh()
         // Redis went away mid-read: the watchdog reads again once it is back.
         .catch(() => {})
