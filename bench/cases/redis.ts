@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
 import { API_PATHS } from '../../src/protocol/http.js';
+import { BenchChild } from '../children.js';
 import type { BenchContext } from '../context.js';
 import type { LoadResult, LoadTarget } from '../loadgen.js';
 import { cpuMicros, machineBusyMicros } from '../procfs.js';
@@ -214,13 +215,27 @@ export async function redisCase(
   const rounds = context.quick ? 3 : 5;
   const ttl = { SLUICE_RESUME_TTL_MS: '2000' };
   const plain = processes.spawnGateway(ttl);
-  // --cpu-prof profiles the gateway with Redis (its profile goes to DIR/redis).
-  const profile =
+  // --cpu-prof profiles the gateway with Redis (its profile goes to DIR/redis); Node refuses
+  // --cpu-prof in NODE_OPTIONS, so that one is started here, configured as spawnGateway does.
+  const mirrored =
     settings.cpuProf === undefined
-      ? {}
-      : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(settings.cpuProf, 'redis')}` };
-  const mirrored = processes.spawnGateway({ ...ttl, ...profile, REDIS_URL: redis.url });
+      ? processes.spawnGateway({ ...ttl, REDIS_URL: redis.url })
+      : new BenchChild({
+          role: 'gateway',
+          cpu: settings.pinned ? '1' : undefined,
+          nodeArgs: ['--expose-gc', '--cpu-prof', `--cpu-prof-dir=${join(settings.cpuProf, 'redis')}`],
+          env: {
+            ...process.env,
+            SLUICE_DEMO: '0',
+            OPENAI_BASE_URL: processes.openaiBase,
+            OPENAI_API_KEY: 'bench-dummy-key',
+            ...ttl,
+            REDIS_URL: redis.url,
+          },
+        });
   const other = processes.spawnGateway({ ...ttl, REDIS_URL: redis.url });
+  // Processes of this case that spawnGateway did not start (and so are not in processes.all).
+  const ours = (): number[] => [redis.pid, ...(processes.all.includes(mirrored) ? [] : [mirrored.pid])];
   try {
     const [plainUrl, mirroredUrl, otherUrl] = await Promise.all([plain.url, mirrored.url, other.url]);
     const targets: Record<'plain' | 'redis', LoadTarget> = {
@@ -262,7 +277,7 @@ export async function redisCase(
         const loads: number[] = [];
         const errors: string[] = [];
         for (let round = 0; round < rounds; round++) {
-          const otherLoad = otherLoadMeter(processes, () => [redis.pid]);
+          const otherLoad = otherLoadMeter(processes, ours);
           const commandsBefore = await commandCount(redis.url);
           const before = {
             plain: cpuMicros(plain.pid),
@@ -322,7 +337,7 @@ export async function redisCase(
         });
       }
     }
-    const follower = await followerDelay(context, processes, redis, mirroredUrl, otherUrl);
+    const follower = await followerDelay(context, processes, ours, redis.url, mirroredUrl, otherUrl);
     return { durationMs: settings.durationMs, rounds, rows, follower };
   } finally {
     await Promise.all([plain.stop(), mirrored.stop(), other.stop()]);
@@ -365,7 +380,8 @@ async function readIds(
 async function followerDelay(
   context: BenchContext,
   processes: BenchProcesses,
-  redis: BenchRedis,
+  ours: () => number[],
+  redisUrl: string,
   writerUrl: string,
   followerUrl: string,
 ): Promise<FollowerDelay> {
@@ -373,8 +389,8 @@ async function followerDelay(
     `  follower delay: ${FOLLOW.streams} streams, ${FOLLOW.chunks} chunks ${FOLLOW.delayMs} ms apart, resumed on a second gateway`,
   );
   await context.pace({ ttftMs: 0, chunkDelayMs: FOLLOW.delayMs, chunks: FOLLOW.chunks });
-  const otherLoad = otherLoadMeter(processes, () => [redis.pid]);
-  const commandsBefore = await commandCount(redis.url);
+  const otherLoad = otherLoadMeter(processes, ours);
+  const commandsBefore = await commandCount(redisUrl);
   const delays: number[] = [];
   let frames = 0;
   const errors: string[] = [];
@@ -419,7 +435,7 @@ async function followerDelay(
     }
   };
   const outcomes = await Promise.allSettled(Array.from({ length: FOLLOW.streams }, () => one()));
-  const appends = (await commandCount(redis.url)).scripts - commandsBefore.scripts;
+  const appends = (await commandCount(redisUrl)).scripts - commandsBefore.scripts;
   for (const outcome of outcomes) {
     if (outcome.status === 'rejected' && errors.length < 4) errors.push(String(outcome.reason));
   }

@@ -65,7 +65,9 @@ export class RedisStore implements GenerationStore {
     this.ttlSeconds = options.ttlSeconds;
     this.leaseMs = options.leaseMs;
     const connection = { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false };
-    this.client = new Redis(url, connection);
+    // Commands issued within one turn of the event loop (the appends of every generation whose
+    // upstream read arrived in it) go out in one write, and Redis answers them in one.
+    this.client = new Redis(url, { ...connection, enableAutoPipelining: true });
     this.subscriber = new Redis(url, connection);
     this.append = defineAppend(this.client);
     // Connection errors are retried by ioredis; requests that fail surface where they are made.
