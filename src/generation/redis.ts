@@ -17,7 +17,7 @@ import {
   RUNNING_TTL_SECONDS,
   readersKey,
 } from './redis-keys.js';
-import { type Append, defineAppend, mirrorGeneration } from './redis-mirror.js';
+import { type Append, defineAppend, flushCollected, mirrorGeneration } from './redis-mirror.js';
 import { type GenerationResult, resultOf } from './result.js';
 import type { CancelOutcome, GenerationStore, MemoryStore, StoreRefusal } from './store.js';
 
@@ -39,6 +39,8 @@ import type { CancelOutcome, GenerationStore, MemoryStore, StoreRefusal } from '
 
 /** How long the first connection may take before a gateway that cannot reach Redis gives up starting. */
 const CONNECT_TIMEOUT_MS = 5000;
+/** How long closing waits for the last appends to reach Redis. */
+const CLOSE_FLUSH_MS = 1000;
 
 export interface RedisStoreOptions {
   /** How long a finished generation stays readable, in seconds. */
@@ -53,6 +55,8 @@ export class RedisStore implements GenerationStore {
   private readonly append: Append;
   private readonly subscriber: Redis;
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
+  /** Mirrors of generations run here whose end is not in Redis yet. */
+  private readonly mirrors = new Set<Promise<void>>();
   private readonly ttlSeconds: number;
   private readonly leaseMs: number;
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -148,8 +152,20 @@ export class RedisStore implements GenerationStore {
   }
 
   async close(): Promise<void> {
-    // The lease is left to expire: by now every generation this instance ran has ended.
+    // The lease is left to expire: by now every generation this instance ran has ended. Their
+    // last frames may still be on their way to Redis: sent now, and waited for (bounded).
     clearInterval(this.leaseTimer);
+    if (this.mirrors.size > 0) {
+      flushCollected();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(this.mirrors),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLOSE_FLUSH_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     this.local.clear();
     this.client.disconnect();
     this.subscriber.disconnect();
@@ -167,11 +183,13 @@ export class RedisStore implements GenerationStore {
     const generation = this.local.start(init);
     if (typeof generation === 'string') return generation;
     generation.remoteReaders = async () => Number((await this.client.get(readersKey(generation.id))) ?? 0);
-    mirrorGeneration(this.append, generation, {
+    const mirror = mirrorGeneration(this.append, generation, {
       instanceId: this.instanceId,
       ttlSeconds: this.ttlSeconds,
       giveUpMs: this.ttlSeconds * 1000,
     });
+    this.mirrors.add(mirror);
+    void mirror.then(() => this.mirrors.delete(mirror));
     return generation;
   }
 
@@ -268,7 +286,8 @@ export class RedisStore implements GenerationStore {
      * they cannot be: a read is running (it appends in order), a gap, or no frames in it.
      */
     const applyMessage = (message: string): boolean => {
-      if (refreshing || log.ended) return false;
+      if (log.ended) return true;
+      if (refreshing) return false;
       const frames = parseFramesMessage(message);
       if (frames === undefined || frames.after > log.lastId) return false;
       const fresh = frames.texts.slice(log.lastId - frames.after);

@@ -73,6 +73,18 @@ describe('how generations are written to Redis and followed', () => {
     expect((after.lrange ?? 0) - (before.lrange ?? 0)).toBeLessThanOrEqual(3);
   });
 
+  it('closing right after a stream ended still leaves its end in Redis', async () => {
+    const closing = await startTestGateway({ redisUrl: redis.url });
+    closing.emulator.enqueue('openai', { chunkDelayMs: 0, chunks: 40 });
+    const response = await readResponse(
+      await fetch(`${closing.url}/api/v1/chat/stream`, streamRequest(chatBody())),
+    );
+    await closing.close();
+    const id = response.headers.get('x-generation-id') ?? '';
+    expect(await inspector.hget(`sluice:gen:${id}:meta`, 'status')).toBe('done');
+    expect(await inspector.llen(`sluice:gen:${id}:frames`)).toBe(response.frames.length);
+  });
+
   it('reads the channel messages it knows, and leaves the rest to a read of the list', () => {
     expect(parseFramesMessage('4\n{"a":1}\n{"b":2}')).toEqual({
       after: 4,
