@@ -299,7 +299,13 @@ export class RedisStore implements GenerationStore {
       return true;
     };
     const onMessage = (message: string): void => {
-      if (applyMessage(message)) {
+      let applied = false;
+      try {
+        applied = applyMessage(message);
+      } catch {
+        // Not frames this code wrote (another publisher on the channel): the list is the record.
+      }
+      if (applied) {
         if (log.ended) release();
         return;
       }
