@@ -7,8 +7,10 @@ import { idleCase, idleStreamCount } from './cases/idle.js';
 import { latencyCase, latencyInfo, latencySettings } from './cases/latency.js';
 import { localCase, renderLocal } from './cases/local.js';
 import { type OpsRow, opsCase, renderOps } from './cases/ops.js';
+import { type RedisReport, redisCase, renderRedis } from './cases/redis.js';
 import { throughputCase, throughputSettings } from './cases/throughput.js';
 import { warmUp } from './cases/warmup.js';
+import { renderWorkers, type WorkersReport, workersCase } from './cases/workers.js';
 import { type BenchContext, log } from './context.js';
 import { DOCS, writeDocs } from './docs.js';
 import { createMeasurer } from './measure.js';
@@ -69,6 +71,18 @@ async function main(): Promise<void> {
     const ops: OpsRow[] = options.cases.has('ops')
       ? await opsCase(context, processes, throughput, options.concurrency)
       : [];
+    const pinned = processes.pinning.startsWith('taskset');
+    const redis: RedisReport | undefined = options.cases.has('redis')
+      ? await redisCase(
+          context,
+          processes,
+          { ...throughput, pinned, cpuProf: options.cpuProf },
+          options.concurrency,
+        )
+      : undefined;
+    const workers: WorkersReport | undefined = options.cases.has('workers')
+      ? await workersCase(context, processes, { ...throughput, pinned }, options.concurrency)
+      : undefined;
 
     await processes.stopAll();
     codecs.again();
@@ -103,6 +117,16 @@ async function main(): Promise<void> {
       for (const row of ops)
         if (row.errors.length > 0) log(`errors (ops c=${row.concurrency}): ${row.errors.join('; ')}`);
     }
+    if (redis !== undefined) {
+      process.stdout.write(
+        `\n### What Redis costs (gateway CPU per chunk with and without REDIS_URL, both loaded together)\n\n${renderRedis(redis)}`,
+      );
+    }
+    if (workers !== undefined) {
+      process.stdout.write(
+        `\n### sluice serve --workers 2 against one worker, both with REDIS_URL\n\n${renderWorkers(workers)}`,
+      );
+    }
     for (const cell of cells) {
       if (cell.errors.length > 0)
         log(`errors (${cell.caseName} c=${cell.concurrency} ${cell.path}): ${cell.errors.join('; ')}`);
@@ -110,6 +134,12 @@ async function main(): Promise<void> {
     if (options.cpuProf !== undefined) {
       const directory = join(options.cpuProf, 'sluice');
       process.stdout.write(`\n### Gateway CPU profile (${directory})\n\n${summarizeProfiles(directory)}\n`);
+      if (redis !== undefined) {
+        const mirrored = join(options.cpuProf, 'redis');
+        process.stdout.write(
+          `\n### Gateway with REDIS_URL, CPU profile (${mirrored})\n\n${summarizeProfiles(mirrored)}\n`,
+        );
+      }
     }
     if (options.docs) {
       writeDocs(text);

@@ -32,5 +32,6 @@ describe('benchmark options', () => {
     expect(() => parseOptions(['--concurrency=0'])).toThrow(/from 1 to 4000/);
     expect(() => parseOptions(['--cases=latency,speed'])).toThrow(/unknown case "speed"/);
     expect(parseOptions(['--cases=ops'])?.cases).toEqual(new Set(['ops']));
+    expect(parseOptions(['--cases=redis,workers'])?.cases).toEqual(new Set(['redis', 'workers']));
   });
 });

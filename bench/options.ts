@@ -12,7 +12,12 @@ process (pinned apart with taskset), and prints the results as Markdown tables.
   --cases LIST     only these cases (default: latency,throughput,burst,idle,local; local is
                    the in-process model, direct through node-llama-cpp and through Sluice);
                    \`ops\` (not in the default) compares gateway CPU per chunk with keys,
-                   limits, metrics and logs all off and all on
+                   limits, metrics and logs all off and all on; \`redis\` (not in the
+                   default, needs redis-server) compares gateway CPU per chunk with and
+                   without REDIS_URL, redis-server's own, and how soon a reader on a
+                   second gateway sees a frame; \`workers\` (not in the default, needs
+                   redis-server and \`npm run build\`) runs \`sluice serve --workers 2\`
+                   against one worker: chunks/s and time to first token at a fixed load
   --concurrency L  only these concurrencies (up to 4000; default 1,64,512, and 2000 for the
                    latency case)
   --paths LIST     only these paths (direct,pass-through,sluice,sluice-openai)
@@ -31,7 +36,7 @@ export interface Options {
   cpuProf: string | undefined;
 }
 
-const CASES = ['latency', 'throughput', 'burst', 'idle', 'local', 'ops'];
+const CASES = ['latency', 'throughput', 'burst', 'idle', 'local', 'ops', 'redis', 'workers'];
 
 const SPEC: OptionSpec = {
   quick: 'boolean',

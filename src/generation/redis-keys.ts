@@ -9,7 +9,7 @@ import { resultOf } from './result.js';
  * - `sluice:gen:{id}:frames`: list of frames as JSON `{"event", "data"}`, index = frame id - 1;
  * - `sluice:gen:{id}:readers`: readers attached on instances other than the owner;
  * - `sluice:instance:{id}`: the lease of a live instance.
- * Channels: `sluice:gen:{id}` (new frames: the last id, or `end`), `sluice:cancel` (ids).
+ * Channels: `sluice:gen:{id}` (new frames, see `parseFramesMessage`), `sluice:cancel` (ids).
  */
 const PREFIX = 'sluice:gen:';
 export const CANCEL_CHANNEL = 'sluice:cancel';
@@ -37,6 +37,10 @@ export function parseStoredFrames(texts: readonly string[]): Frame[] {
  * the list holds fewer frames than that (Redis restarted empty), nothing is written and the
  * list's length is returned, so the owner sends again from there; frames the list already
  * holds are skipped. Refuses (-2) once another instance ended the generation (its lease lapsed).
+ * The hash fields and the expiry are written by the first append (or the first after a
+ * restart) and the last one only: the appends between push frames and publish, nothing else.
+ * While some instance follows the generation, the message carries the new frames themselves,
+ * so a follower appends them without reading them back (see `parseFramesMessage`).
  * KEYS: meta, frames, readers. ARGV: after, owner, ended (1/0), running ttl, done ttl, channel,
  * client, frames... Returns -1 when written.
  */
@@ -44,28 +48,58 @@ export const APPEND_SCRIPT = `
 local length = redis.call('LLEN', KEYS[2])
 local after = tonumber(ARGV[1])
 if length < after then return length end
-if redis.call('HGET', KEYS[1], 'ended_by') == 'lease' then return -2 end
-local status = redis.call('HGET', KEYS[1], 'status')
+local state = redis.call('HMGET', KEYS[1], 'status', 'ended_by')
+if state[2] == 'lease' then return -2 end
 local first = 8 + (length - after)
-for index = first, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[index]) end
-redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'client', ARGV[7])
-local ttl = ARGV[4]
-if ARGV[3] == '1' then
-  redis.call('HSET', KEYS[1], 'status', 'done')
-  ttl = ARGV[5]
-  redis.call('EXPIRE', KEYS[3], ttl)
-elseif status == false then
-  redis.call('HSET', KEYS[1], 'status', 'running')
+if first <= #ARGV then redis.call('RPUSH', KEYS[2], unpack(ARGV, first)) end
+local ended = ARGV[3] == '1'
+if ended then
+  redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'client', ARGV[7], 'status', 'done')
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
+  redis.call('EXPIRE', KEYS[3], ARGV[5])
+elseif state[1] == false or length == 0 then
+  redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'client', ARGV[7], 'status', 'running')
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
 end
-redis.call('EXPIRE', KEYS[1], ttl)
-redis.call('EXPIRE', KEYS[2], ttl)
-if ARGV[3] == '1' then
-  redis.call('PUBLISH', ARGV[6], 'end')
+local followers = redis.call('PUBSUB', 'NUMSUB', ARGV[6])[2]
+if followers == 0 then return -1 end
+local header = tostring(length) .. (ended and '.' or '')
+if first <= #ARGV then
+  redis.call('PUBLISH', ARGV[6], header .. '\\n' .. table.concat(ARGV, '\\n', first))
 else
-  redis.call('PUBLISH', ARGV[6], tostring(after + #ARGV - 7))
+  redis.call('PUBLISH', ARGV[6], header)
 end
 return -1
 `;
+
+/** What an append tells the followers of a generation. */
+export interface FramesMessage {
+  /** The id the frames follow. */
+  after: number;
+  /** The generation ended with the last of them. */
+  ended: boolean;
+  /** Frames as stored (JSON, one per line in the message: JSON text holds no raw line break). */
+  texts: string[];
+}
+
+/**
+ * Reads a message of a generation's channel: `<after>` (`<after>.` when the generation ends
+ * there), then the new frames, one a line. Anything else (`end` from the orphan script, a bare
+ * id from an older instance) carries no frames: undefined, and the follower reads the list.
+ */
+export function parseFramesMessage(message: string): FramesMessage | undefined {
+  const lineEnd = message.indexOf('\n');
+  const header = lineEnd === -1 ? message : message.slice(0, lineEnd);
+  const ended = header.endsWith('.');
+  const digits = ended ? header.slice(0, -1) : header;
+  if (!/^\d+$/.test(digits)) return undefined;
+  const texts = lineEnd === -1 ? [] : message.slice(lineEnd + 1).split('\n');
+  // A bare id without frames (older instances publish that) says nothing about an end.
+  if (texts.length === 0 && !ended) return undefined;
+  return { after: Number(digits), ended, texts };
+}
 
 /**
  * Appends the terminal frames of a generation whose owner's lease lapsed, if it still runs and

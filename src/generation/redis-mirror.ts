@@ -15,6 +15,52 @@ const BATCH_FRAMES = 512;
 /** Waits between attempts while Redis cannot be reached, doubling up to the last. */
 const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000];
 
+/**
+ * How long frames wait to be sent with those of other generations. Tokens arrive a read at a
+ * time, each generation's reads apart from the others'; collecting a millisecond's worth puts
+ * the appends of every generation that read meanwhile into one write (the client pipelines
+ * them), instead of one round trip per read. Followers see frames that much later at most.
+ */
+const COLLECT_MS = 1;
+
+/** Mirrors with frames to send, flushed together when the collection window closes. */
+const due = new Set<() => void>();
+let collecting = false;
+
+function flushSoon(flush: () => void): void {
+  due.add(flush);
+  if (collecting) return;
+  collecting = true;
+  setTimeout(flushCollected, COLLECT_MS);
+}
+
+/** Sends what every mirror collected, now (the window's end, or a shutdown that cannot wait). */
+export function flushCollected(): void {
+  collecting = false;
+  const flushes = [...due];
+  due.clear();
+  for (const each of flushes) each();
+}
+
+/** The owner's append (APPEND_SCRIPT): keys and arguments in, the script's reply out. */
+export type Append = (keysAndArgs: readonly string[]) => Promise<unknown>;
+
+const APPEND_COMMAND = 'sluiceAppend';
+
+/**
+ * The append script as a command of `client`: ioredis sends it as EVALSHA, with the script's
+ * text (EVAL) only the first time on each connection and again after a NOSCRIPT (a restarted
+ * Redis), instead of a kilobyte of Lua with every append.
+ */
+export function defineAppend(client: Redis): Append {
+  client.defineCommand(APPEND_COMMAND, { numberOfKeys: 3, lua: APPEND_SCRIPT });
+  const command = (client as unknown as Record<string, (...args: string[]) => Promise<unknown>>)[
+    APPEND_COMMAND
+  ];
+  if (command === undefined) throw new Error('ioredis did not define the append command');
+  return (keysAndArgs) => command.apply(client, keysAndArgs as string[]);
+}
+
 export interface MirrorOptions {
   instanceId: string;
   /** How long a finished generation's keys live. */
@@ -28,9 +74,14 @@ export interface MirrorOptions {
  * scripted append per upstream read (everything new since the last one), never waiting on
  * Redis for the local readers. While Redis cannot be reached, the stream goes on and the
  * mirror retries with backoff; once Redis is back (even restarted empty) it sends what Redis
- * lacks, so nothing is lost and nothing is stored twice.
+ * lacks, so nothing is lost and nothing is stored twice. Resolves once the end is in Redis (or
+ * the mirror gave up, or another instance ended the generation).
  */
-export function mirrorGeneration(client: Redis, generation: Generation, options: MirrorOptions): void {
+export function mirrorGeneration(
+  append: Append,
+  generation: Generation,
+  options: MirrorOptions,
+): Promise<void> {
   const id = generation.id;
   const log = generation.log;
   const keys = [metaKey(id), framesKey(id), readersKey(id)];
@@ -40,6 +91,14 @@ export function mirrorGeneration(client: Redis, generation: Generation, options:
   let failures = 0;
   let failingSince: number | undefined;
   let retry: NodeJS.Timeout | undefined;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const stop = (): void => {
+    endMirrored = true;
+    finish();
+  };
 
   const pending = (): boolean => !endMirrored && (mirrored < log.lastId || log.ended);
 
@@ -49,9 +108,7 @@ export function mirrorGeneration(client: Redis, generation: Generation, options:
     const frames: string[] = [];
     for (let frameId = mirrored + 1; frameId <= lastId; frameId++) frames.push(storedFrame(log, frameId));
     const reply = Number(
-      await client.eval(
-        APPEND_SCRIPT,
-        keys.length,
+      await append([
         ...keys,
         String(mirrored),
         options.instanceId,
@@ -61,11 +118,11 @@ export function mirrorGeneration(client: Redis, generation: Generation, options:
         channel(id),
         generation.owner,
         ...frames,
-      ),
+      ]),
     );
     if (reply === -2) {
       // Another instance ended it while this one was cut off from Redis: stop mirroring.
-      endMirrored = true;
+      stop();
       return;
     }
     if (reply >= 0) {
@@ -74,7 +131,7 @@ export function mirrorGeneration(client: Redis, generation: Generation, options:
       return;
     }
     mirrored = lastId;
-    if (ended) endMirrored = true;
+    if (ended) stop();
   };
 
   const flush = async (): Promise<void> => {
@@ -88,7 +145,7 @@ export function mirrorGeneration(client: Redis, generation: Generation, options:
       // Redis unreachable: the local readers are unaffected; try again a little later.
       failingSince ??= Date.now();
       if (Date.now() - failingSince > options.giveUpMs) {
-        endMirrored = true;
+        stop();
         return;
       }
       const delay = RETRY_DELAYS_MS[Math.min(failures, RETRY_DELAYS_MS.length - 1)] ?? 2000;
@@ -103,8 +160,8 @@ export function mirrorGeneration(client: Redis, generation: Generation, options:
     }
   };
 
-  log.subscribe(() => {
-    void flush();
-  });
-  void flush();
+  const flushNow = (): void => void flush();
+  log.subscribe(() => flushSoon(flushNow));
+  flushSoon(flushNow);
+  return finished;
 }

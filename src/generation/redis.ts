@@ -12,11 +12,12 @@ import {
   INSTANCE_PREFIX,
   metaKey,
   orphanTerminalFrames,
+  parseFramesMessage,
   parseStoredFrames,
   RUNNING_TTL_SECONDS,
   readersKey,
 } from './redis-keys.js';
-import { mirrorGeneration } from './redis-mirror.js';
+import { type Append, defineAppend, flushCollected, mirrorGeneration } from './redis-mirror.js';
 import { type GenerationResult, resultOf } from './result.js';
 import type { CancelOutcome, GenerationStore, MemoryStore, StoreRefusal } from './store.js';
 
@@ -24,12 +25,12 @@ import type { CancelOutcome, GenerationStore, MemoryStore, StoreRefusal } from '
  * Generations shared through Redis, so that any gateway instance can resume, cancel or read a
  * generation that another instance runs. The owner keeps its in-memory log (its readers never
  * wait on Redis) and mirrors it, in order, into a list; other instances mirror the list back
- * into a log of their own and follow it through pub/sub.
+ * into a log of their own and follow it through pub/sub (messages carry the new frames).
  *
  * Keys (all expire): `sluice:gen:{id}:meta` (hash: owner, status), `sluice:gen:{id}:frames`
  * (list of frames as JSON `{"event", "data"}`, index = id - 1), `sluice:gen:{id}:readers`
  * (readers attached on other instances), `sluice:instance:{id}` (the lease of a live instance).
- * Channels: `sluice:gen:{id}` (new frames: the last id, or "end"), `sluice:cancel` (ids).
+ * Channels: `sluice:gen:{id}` (new frames), `sluice:cancel` (ids).
  *
  * Leases: every instance refreshes its own lease key while it runs. A running generation whose
  * owner's lease has lapsed was left by an instance that died; the first instance that serves a
@@ -38,6 +39,8 @@ import type { CancelOutcome, GenerationStore, MemoryStore, StoreRefusal } from '
 
 /** How long the first connection may take before a gateway that cannot reach Redis gives up starting. */
 const CONNECT_TIMEOUT_MS = 5000;
+/** How long closing waits for the last appends to reach Redis. */
+const CLOSE_FLUSH_MS = 1000;
 
 export interface RedisStoreOptions {
   /** How long a finished generation stays readable, in seconds. */
@@ -49,8 +52,11 @@ export interface RedisStoreOptions {
 export class RedisStore implements GenerationStore {
   readonly instanceId = randomBytes(8).toString('hex');
   private readonly client: Redis;
+  private readonly append: Append;
   private readonly subscriber: Redis;
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
+  /** Mirrors of generations run here whose end is not in Redis yet. */
+  private readonly mirrors = new Set<Promise<void>>();
   private readonly ttlSeconds: number;
   private readonly leaseMs: number;
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -63,8 +69,11 @@ export class RedisStore implements GenerationStore {
     this.ttlSeconds = options.ttlSeconds;
     this.leaseMs = options.leaseMs;
     const connection = { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false };
-    this.client = new Redis(url, connection);
+    // Commands issued within one turn of the event loop (the appends of every generation whose
+    // upstream read arrived in it) go out in one write, and Redis answers them in one.
+    this.client = new Redis(url, { ...connection, enableAutoPipelining: true });
     this.subscriber = new Redis(url, connection);
+    this.append = defineAppend(this.client);
     // Connection errors are retried by ioredis; requests that fail surface where they are made.
     this.client.on('error', () => {});
     this.subscriber.on('error', () => {});
@@ -143,8 +152,20 @@ export class RedisStore implements GenerationStore {
   }
 
   async close(): Promise<void> {
-    // The lease is left to expire: by now every generation this instance ran has ended.
+    // The lease is left to expire: by now every generation this instance ran has ended. Their
+    // last frames may still be on their way to Redis: sent now, and waited for (bounded).
     clearInterval(this.leaseTimer);
+    if (this.mirrors.size > 0) {
+      flushCollected();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(this.mirrors),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLOSE_FLUSH_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     this.local.clear();
     this.client.disconnect();
     this.subscriber.disconnect();
@@ -162,11 +183,13 @@ export class RedisStore implements GenerationStore {
     const generation = this.local.start(init);
     if (typeof generation === 'string') return generation;
     generation.remoteReaders = async () => Number((await this.client.get(readersKey(generation.id))) ?? 0);
-    mirrorGeneration(this.client, generation, {
+    const mirror = mirrorGeneration(this.append, generation, {
       instanceId: this.instanceId,
       ttlSeconds: this.ttlSeconds,
       giveUpMs: this.ttlSeconds * 1000,
     });
+    this.mirrors.add(mirror);
+    void mirror.then(() => this.mirrors.delete(mirror));
     return generation;
   }
 
@@ -257,7 +280,35 @@ export class RedisStore implements GenerationStore {
         void this.subscriber.unsubscribe(name).catch(() => {});
       }
     };
-    const onMessage = (): void => {
+    /**
+     * The frames the message carries, appended at once when they follow what the log holds
+     * (no read back from Redis: a follower is one hop behind the owner, not two). False when
+     * they cannot be: a read is running (it appends in order), a gap, or no frames in it.
+     */
+    const applyMessage = (message: string): boolean => {
+      if (log.ended) return true;
+      if (refreshing) return false;
+      const frames = parseFramesMessage(message);
+      if (frames === undefined || frames.after > log.lastId) return false;
+      const fresh = frames.texts.slice(log.lastId - frames.after);
+      if (fresh.length > 0 || frames.after + frames.texts.length === log.lastId) {
+        log.append(parseStoredFrames(fresh));
+        missingSince = undefined;
+        if (frames.ended) log.end();
+      }
+      return true;
+    };
+    const onMessage = (message: string): void => {
+      let applied = false;
+      try {
+        applied = applyMessage(message);
+      } catch {
+        // Not frames this code wrote (another publisher on the channel): the list is the record.
+      }
+      if (applied) {
+        if (log.ended) release();
+        return;
+      }
       void refresh()
         // Redis went away mid-read: the watchdog reads again once it is back.
         .catch(() => {})
