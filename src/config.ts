@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { UpstreamHttp2 } from './upstream/transport.js';
 import type { ConfigFile, KeyLimits, ModelTarget, RateWindow } from './config-file.js';
+import type { UpstreamHttp2 } from './upstream/transport.js';
 
 export type { ConfigFile, KeyLimits, ModelTarget, RateWindow } from './config-file.js';
 

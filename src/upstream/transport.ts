@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { Agent, buildConnector, Client, type Dispatcher, Pool, request, errors as undiciErrors } from 'undici';
+import { Agent, buildConnector, Client, type Dispatcher, request, errors as undiciErrors } from 'undici';
 import { UpstreamError } from '../core/errors.js';
 
 /** What a provider mapping produces: everything needed to make the upstream call. */
@@ -63,7 +63,9 @@ export class Transport {
   private readonly http2: UpstreamHttp2;
   private readonly connectTimeoutMs: number;
   private readonly streamsPerConnection: number;
-  private readonly agents = new Map<'http1' | 'alpn' | 'h2c', Agent>();
+  private http1: Agent | undefined;
+  /** Per origin (and whether prior knowledge is used): its HTTP/2-capable connections. */
+  private readonly multiplexed = new Map<string, MultiplexedOrigin>();
 
   constructor(options: TransportOptions) {
     this.http2 = options.http2 ?? 'auto';
@@ -72,89 +74,28 @@ export class Transport {
   }
 
   /** Which connections a request to `url` goes over. */
-  private agentFor(url: string, options: OpenOptions): Agent {
-    const https = url.startsWith('https:');
-    const kind =
-      options.http1Only === true || this.http2 === 'off'
-        ? 'http1'
-        : https
-          ? 'alpn'
-          : this.http2 === 'h2c'
-            ? 'h2c'
-            : 'http1';
-    let agent = this.agents.get(kind);
-    if (agent === undefined) {
-      agent = kind === 'http1' ? this.http1Agent() : this.multiplexingAgent(kind === 'h2c');
-      this.agents.set(kind, agent);
+  private dispatcherFor(url: string, options: OpenOptions): Dispatcher {
+    const target = new URL(url);
+    const https = target.protocol === 'https:';
+    const multiplex = options.http1Only !== true && this.http2 !== 'off' && (https || this.http2 === 'h2c');
+    if (!multiplex) {
+      this.http1 ??= new Agent({
+        connect: { timeout: this.connectTimeoutMs },
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 120_000,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        connections: null,
+        pipelining: 1,
+      });
+      return this.http1;
     }
-    return agent;
-  }
-
-  private http1Agent(): Agent {
-    return new Agent({
-      connect: { timeout: this.connectTimeoutMs },
-      keepAliveTimeout: 30_000,
-      keepAliveMaxTimeout: 120_000,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      connections: null,
-      pipelining: 1,
-    });
-  }
-
-  /**
-   * HTTP/2 by ALPN (`https:`) or by prior knowledge (`h2c`, `http:`). undici lets a client run
-   * as many requests at once as its `pipelining`, on HTTP/2 too (it does not follow the
-   * server's SETTINGS_MAX_CONCURRENT_STREAMS), and the pool opens another connection when every
-   * client is full. So a connection that turned out to be HTTP/2 is raised to
-   * `streamsPerConnection`, and one that fell back to HTTP/1.1 through ALPN stays at one request
-   * at a time (never pipelined). Once an origin has answered in HTTP/2, its new connections
-   * start raised, so a burst of requests does not open one connection each.
-   */
-  private multiplexingAgent(priorKnowledge: boolean): Agent {
-    const streams = this.streamsPerConnection;
-    const connectTimeoutMs = this.connectTimeoutMs;
-    const clientOptions = {
-      keepAliveTimeout: 30_000,
-      keepAliveMaxTimeout: 120_000,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      allowH2: true,
-    };
-    return new Agent({
-      ...clientOptions,
-      connections: null,
-      factory: (origin) => {
-        let speaksH2 = priorKnowledge;
-        const connector = buildConnector({
-          timeout: connectTimeoutMs,
-          allowH2: true,
-          // Read by undici's connector for `http:` origins: the socket is taken as HTTP/2.
-          ...(priorKnowledge ? { useH2c: true } : {}),
-        } as buildConnector.BuildOptions);
-        return new Pool(origin, {
-          ...clientOptions,
-          connections: null,
-          factory: (clientOrigin) => {
-            const client: Client = new Client(clientOrigin, {
-              ...clientOptions,
-              pipelining: speaksH2 ? streams : 1,
-              connect: (connectOptions, callback) => {
-                connector(connectOptions, (error, socket) => {
-                  if (socket !== null) {
-                    const h2 = (socket as Socket & { alpnProtocol?: string | false }).alpnProtocol === 'h2';
-                    if (h2) speaksH2 = true;
-                    if (client.pipelining !== (h2 ? streams : 1)) client.pipelining = h2 ? streams : 1;
-                  }
-                  (callback as (error: Error | null, socket: Socket | null) => void)(error, socket);
-                });
-              },
-            });
-            return client;
-          },
-        });
-      },
-    });
+    let origin = this.multiplexed.get(target.origin);
+    if (origin === undefined) {
+      origin = new MultiplexedOrigin(target.origin, !https, this.connectTimeoutMs, this.streamsPerConnection);
+      this.multiplexed.set(target.origin, origin);
+    }
+    return origin.pick();
   }
 
   /**
@@ -173,7 +114,7 @@ export class Transport {
         headers: upstreamRequest.headers,
         body: upstreamRequest.body,
         signal,
-        dispatcher: this.agentFor(upstreamRequest.url, options),
+        dispatcher: this.dispatcherFor(upstreamRequest.url, options),
         // undici runs a request it calls non-idempotent (any POST) alone on an HTTP/2 connection;
         // the flag has no other effect here (undici never replays a request: the gateway's retry
         // policy decides), and HTTP/1.1 connections take one request at a time regardless.
@@ -191,8 +132,86 @@ export class Transport {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.agents.values()].map((agent) => agent.close()));
-    this.agents.clear();
+    const closing = [...this.multiplexed.values()].map((origin) => origin.close());
+    if (this.http1 !== undefined) closing.push(this.http1.close());
+    this.multiplexed.clear();
+    this.http1 = undefined;
+    await Promise.all(closing);
+  }
+}
+
+/**
+ * The connections to one origin that may speak HTTP/2: by ALPN (`https:`) or by prior knowledge
+ * (`h2c` on `http:`). undici's own pool is not used here: it opens another connection whenever
+ * its clients have a request not yet written (all of them, while the first connection is being
+ * made), so a burst of streams would open one connection each; and a client runs at most
+ * `pipelining` requests at once, on HTTP/2 too (it does not follow the server's
+ * SETTINGS_MAX_CONCURRENT_STREAMS). So each connection here takes up to `streams` requests once
+ * it is known to speak HTTP/2 (from the start with prior knowledge, else once one connection
+ * to the origin negotiated `h2`), and one at a time when ALPN fell back to HTTP/1.1 (never
+ * pipelined). A new connection opens only when every one is full.
+ */
+class MultiplexedOrigin {
+  /** `protocol`: what the connection negotiated, `unknown` before it connects. */
+  private readonly clients: { client: Client; protocol: 'unknown' | 'h1' | 'h2' }[] = [];
+  /** The origin answered in HTTP/2 (or is spoken to with prior knowledge). */
+  private speaksH2: boolean;
+  private readonly connector: buildConnector.connector;
+
+  constructor(
+    private readonly origin: string,
+    priorKnowledge: boolean,
+    connectTimeoutMs: number,
+    private readonly streams: number,
+  ) {
+    this.speaksH2 = priorKnowledge;
+    this.connector = buildConnector({
+      timeout: connectTimeoutMs,
+      allowH2: true,
+      // Read by undici's connector for `http:` origins: the socket is taken as HTTP/2.
+      ...(priorKnowledge ? { useH2c: true } : {}),
+    } as buildConnector.BuildOptions);
+  }
+
+  /** A connection with room for one more stream, opened when none has. */
+  pick(): Client {
+    for (const entry of this.clients) {
+      const h2 = entry.protocol === 'h2' || (entry.protocol === 'unknown' && this.speaksH2);
+      if (entry.client.stats.size < (h2 ? this.streams : 1)) {
+        if (h2 && entry.client.pipelining < this.streams) entry.client.pipelining = this.streams;
+        return entry.client;
+      }
+    }
+    const entry: (typeof this.clients)[number] = {
+      client: undefined as unknown as Client,
+      protocol: this.speaksH2 ? 'h2' : 'unknown',
+    };
+    entry.client = new Client(this.origin, {
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 120_000,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      allowH2: true,
+      pipelining: this.speaksH2 ? this.streams : 1,
+      connect: (connectOptions, callback) => {
+        this.connector(connectOptions, (error, socket) => {
+          if (socket !== null) {
+            const h2 = (socket as Socket & { alpnProtocol?: string | false }).alpnProtocol === 'h2';
+            entry.protocol = h2 ? 'h2' : 'h1';
+            if (h2) this.speaksH2 = true;
+            const pipelining = h2 ? this.streams : 1;
+            if (entry.client.pipelining !== pipelining) entry.client.pipelining = pipelining;
+          }
+          (callback as (error: Error | null, socket: Socket | null) => void)(error, socket);
+        });
+      },
+    });
+    this.clients.push(entry);
+    return entry.client;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.clients.map((entry) => entry.client.close()));
   }
 }
 
