@@ -153,7 +153,8 @@ export class EmulatorServer {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
     });
-    this.listener = createNetServer((socket) => this.route(socket));
+    // node:http's own servers set noDelay; without it, small chunks wait on Nagle's algorithm.
+    this.listener = createNetServer({ noDelay: true }, (socket) => this.route(socket));
   }
 
   /** Hands a new connection to the HTTP/2 server when it starts with the preface, else to HTTP/1.1. */
