@@ -66,6 +66,8 @@ export interface ProviderCounters {
   headers: Record<string, string | string[] | undefined>[];
   /** Requests that came over HTTP/2 (the rest came over HTTP/1.1). */
   http2Requests: number;
+  /** Distinct connections (HTTP/1.1 sockets, HTTP/2 sessions) these requests came on. */
+  connections: number;
 }
 
 export interface EmulatorServerOptions {
@@ -99,6 +101,7 @@ function newCounters(): ProviderCounters {
     bodies: [],
     headers: [],
     http2Requests: 0,
+    connections: 0,
   };
 }
 
@@ -123,6 +126,8 @@ export class EmulatorServer {
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<Http2Session>();
   private connectionCounts = { http1: 0, http2: 0 };
+  /** Per provider, the connections its requests came on since the last reset. */
+  private seenConnections = new Map<string, WeakSet<object>>();
   private readonly dialects: readonly EmulatorDialect[];
   private readonly scripts = new Map<string, Scenario[]>();
   private readonly counters = new Map<string, ProviderCounters>();
@@ -229,6 +234,7 @@ export class EmulatorServer {
     this.scripts.clear();
     for (const dialect of this.dialects) this.counters.set(dialect.provider, newCounters());
     this.connectionCounts = { http1: 0, http2: 0 };
+    this.seenConnections.clear();
   }
 
   async close(): Promise<void> {
@@ -265,6 +271,14 @@ export class EmulatorServer {
     }
     counters.requests++;
     if (request.httpVersionMajor === 2) counters.http2Requests++;
+    // An HTTP/2 request's socket is a proxy per stream; its session is the connection.
+    const connection = 'stream' in request ? request.stream.session : request.socket;
+    const seen = this.seenConnections.get(dialect.provider) ?? new WeakSet<object>();
+    this.seenConnections.set(dialect.provider, seen);
+    if (connection && !seen.has(connection)) {
+      seen.add(connection);
+      counters.connections++;
+    }
     pushBounded(counters.bodies, body);
     pushBounded(counters.headers, { ...request.headers });
     const parsed = dialect.parseRequest(body, route, url);

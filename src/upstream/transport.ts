@@ -73,8 +73,8 @@ export class Transport {
     this.streamsPerConnection = options.streamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION;
   }
 
-  /** Which connections a request to `url` goes over. */
-  private dispatcherFor(url: string, options: OpenOptions): Dispatcher {
+  /** Which connections a request to `url` goes over: the HTTP/1.1 pool, or an origin's multiplexed ones. */
+  private route(url: string, options: OpenOptions): Agent | MultiplexedOrigin {
     const target = new URL(url);
     const https = target.protocol === 'https:';
     const multiplex = options.http1Only !== true && this.http2 !== 'off' && (https || this.http2 === 'h2c');
@@ -95,7 +95,7 @@ export class Transport {
       origin = new MultiplexedOrigin(target.origin, !https, this.connectTimeoutMs, this.streamsPerConnection);
       this.multiplexed.set(target.origin, origin);
     }
-    return origin.pick();
+    return origin;
   }
 
   /**
@@ -109,12 +109,17 @@ export class Transport {
     options: OpenOptions = {},
   ): Promise<UpstreamResponse> {
     try {
+      const route = this.route(upstreamRequest.url, options);
+      const negotiating = route instanceof MultiplexedOrigin ? route.negotiating() : undefined;
+      if (negotiating !== undefined) await negotiating;
+      // Chosen and dispatched in one go (no await between): the next request sees this one counted.
+      const dispatcher = route instanceof MultiplexedOrigin ? route.pick() : route;
       const response = await request(upstreamRequest.url, {
         method: 'POST',
         headers: upstreamRequest.headers,
         body: upstreamRequest.body,
         signal,
-        dispatcher: this.dispatcherFor(upstreamRequest.url, options),
+        dispatcher,
         // undici runs a request it calls non-idempotent (any POST) alone on an HTTP/2 connection;
         // the flag has no other effect here (undici never replays a request: the gateway's retry
         // policy decides), and HTTP/1.1 connections take one request at a time regardless.
@@ -149,7 +154,9 @@ export class Transport {
  * SETTINGS_MAX_CONCURRENT_STREAMS). So each connection here takes up to `streams` requests once
  * it is known to speak HTTP/2 (from the start with prior knowledge, else once one connection
  * to the origin negotiated `h2`), and one at a time when ALPN fell back to HTTP/1.1 (never
- * pipelined). A new connection opens only when every one is full.
+ * pipelined). A new connection opens only when every one is full. Until an `https:` origin's
+ * first connection has negotiated, the requests that arrive meanwhile wait for it (at most the
+ * connect timeout), so a first burst does not open one connection each.
  */
 class MultiplexedOrigin {
   /** `protocol`: what the connection negotiated, `unknown` before it connects. */
@@ -157,6 +164,11 @@ class MultiplexedOrigin {
   /** The origin answered in HTTP/2 (or is spoken to with prior knowledge). */
   private speaksH2: boolean;
   private readonly connector: buildConnector.connector;
+  /** The origin answered in HTTP/1.1 through ALPN: no more waiting to find out. */
+  private speaksHttp1 = false;
+  /** Settles when the first connection to an origin of unknown protocol has negotiated (or failed). */
+  private probe: Promise<void> | undefined;
+  private settleProbe: (() => void) | undefined;
 
   constructor(
     private readonly origin: string,
@@ -173,7 +185,18 @@ class MultiplexedOrigin {
     } as buildConnector.BuildOptions);
   }
 
-  /** A connection with room for one more stream, opened when none has. */
+  /**
+   * While the origin's first connection is negotiating its protocol: a promise that settles when
+   * it has (or failed). Undefined when there is nothing to wait for, so the caller picks at once.
+   */
+  negotiating(): Promise<void> | undefined {
+    return this.speaksH2 || this.speaksHttp1 ? undefined : this.probe;
+  }
+
+  /**
+   * A connection with room for one more stream, opened when none has. The caller dispatches on
+   * it before anything else runs, so the next pick counts that stream.
+   */
   pick(): Client {
     for (const entry of this.clients) {
       const h2 = entry.protocol === 'h2' || (entry.protocol === 'unknown' && this.speaksH2);
@@ -186,6 +209,11 @@ class MultiplexedOrigin {
       client: undefined as unknown as Client,
       protocol: this.speaksH2 ? 'h2' : 'unknown',
     };
+    if (!this.speaksH2 && !this.speaksHttp1) {
+      this.probe = new Promise((resolve) => {
+        this.settleProbe = resolve;
+      });
+    }
     entry.client = new Client(this.origin, {
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 120_000,
@@ -199,10 +227,15 @@ class MultiplexedOrigin {
             const h2 = (socket as Socket & { alpnProtocol?: string | false }).alpnProtocol === 'h2';
             entry.protocol = h2 ? 'h2' : 'h1';
             if (h2) this.speaksH2 = true;
+            else this.speaksHttp1 = true;
             const pipelining = h2 ? this.streams : 1;
             if (entry.client.pipelining !== pipelining) entry.client.pipelining = pipelining;
           }
           (callback as (error: Error | null, socket: Socket | null) => void)(error, socket);
+          // A failed connection settles it too: the next request tries its own.
+          this.settleProbe?.();
+          this.probe = undefined;
+          this.settleProbe = undefined;
         });
       },
     });
