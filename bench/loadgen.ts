@@ -48,6 +48,8 @@ export interface LoadTarget {
   kind: StreamKind;
   /** Close the client connection after each stream, so every stream starts on a fresh socket. */
   freshConnections?: boolean;
+  /** Client connections to the origin at most (default 1024); the scale case needs 10,000. */
+  connections?: number;
 }
 
 export interface LoadSpec extends LoadTarget {
@@ -93,17 +95,18 @@ interface StreamOutcome {
 
 const pools = new Map<string, Pool>();
 
-function poolFor(origin: string): Pool {
-  let pool = pools.get(origin);
+function poolFor(origin: string, connections = 1024): Pool {
+  const key = `${origin} ${connections}`;
+  let pool = pools.get(key);
   if (pool === undefined) {
     pool = new Pool(origin, {
-      connections: 1024,
+      connections,
       pipelining: 1,
       keepAliveTimeout: 60_000,
       headersTimeout: 0,
       bodyTimeout: 0,
     });
-    pools.set(origin, pool);
+    pools.set(key, pool);
   }
   return pool;
 }
@@ -118,7 +121,7 @@ async function oneStream(
   let ttftMs: number | undefined;
   let chunks = 0;
   try {
-    const response = await poolFor(target.origin).request({
+    const response = await poolFor(target.origin, target.connections).request({
       path: target.path,
       method: 'POST',
       headers: target.headers,
@@ -220,7 +223,7 @@ export async function openIdle(target: LoadTarget, count: number, timeoutMs: num
   const opened: Promise<{ ok: boolean; error?: string }>[] = [];
   const bodies: Promise<void>[] = [];
   for (let index = 0; index < count; index++) {
-    const response = poolFor(target.origin).request({
+    const response = poolFor(target.origin, target.connections).request({
       path: target.path,
       method: 'POST',
       headers: target.headers,

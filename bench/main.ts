@@ -7,7 +7,9 @@ import { idleCase, idleStreamCount } from './cases/idle.js';
 import { latencyCase, latencyInfo, latencySettings } from './cases/latency.js';
 import { localCase, renderLocal } from './cases/local.js';
 import { type OpsRow, opsCase, renderOps } from './cases/ops.js';
+import { renderScale, type ScaleRow, scaleCase, scaleSettings } from './cases/scale.js';
 import { throughputCase, throughputSettings } from './cases/throughput.js';
+import { renderUpstream, type UpstreamRow, upstreamCase } from './cases/upstream.js';
 import { warmUp } from './cases/warmup.js';
 import { type BenchContext, log } from './context.js';
 import { DOCS, writeDocs } from './docs.js';
@@ -69,6 +71,10 @@ async function main(): Promise<void> {
     const ops: OpsRow[] = options.cases.has('ops')
       ? await opsCase(context, processes, throughput, options.concurrency)
       : [];
+    const upstream: UpstreamRow[] = options.cases.has('upstream')
+      ? await upstreamCase(context, processes)
+      : [];
+    const scale: ScaleRow[] = options.cases.has('scale') ? await scaleCase(context, processes) : [];
 
     await processes.stopAll();
     codecs.again();
@@ -102,6 +108,18 @@ async function main(): Promise<void> {
       );
       for (const row of ops)
         if (row.errors.length > 0) log(`errors (ops c=${row.concurrency}): ${row.errors.join('; ')}`);
+    }
+    if (upstream.length > 0) {
+      process.stdout.write(
+        `\n### Upstream over HTTP/1.1 and over h2c (Sluice, fresh gateway process each)\n\n${renderUpstream(upstream)}`,
+      );
+      for (const row of upstream)
+        if (row.errors.length > 0) log(`errors (upstream ${row.protocol}): ${row.errors.join('; ')}`);
+    }
+    if (scale.length > 0) {
+      process.stdout.write(
+        `\n### Many open streams (fresh pass-through and gateway processes)\n\n${renderScale(scale, scaleSettings(quick))}`,
+      );
     }
     for (const cell of cells) {
       if (cell.errors.length > 0)

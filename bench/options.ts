@@ -12,7 +12,11 @@ process (pinned apart with taskset), and prints the results as Markdown tables.
   --cases LIST     only these cases (default: latency,throughput,burst,idle,local; local is
                    the in-process model, direct through node-llama-cpp and through Sluice);
                    \`ops\` (not in the default) compares gateway CPU per chunk with keys,
-                   limits, metrics and logs all off and all on
+                   limits, metrics and logs all off and all on; \`upstream\` (not in the
+                   default) compares Sluice with HTTP/1.1 and with h2c upstream: sockets,
+                   memory per idle stream, CPU per chunk; \`scale\` (not in the default,
+                   about 2 minutes) holds 10,000 slow streams open at once through the
+                   pass-through and through Sluice with h2c upstream (2,000 with --quick)
   --concurrency L  only these concurrencies
   --paths LIST     only these paths (direct,pass-through,sluice,sluice-openai)
   --cpu-prof DIR   run the gateway under --cpu-prof, write its profile to DIR and print the
@@ -28,7 +32,7 @@ export interface Options {
   cpuProf: string | undefined;
 }
 
-const CASES = ['latency', 'throughput', 'burst', 'idle', 'local', 'ops'];
+const CASES = ['latency', 'throughput', 'burst', 'idle', 'local', 'ops', 'upstream', 'scale'];
 
 const SPEC: OptionSpec = {
   quick: 'boolean',
