@@ -105,6 +105,9 @@ function poolFor(origin: string, connections = 1024): Pool {
       keepAliveTimeout: 60_000,
       headersTimeout: 0,
       bodyTimeout: 0,
+      // Thousands of connections at once wait in the server's accept queue while it works
+      // through them: a patient client, as one that retries would be.
+      ...(connections > 1024 ? { connectTimeout: 60_000 } : {}),
     });
     pools.set(key, pool);
   }
@@ -120,6 +123,7 @@ async function oneStream(
   const sentAt = performance.now();
   let ttftMs: number | undefined;
   let chunks = 0;
+  let answered = false;
   try {
     const response = await poolFor(target.origin, target.connections).request({
       path: target.path,
@@ -129,6 +133,7 @@ async function oneStream(
       signal,
       reset: target.freshConnections === true,
     });
+    answered = true;
     if (response.statusCode !== 200) {
       const text = await response.body.text();
       return { ok: false, chunks, ttftMs, error: `HTTP ${response.statusCode}: ${text.slice(0, 120)}` };
@@ -146,7 +151,10 @@ async function oneStream(
     });
     return { ok: true, chunks, ttftMs };
   } catch (error) {
-    return { ok: false, chunks, ttftMs, error: error instanceof Error ? error.message : String(error) };
+    const message = error instanceof Error ? error.message : String(error);
+    // Where it failed tells a refused or dropped connection from a stream cut while it ran.
+    const where = answered ? `after ${chunks} chunks` : 'before the response';
+    return { ok: false, chunks, ttftMs, error: `${message} (${where})` };
   }
 }
 

@@ -12,23 +12,18 @@ export interface UpstreamRow {
   protocol: UpstreamProtocol;
   idleStreams: number;
   opened: number;
-  /** Sockets the gateway process held with no stream open (listening socket, IPC, idle pools). */
-  socketsBefore: number;
+  /** Sockets a fresh gateway process holds before any request: its listening socket, IPC. */
+  socketsFresh: number;
   /** Sockets it held with every idle stream open. */
   socketsIdle: number;
-  /** Connections open at the emulator (all from this gateway) while the idle streams were open. */
-  upstreamConnections: number;
+  /** Of those, to the upstream: all but the fresh ones and one per client connection. */
+  upstreamSockets: number;
   rssPerStream: number;
   heapPerStream: number;
   /** Gateway CPU per content chunk delivered, µs, under the throughput load. */
   cpuPerChunkUs: number;
   chunks: number;
   errors: string[];
-}
-
-interface EmulatorStats {
-  active: number;
-  connections: { http1: number; http2: number; open: number };
 }
 
 export function upstreamSettings(quick: boolean): {
@@ -62,7 +57,6 @@ export async function upstreamCase(context: BenchContext, processes: BenchProces
       rows.push(
         await measureOne(
           context,
-          processes,
           gateway,
           { ...sluice.target, origin: await gateway.url },
           protocol,
@@ -75,8 +69,7 @@ export async function upstreamCase(context: BenchContext, processes: BenchProces
     const row = rows.at(-1);
     if (row !== undefined) {
       context.log(
-        `  ${protocol}: ${row.opened} idle open, sockets ${row.socketsBefore} -> ${row.socketsIdle}, ` +
-          `${row.upstreamConnections} upstream connections, ${(row.rssPerStream / 1024).toFixed(1)} KB RSS and ` +
+        `  ${protocol}: ${row.opened} idle open, ${row.socketsIdle} sockets held (${row.upstreamSockets} upstream), ${(row.rssPerStream / 1024).toFixed(1)} KB RSS and ` +
           `${(row.heapPerStream / 1024).toFixed(1)} KB heap per stream, ${row.cpuPerChunkUs.toFixed(1)} µs CPU per chunk`,
       );
     }
@@ -86,7 +79,6 @@ export async function upstreamCase(context: BenchContext, processes: BenchProces
 
 async function measureOne(
   context: BenchContext,
-  processes: BenchProcesses,
   gateway: BenchChild,
   target: LoadTarget,
   protocol: UpstreamProtocol,
@@ -94,6 +86,7 @@ async function measureOne(
 ): Promise<UpstreamRow> {
   const { loadgen, pace } = context;
   const errors: string[] = [];
+  const socketsFresh = descriptors(gateway.pid).sockets;
   // Warm-up as in the idle case: as many quick streams at once, so the client pool holds its sockets.
   await pace({ ttftMs: 0, chunkDelayMs: 0, chunks: 1 });
   const warm: LoadSpec = {
@@ -108,10 +101,7 @@ async function measureOne(
   };
   for (let round = 0; round < 2; round++) await loadgen.call<LoadResult>('run', warm);
   await pace({ ttftMs: 120_000, chunkDelayMs: 0, chunks: 1 });
-  // Idle upstream sockets of the warm-up close after undici's keep-alive (30 s); the count
-  // here is taken before and while streams are open, so those idle ones are in both.
   const before = await settledMemory(gateway);
-  const socketsBefore = descriptors(gateway.pid).sockets;
   const opened = await loadgen.call<IdleResult>('openIdle', {
     target,
     count: settings.idleStreams,
@@ -121,7 +111,6 @@ async function measureOne(
   await new Promise((done) => setTimeout(done, 500));
   const after = await settledMemory(gateway);
   const socketsIdle = descriptors(gateway.pid).sockets;
-  const emulatorIdle = await processes.emulator.call<EmulatorStats>('stats');
   await loadgen.call('closeIdle');
   const count = Math.max(1, opened.opened);
 
@@ -146,9 +135,10 @@ async function measureOne(
     protocol,
     idleStreams: settings.idleStreams,
     opened: opened.opened,
-    socketsBefore,
+    socketsFresh,
     socketsIdle,
-    upstreamConnections: emulatorIdle.connections.open,
+    // The client pool holds one connection per idle stream (it was warmed to that many).
+    upstreamSockets: socketsIdle - socketsFresh - opened.opened,
     rssPerStream: (after.rss - before.rss) / count,
     heapPerStream: (after.heapUsed - before.heapUsed) / count,
     cpuPerChunkUs: load.chunks > 0 ? cpu / load.chunks : Number.NaN,
@@ -159,12 +149,12 @@ async function measureOne(
 
 export function renderUpstream(rows: readonly UpstreamRow[]): string {
   const lines = [
-    '| upstream | idle streams open | gateway sockets, none open | gateway sockets, all open | upstream connections | RSS per idle stream | heap per idle stream | CPU per chunk (64 streams) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| upstream | idle streams open | gateway sockets held | of which upstream | RSS per idle stream | heap per idle stream | CPU per chunk (64 streams) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const row of rows) {
     lines.push(
-      `| ${row.protocol === 'h2c' ? 'h2c' : 'HTTP/1.1'} | ${row.opened} of ${row.idleStreams} | ${row.socketsBefore} | ${row.socketsIdle} | ${row.upstreamConnections} | ` +
+      `| ${row.protocol === 'h2c' ? 'h2c' : 'HTTP/1.1'} | ${row.opened} of ${row.idleStreams} | ${row.socketsIdle} | ${row.upstreamSockets} | ` +
         `${(row.rssPerStream / 1024).toFixed(1)} KB | ${(row.heapPerStream / 1024).toFixed(1)} KB | ${row.cpuPerChunkUs.toFixed(1)} µs |`,
     );
   }
