@@ -223,7 +223,7 @@ class MultiplexedOrigin {
       pipelining: this.speaksH2 ? this.streams : 1,
       connect: (connectOptions, callback) => {
         this.connector(connectOptions, (error, socket) => {
-          if (socket !== null) {
+          if (!error && socket) {
             const h2 = (socket as Socket & { alpnProtocol?: string | false }).alpnProtocol === 'h2';
             entry.protocol = h2 ? 'h2' : 'h1';
             if (h2) this.speaksH2 = true;
