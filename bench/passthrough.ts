@@ -106,7 +106,8 @@ export async function startPassthrough(options: PassthroughOptions): Promise<Pas
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+    // The same accept queue depth as the gateway's, so the scale case compares like with like.
+    server.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1', backlog: 4096 }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -198,7 +198,8 @@ export class EmulatorServer {
   async listen(): Promise<string> {
     await new Promise<void>((resolve, reject) => {
       this.listener.once('error', reject);
-      this.listener.listen(this.port, this.host, () => resolve());
+      // Thousands of connections at once (a benchmark's HTTP/1.1 clients) wait in a deep queue.
+      this.listener.listen({ port: this.port, host: this.host, backlog: 4096 }, () => resolve());
     });
     const address = this.listener.address() as AddressInfo;
     this.origin = `http://${this.host}:${address.port}`;

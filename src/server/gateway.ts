@@ -286,7 +286,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   Object.assign(server, { httpAllowHalfOpen: true });
   await new Promise<void>((resolvePromise, reject) => {
     server.once('error', reject);
-    server.listen(settings.port, settings.host, () => {
+    // A deep accept queue (capped by net.core.somaxconn): thousands of clients connecting at
+    // once wait in it rather than being dropped while the loop is busy (node's default is 511).
+    server.listen({ port: settings.port, host: settings.host, backlog: 4096 }, () => {
       server.off('error', reject);
       resolvePromise();
     });
