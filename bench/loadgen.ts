@@ -194,7 +194,9 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       const outcome = await oneStream(spec, controller.signal, onChunks);
       if (!outcome.ok) {
         result.failed++;
-        if (result.errors.length < 5 && outcome.error !== undefined) result.errors.push(outcome.error);
+        // Up to five different messages: one kind repeated thousands of times hides the others.
+        if (result.errors.length < 5 && outcome.error !== undefined && !result.errors.includes(outcome.error))
+          result.errors.push(outcome.error);
         continue;
       }
       result.completed++;

@@ -1,7 +1,8 @@
+import { loadavg } from 'node:os';
 import type { BenchChild } from '../children.js';
 import type { BenchContext } from '../context.js';
 import type { LoadResult, LoadSpec, LoadTarget } from '../loadgen.js';
-import { descriptors, memory } from '../procfs.js';
+import { cpuMicros, descriptors, memory } from '../procfs.js';
 import type { BenchProcesses } from '../setup.js';
 
 export interface ScaleSettings {
@@ -23,6 +24,8 @@ export function scaleSettings(quick: boolean): ScaleSettings {
 export interface ScaleRow {
   path: 'pass-through' | 'sluice-h2c';
   streams: number;
+  /** Streams the load generator started (one each, plus one again for each that failed early). */
+  started: number;
   /** Streams that ended with every chunk. */
   finished: number;
   /** Streams that failed (an HTTP error, a reset, a timeout) or ended short. */
@@ -39,6 +42,10 @@ export interface ScaleRow {
   /** The middle process died during the run (its last readings are reported). */
   died: boolean;
   elapsedMs: number;
+  /** CPU time of the middle process over the run, seconds (its core's share is cpu / elapsed). */
+  cpuSeconds: number;
+  /** The machine's 1-minute load average at the start and the end of the run. */
+  load: [number, number];
 }
 
 interface EmulatorStats {
@@ -56,16 +63,19 @@ export async function scaleCase(context: BenchContext, processes: BenchProcesses
   const settings = scaleSettings(context.quick);
   const sluice = context.paths.find((path) => path.name === 'sluice');
   const passthrough = context.paths.find((path) => path.name === 'pass-through');
-  if (sluice === undefined || passthrough === undefined) {
-    throw new Error('the scale case needs the pass-through and sluice paths');
-  }
   context.log(
     `scale case: ${settings.streams} streams over ${settings.rampMs / 1000} s, ` +
       `${settings.chunks} chunks ${settings.chunkDelayMs / 1000} s apart`,
   );
   await Promise.all([processes.gateway.stop(), processes.gatewayOpenAi.stop(), processes.passthrough.stop()]);
   const rows: ScaleRow[] = [];
-  for (const name of ['pass-through', 'sluice-h2c'] as const) {
+  // --paths pass-through or --paths sluice runs one of the two.
+  const names = (['pass-through', 'sluice-h2c'] as const).filter((name) =>
+    context.paths.some((path) => path.name === (name === 'sluice-h2c' ? 'sluice' : name)),
+  );
+  for (const name of names) {
+    const base = (name === 'pass-through' ? passthrough : sluice)?.target;
+    if (base === undefined) continue;
     const middle =
       name === 'pass-through'
         ? processes.spawnMiddle('pass-through', false)
@@ -74,7 +84,6 @@ export async function scaleCase(context: BenchContext, processes: BenchProcesses
             // Every stream is a generation, held a while after it ends for resume.
             SLUICE_MAX_GENERATIONS: String(settings.streams * 3),
           });
-    const base = name === 'pass-through' ? passthrough.target : sluice.target;
     try {
       const target: LoadTarget = { ...base, origin: await middle.url, connections: settings.streams };
       rows.push(await runOne(context, processes, middle, target, name, settings));
@@ -84,10 +93,11 @@ export async function scaleCase(context: BenchContext, processes: BenchProcesses
     const row = rows.at(-1);
     if (row !== undefined) {
       context.log(
-        `  ${name}: ${row.finished} of ${row.streams} finished, ${row.errors} errors` +
+        `  ${name}: ${row.started} started, ${row.finished} of ${row.streams} finished, ${row.errors} errors` +
           `${Object.keys(row.middleErrors).length > 0 ? ` (${JSON.stringify(row.middleErrors)})` : ''}, ` +
           `peak ${row.peakUpstreamStreams} upstream streams on ${row.peakUpstreamConnections} connections, ` +
           `peak RSS ${(row.peakRss / 1048576).toFixed(0)} MB, peak ${row.peakSockets} sockets` +
+          `, ${row.cpuSeconds.toFixed(1)} s CPU in ${(row.elapsedMs / 1000).toFixed(0)} s` +
           `${row.died ? ', the process died' : ''}`,
       );
     }
@@ -108,7 +118,8 @@ async function runOne(
     ...target,
     concurrency: settings.streams,
     maxRequests: settings.streams,
-    durationMs: settings.rampMs + 1000,
+    // Every stream starts, however late a starved load generator gets to it.
+    durationMs: settings.rampMs + settings.chunks * settings.chunkDelayMs + 30_000,
     hardTimeoutMs: settings.rampMs + settings.chunks * settings.chunkDelayMs + 60_000,
     rampMs: settings.rampMs,
     measureAfterMs: 0,
@@ -136,8 +147,21 @@ async function runOne(
   };
   const sampler = sample();
   const started = Date.now();
+  const loadBefore = loadavg()[0] ?? 0;
+  let cpuBefore = 0;
+  try {
+    cpuBefore = cpuMicros(middle.pid);
+  } catch {
+    died = true;
+  }
   const result = await context.loadgen.call<LoadResult>('run', spec);
   const elapsedMs = Date.now() - started;
+  let cpuSeconds = Number.NaN;
+  try {
+    cpuSeconds = (cpuMicros(middle.pid) - cpuBefore) / 1e6;
+  } catch {
+    died = true;
+  }
   sampling = false;
   await sampler;
   const middleErrors =
@@ -151,6 +175,7 @@ async function runOne(
   return {
     path: name,
     streams: settings.streams,
+    started: result.started,
     finished,
     errors: settings.streams - finished,
     errorSamples: result.errors,
@@ -161,6 +186,8 @@ async function runOne(
     peakSockets: peaks.sockets,
     died,
     elapsedMs,
+    cpuSeconds,
+    load: [loadBefore, loadavg()[0] ?? 0],
   };
 }
 
@@ -168,8 +195,8 @@ export function renderScale(rows: readonly ScaleRow[], settings: ScaleSettings):
   const lines = [
     `${settings.streams} streams opened over ${settings.rampMs / 1000} s, each ${settings.chunks} chunks ${settings.chunkDelayMs / 1000} s apart (after 0.5 s to the first).`,
     '',
-    '| path | finished | errors | peak streams at the emulator | peak emulator connections | peak RSS | peak sockets held |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| path | finished | errors | peak streams at the emulator | peak emulator connections | peak RSS | peak sockets held | CPU (s) over wall (s) | load average, start / end |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const row of rows) {
     const counted = Object.entries(row.middleErrors)
@@ -177,10 +204,13 @@ export function renderScale(rows: readonly ScaleRow[], settings: ScaleSettings):
       .join(', ');
     lines.push(
       `| ${row.path} | ${row.finished} | ${row.errors}${counted === '' ? '' : ` (${counted})`}${row.died ? ', process died' : ''} | ` +
-        `${row.peakUpstreamStreams} | ${row.peakUpstreamConnections} | ${(row.peakRss / 1048576).toFixed(0)} MB | ${row.peakSockets} |`,
+        `${row.peakUpstreamStreams} | ${row.peakUpstreamConnections} | ${(row.peakRss / 1048576).toFixed(0)} MB | ${row.peakSockets} | ` +
+        `${row.cpuSeconds.toFixed(1)} / ${(row.elapsedMs / 1000).toFixed(0)} | ${row.load[0].toFixed(1)} / ${row.load[1].toFixed(1)} |`,
     );
   }
-  const samples = rows.flatMap((row) => row.errorSamples.map((sample) => `${row.path}: ${sample}`));
-  if (samples.length > 0) lines.push('', `Errors seen (first few): ${samples.slice(0, 6).join('; ')}`);
+  const samples = rows.flatMap((row) =>
+    [...new Set(row.errorSamples)].slice(0, 3).map((sample) => `${row.path}: ${sample}`),
+  );
+  if (samples.length > 0) lines.push('', `Errors seen (first few, each once): ${samples.join('; ')}`);
   return `${lines.join('\n')}\n`;
 }
