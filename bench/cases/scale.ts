@@ -35,6 +35,8 @@ export interface ScaleRow {
   middleErrors: Record<string, number>;
   /** Most streams the emulator was writing at once. */
   peakUpstreamStreams: number;
+  /** Sluice: most generations running at once in the gateway. */
+  peakRunning: number | undefined;
   /** Most connections open at the emulator at once. */
   peakUpstreamConnections: number;
   peakRss: number;
@@ -96,6 +98,7 @@ export async function scaleCase(context: BenchContext, processes: BenchProcesses
         `  ${name}: ${row.started} started, ${row.finished} of ${row.streams} finished, ${row.errors} errors` +
           `${Object.keys(row.middleErrors).length > 0 ? ` (${JSON.stringify(row.middleErrors)})` : ''}, ` +
           `peak ${row.peakUpstreamStreams} upstream streams on ${row.peakUpstreamConnections} connections, ` +
+          `${row.peakRunning === undefined ? '' : `peak ${row.peakRunning} generations running, `}` +
           `peak RSS ${(row.peakRss / 1048576).toFixed(0)} MB, peak ${row.peakSockets} sockets` +
           `, ${row.cpuSeconds.toFixed(1)} s CPU in ${(row.elapsedMs / 1000).toFixed(0)} s` +
           `${row.died ? ', the process died' : ''}`,
@@ -125,7 +128,7 @@ async function runOne(
     measureAfterMs: 0,
     expectedChunks: settings.chunks,
   };
-  const peaks = { rss: 0, sockets: 0, streams: 0, connections: 0 };
+  const peaks = { rss: 0, sockets: 0, streams: 0, connections: 0, running: 0 };
   let died = false;
   let sampling = true;
   const sample = async (): Promise<void> => {
@@ -136,6 +139,10 @@ async function runOne(
         peaks.sockets = Math.max(peaks.sockets, descriptors(middle.pid).sockets);
       } catch {
         died = true;
+      }
+      if (name === 'sluice-h2c') {
+        const vitals = await middle.call<{ running: number }>('vitals').catch(() => undefined);
+        if (vitals !== undefined) peaks.running = Math.max(peaks.running, vitals.running);
       }
       const stats = await processes.emulator.call<EmulatorStats>('stats').catch(() => undefined);
       if (stats !== undefined) {
@@ -181,6 +188,7 @@ async function runOne(
     errorSamples: result.errors,
     middleErrors,
     peakUpstreamStreams: peaks.streams,
+    peakRunning: name === 'sluice-h2c' ? peaks.running : undefined,
     peakUpstreamConnections: peaks.connections,
     peakRss: peaks.rss,
     peakSockets: peaks.sockets,
