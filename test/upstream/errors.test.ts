@@ -58,12 +58,19 @@ describe('HTTP/2 failures before the response', () => {
         expect(error.retryable).toBe(true);
         expect(error.message).toBe('the connection to Upstream was reset');
         expect(error.message).not.toContain('127.0.0.1');
-        // The transport goes on: the next request gets its answer (a new connection after GOAWAY).
-        const response = await transport.open(
-          { url: `${origin}/ok`, headers: {}, body: '{}' },
-          new AbortController().signal,
-          'Upstream',
-        );
+        // The transport goes on: a next request gets its answer (a new connection after GOAWAY).
+        // One sent while the closing connection is still being torn down (seen on Node 22) is
+        // refused as upstream_disconnected, which the gateway retries: so is it here, once.
+        const next = () =>
+          transport.open(
+            { url: `${origin}/ok`, headers: {}, body: '{}' },
+            new AbortController().signal,
+            'Upstream',
+          );
+        const response = await next().catch((error: unknown) => {
+          expect((error as UpstreamError).code).toBe('upstream_disconnected');
+          return next();
+        });
         expect(response.status).toBe(200);
         response.body.destroy();
       } finally {
