@@ -64,7 +64,7 @@ export class Transport {
   private readonly connectTimeoutMs: number;
   private readonly streamsPerConnection: number;
   private http1: Agent | undefined;
-  /** Per origin (and whether prior knowledge is used): its HTTP/2-capable connections. */
+  /** Per origin (`https:` by ALPN, `http:` by prior knowledge): its HTTP/2-capable connections. */
   private readonly multiplexed = new Map<string, MultiplexedOrigin>();
 
   constructor(options: TransportOptions) {
