@@ -8,7 +8,9 @@ import { latencyCase, latencyInfo, latencySettings } from './cases/latency.js';
 import { localCase, renderLocal } from './cases/local.js';
 import { type OpsRow, opsCase, renderOps } from './cases/ops.js';
 import { type RedisReport, redisCase, renderRedis } from './cases/redis.js';
+import { renderScale, type ScaleRow, scaleCase, scaleSettings } from './cases/scale.js';
 import { throughputCase, throughputSettings } from './cases/throughput.js';
+import { renderUpstream, type UpstreamRow, upstreamCase } from './cases/upstream.js';
 import { warmUp } from './cases/warmup.js';
 import { renderWorkers, type WorkersReport, workersCase } from './cases/workers.js';
 import { type BenchContext, log } from './context.js';
@@ -83,6 +85,10 @@ async function main(): Promise<void> {
     const workers: WorkersReport | undefined = options.cases.has('workers')
       ? await workersCase(context, processes, { ...throughput, pinned }, options.concurrency)
       : undefined;
+    const upstream: UpstreamRow[] = options.cases.has('upstream')
+      ? await upstreamCase(context, processes)
+      : [];
+    const scale: ScaleRow[] = options.cases.has('scale') ? await scaleCase(context, processes) : [];
 
     await processes.stopAll();
     codecs.again();
@@ -125,6 +131,18 @@ async function main(): Promise<void> {
     if (workers !== undefined) {
       process.stdout.write(
         `\n### sluice serve --workers 2 against one worker, both with REDIS_URL\n\n${renderWorkers(workers)}`,
+      );
+    }
+    if (upstream.length > 0) {
+      process.stdout.write(
+        `\n### Upstream over HTTP/1.1 and over h2c (Sluice, fresh gateway process each)\n\n${renderUpstream(upstream)}`,
+      );
+      for (const row of upstream)
+        if (row.errors.length > 0) log(`errors (upstream ${row.protocol}): ${row.errors.join('; ')}`);
+    }
+    if (scale.length > 0) {
+      process.stdout.write(
+        `\n### Many open streams (fresh pass-through and gateway processes)\n\n${renderScale(scale, scaleSettings(quick))}`,
       );
     }
     for (const cell of cells) {

@@ -17,7 +17,12 @@ process (pinned apart with taskset), and prints the results as Markdown tables.
                    without REDIS_URL, redis-server's own, and how soon a reader on a
                    second gateway sees a frame; \`workers\` (not in the default, needs
                    redis-server and \`npm run build\`) runs \`sluice serve --workers 2\`
-                   against one worker: chunks/s and time to first token at a fixed load
+                   against one worker: chunks/s and time to first token at a fixed load;
+                   \`upstream\` (not in the default) compares Sluice with HTTP/1.1 and with
+                   h2c upstream: sockets, memory per idle stream, CPU per chunk; \`scale\`
+                   (not in the default, about 2 minutes) holds 10,000 slow streams open at
+                   once through the pass-through and through Sluice with h2c upstream
+                   (2,000 with --quick)
   --concurrency L  only these concurrencies (up to 4000; default 1,64,512, and 2000 for the
                    latency case)
   --paths LIST     only these paths (direct,pass-through,sluice,sluice-openai)
@@ -36,7 +41,18 @@ export interface Options {
   cpuProf: string | undefined;
 }
 
-const CASES = ['latency', 'throughput', 'burst', 'idle', 'local', 'ops', 'redis', 'workers'];
+const CASES = [
+  'latency',
+  'throughput',
+  'burst',
+  'idle',
+  'local',
+  'ops',
+  'redis',
+  'workers',
+  'upstream',
+  'scale',
+];
 
 const SPEC: OptionSpec = {
   quick: 'boolean',

@@ -27,6 +27,8 @@ export interface PassthroughOptions {
 export interface Passthrough {
   url: string;
   server: Server;
+  /** Errors by code: accepting client connections, and connecting to or reading the upstream. */
+  errors(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,11 @@ export async function startPassthrough(options: PassthroughOptions): Promise<Pas
     keepAliveMsecs: 30_000,
   });
   const onData = options.onUpstreamData;
+  const errors: Record<string, number> = {};
+  const count = (where: string, error: unknown): void => {
+    const key = `${where} ${(error as { code?: string }).code ?? 'error'}`;
+    errors[key] = (errors[key] ?? 0) + 1;
+  };
 
   const server = createServer({ keepAliveTimeout: 65_000 }, (request, response) => {
     const upstreamRequest = httpRequest(
@@ -77,10 +84,14 @@ export async function startPassthrough(options: PassthroughOptions): Promise<Pas
         response.flushHeaders();
         if (onData !== undefined) upstreamResponse.on('data', onData);
         upstreamResponse.pipe(response);
-        upstreamResponse.on('error', () => response.destroy());
+        upstreamResponse.on('error', (error) => {
+          count('upstream', error);
+          response.destroy();
+        });
       },
     );
-    upstreamRequest.on('error', () => {
+    upstreamRequest.on('error', (error) => {
+      count('upstream', error);
       if (!response.headersSent) response.writeHead(502).end();
       else response.destroy();
     });
@@ -91,6 +102,8 @@ export async function startPassthrough(options: PassthroughOptions): Promise<Pas
     request.pipe(upstreamRequest);
   });
   server.headersTimeout = 20_000;
+  // Past the open-file limit accept() fails with EMFILE: counted (the clients see it), not fatal.
+  server.on('error', (error) => count('accept', error));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -107,6 +120,7 @@ export async function startPassthrough(options: PassthroughOptions): Promise<Pas
   return {
     url: `http://${address.address}:${address.port}`,
     server,
+    errors: () => ({ ...errors }),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

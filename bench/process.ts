@@ -142,6 +142,8 @@ async function main(role: string): Promise<void> {
       const origin = await emulator.listen();
       serve(origin, {
         pace: (scenario) => emulator.setDefaults(scenario as Scenario),
+        // Streams being written now, and connections by protocol (the scale case).
+        stats: () => ({ active: emulator.stats('openai').active, connections: emulator.connections() }),
         exit,
       });
       return;
@@ -150,7 +152,7 @@ async function main(role: string): Promise<void> {
       const upstream = process.env.BENCH_UPSTREAM;
       if (upstream === undefined) throw new Error('BENCH_UPSTREAM is not set');
       const proxy = await startPassthrough({ upstream });
-      serve(proxy.url, { memory: collect, ...loopHandlers(), exit });
+      serve(proxy.url, { memory: collect, ...loopHandlers(), errors: () => proxy.errors(), exit });
       return;
     }
     case 'gateway': {

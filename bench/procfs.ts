@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 
 /** Clock ticks per second of utime/stime in /proc/<pid>/stat (almost always 100). */
 export const CLOCK_TICKS: number = (() => {
@@ -61,4 +61,19 @@ export function machineBusyMicros(): number {
     .slice(0, 8)
     .reduce((sum, value, index) => (index === 3 || index === 4 ? sum : sum + value), 0);
   return (busy * 1_000_000) / CLOCK_TICKS;
+}
+
+/** Open file descriptors of a process, and how many of them are sockets (`/proc/<pid>/fd`). */
+export function descriptors(pid: number): { open: number; sockets: number } {
+  let open = 0;
+  let sockets = 0;
+  for (const name of readdirSync(`/proc/${pid}/fd`)) {
+    open++;
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${name}`).startsWith('socket:')) sockets++;
+    } catch {
+      // closed between the listing and the read
+    }
+  }
+  return { open, sockets };
 }

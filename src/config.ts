@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ConfigFile, KeyLimits, ModelTarget, RateWindow } from './config-file.js';
+import type { UpstreamHttp2 } from './upstream/transport.js';
 
 export type { ConfigFile, KeyLimits, ModelTarget, RateWindow } from './config-file.js';
 
@@ -25,6 +26,11 @@ export interface Settings {
   demo: boolean;
   redisUrl: string | undefined;
   connectTimeoutMs: number;
+  /**
+   * HTTP/2 to upstreams (`SLUICE_UPSTREAM_HTTP2`): `auto` (ALPN on https, the default), `h2c`
+   * (also prior knowledge on http; demo mode's default), `off`.
+   */
+  upstreamHttp2: UpstreamHttp2;
   /** Set only when configured; otherwise each provider's own (30 s, Together longer) applies. */
   idleTimeoutMs: number | undefined;
   maxRetries: number;
@@ -154,6 +160,19 @@ function optionalInteger(
   return integer(env, name, 0, minimum);
 }
 
+const UPSTREAM_HTTP2: readonly UpstreamHttp2[] = ['auto', 'h2c', 'off'];
+
+/** Demo mode's default is `h2c`: its emulators are on plain-http loopback and speak both. */
+function upstreamHttp2(env: Environment, demo: boolean): UpstreamHttp2 {
+  const raw = env.SLUICE_UPSTREAM_HTTP2;
+  if (raw === undefined || raw.trim() === '') return demo ? 'h2c' : 'auto';
+  const value = raw.trim().toLowerCase() as UpstreamHttp2;
+  if (!UPSTREAM_HTTP2.includes(value)) {
+    throw new Error(`SLUICE_UPSTREAM_HTTP2 must be one of ${UPSTREAM_HTTP2.join(', ')}, got "${raw}"`);
+  }
+  return value;
+}
+
 function logLevel(env: Environment): LogLevel {
   const raw = env.SLUICE_LOG_LEVEL;
   if (raw === undefined || raw.trim() === '') {
@@ -246,6 +265,7 @@ export function loadSettings(env: Environment = process.env, file?: ConfigFile):
     demo: boolean(env, 'SLUICE_DEMO', false),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     connectTimeoutMs: integer(env, 'SLUICE_CONNECT_TIMEOUT_MS', 5000, 1),
+    upstreamHttp2: upstreamHttp2(env, boolean(env, 'SLUICE_DEMO', false)),
     idleTimeoutMs: env.SLUICE_IDLE_TIMEOUT_MS ? integer(env, 'SLUICE_IDLE_TIMEOUT_MS', 30_000, 1) : undefined,
     maxRetries: integer(env, 'SLUICE_MAX_RETRIES', 2),
     retryBaseMs:

@@ -90,7 +90,9 @@ Starts the gateway. Every setting of CONTRACT.md is read from the environment
 (PORT, HOST, OPENAI_API_KEY, ..., SLUICE_IDLE_TIMEOUT_MS, REDIS_URL, SLUICE_API_KEYS,
 SLUICE_RATE_LIMIT, SLUICE_LOG_LEVEL, ...). A malformed value is refused (exit 2), never
 replaced by a default. SLUICE_LOCAL_MODEL=<path.gguf> serves that model as provider local
-(needs node-llama-cpp).
+(needs node-llama-cpp). SLUICE_UPSTREAM_HTTP2 chooses HTTP/2 to upstreams: auto (the
+default: negotiated on https upstreams), h2c (also prior-knowledge HTTP/2 to http upstreams;
+the default with --demo) or off (HTTP/1.1 only); Ollama is always called over HTTP/1.1.
 
 Options:
   --demo         serve every provider without a key from the built-in emulators (SLUICE_DEMO=1)
@@ -132,8 +134,16 @@ Control API (with --control), JSON over HTTP on the same port:
   POST /__control/defaults  {"scenario": SCENARIO}: how every unscripted response is played
   POST /__control/reset     forgets scripts and counters
   GET  /__control/stats?provider=openai
-                            {"requests", "active", "closedByClient", "bodies", "headers"}:
-                            counters and the last request bodies and headers
+                            {"requests", "active", "closedByClient", "http2Requests",
+                            "connections", "bodies", "headers"}: counters (requests over
+                            HTTP/2, distinct connections used) and the last request bodies
+                            and headers
+  GET  /__control/connections
+                            {"http1", "http2", "open"}: connections accepted by protocol
+                            since the last reset, and open now
+
+It speaks HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on the same port, chosen by each
+connection's first bytes (the gateway uses h2c with SLUICE_UPSTREAM_HTTP2=h2c).
 
 A SCENARIO (every field optional):
   {"ttftMs": 0, "chunkDelayMs": 0, "chunks": 40, "text": "exact answer",
@@ -143,6 +153,9 @@ A SCENARIO (every field optional):
 A FAULT, the failures real providers produce:
   {"type": "http", "status": 429, "retryAfter": "2"}   an HTTP error before the stream
   {"type": "reset", "afterChunks": 3}                  the connection reset mid-stream
+                                                       (over HTTP/2: that stream, RST_STREAM)
+  {"type": "goaway", "afterChunks": 3}                 over HTTP/2, GOAWAY and the whole
+                                                       connection closed; over HTTP/1.1, a reset
   {"type": "stall", "afterChunks": 3}                  the stream goes silent, socket open
   {"type": "malformed", "afterChunks": 3}              bytes that do not parse
   {"type": "midstream_error", "afterChunks": 3, "kind": "overloaded|server_error|capacity"}

@@ -1,6 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  createServer as createHttp2Server,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+  constants as http2Constants,
+} from 'node:http2';
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import {
   answerPieces,
   continueAnswer,
@@ -21,6 +34,22 @@ import type {
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const MAX_RECORDED = 50;
+/** What an HTTP/2 client with prior knowledge sends first (RFC 9113, section 3.4). */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** A request and its response, over HTTP/1.1 (node:http) or HTTP/2 (the http2 compatibility API). */
+type AnyRequest = IncomingMessage | Http2ServerRequest;
+type AnyResponse = ServerResponse | Http2ServerResponse;
+
+/** Connections the emulator accepted, by protocol: how tests see upstream multiplexing. */
+export interface ConnectionCounters {
+  /** HTTP/1.1 connections accepted since the start (or the last reset). */
+  http1: number;
+  /** HTTP/2 (h2c) connections accepted, each one session. */
+  http2: number;
+  /** Connections open now, both protocols. */
+  open: number;
+}
 
 export interface ProviderCounters {
   /** Requests that reached the dialect (HTTP errors and retries included). */
@@ -35,6 +64,10 @@ export interface ProviderCounters {
   bodies: unknown[];
   /** The last request headers, newest last. */
   headers: Record<string, string | string[] | undefined>[];
+  /** Requests that came over HTTP/2 (the rest came over HTTP/1.1). */
+  http2Requests: number;
+  /** Distinct connections (HTTP/1.1 sockets, HTTP/2 sessions) these requests came on. */
+  connections: number;
 }
 
 export interface EmulatorServerOptions {
@@ -60,7 +93,16 @@ const DEFAULT_SCENARIO: Required<Pick<Scenario, 'ttftMs' | 'chunkDelayMs' | 'chu
 type Piece = { kind: 'thinking' | 'text'; text: string } | { kind: 'tool' };
 
 function newCounters(): ProviderCounters {
-  return { requests: 0, active: 0, closedByClient: 0, lastClientCloseAt: undefined, bodies: [], headers: [] };
+  return {
+    requests: 0,
+    active: 0,
+    closedByClient: 0,
+    lastClientCloseAt: undefined,
+    bodies: [],
+    headers: [],
+    http2Requests: 0,
+    connections: 0,
+  };
 }
 
 function pushBounded<T>(list: T[], item: T): void {
@@ -72,9 +114,20 @@ function pushBounded<T>(list: T[], item: T): void {
  * One loopback HTTP server hosting every provider dialect under its own prefix
  * (`/openai/v1/chat/completions`, `/anthropic/v1/messages`, ...). Tests script the next
  * responses (pace, content, faults) through `enqueue`; nothing in a request can choose them.
+ *
+ * It speaks HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on the same port: each connection's
+ * first bytes decide, the HTTP/2 preface going to a node:http2 server, anything else to the
+ * node:http one. Both reach the same handlers (the http2 compatibility API has the same shape).
  */
 export class EmulatorServer {
+  private readonly listener: NetServer;
   private readonly server: Server;
+  private readonly http2Server: Http2Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly sessions = new Set<Http2Session>();
+  private connectionCounts = { http1: 0, http2: 0 };
+  /** Per provider, the connections its requests came on since the last reset. */
+  private seenConnections = new Map<string, WeakSet<object>>();
   private readonly dialects: readonly EmulatorDialect[];
   private readonly scripts = new Map<string, Scenario[]>();
   private readonly counters = new Map<string, ProviderCounters>();
@@ -91,21 +144,64 @@ export class EmulatorServer {
     this.control = options.control ?? false;
     this.defaults = { ...DEFAULT_SCENARIO, ...options.defaults };
     for (const dialect of this.dialects) this.counters.set(dialect.provider, newCounters());
-    this.server = createServer((request, response) => {
+    const serve = (request: AnyRequest, response: AnyResponse): void => {
       this.handle(request, response).catch(() => {
         if (!response.headersSent) response.writeHead(500).end();
         else response.destroy();
       });
-    });
+    };
+    this.server = createServer(serve);
     this.server.keepAliveTimeout = 60_000;
+    // Thousands of streams on one session: no limit below what a client may open.
+    this.http2Server = createHttp2Server({ settings: { maxConcurrentStreams: 100_000 } }, serve);
+    this.http2Server.on('session', (session) => {
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
+    });
+    // node:http's own servers set noDelay; without it, small chunks wait on Nagle's algorithm.
+    this.listener = createNetServer({ noDelay: true }, (socket) => this.route(socket));
+  }
+
+  /** Hands a new connection to the HTTP/2 server when it starts with the preface, else to HTTP/1.1. */
+  private route(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    let head: Buffer = Buffer.alloc(0);
+    const onData = (piece: Buffer): void => {
+      head = head.length === 0 ? piece : Buffer.concat([head, piece]);
+      const compared = Math.min(head.length, H2_PREFACE.length);
+      const h2 = head.subarray(0, compared).equals(H2_PREFACE.subarray(0, compared));
+      // A prefix of the preface: wait for the rest (an HTTP/1.1 `POST` shares its first letter).
+      if (h2 && head.length < H2_PREFACE.length) return;
+      socket.off('data', onData);
+      socket.pause();
+      socket.unshift(head);
+      if (h2) {
+        // node:http2 reads what is already buffered on the socket, then takes over its handle.
+        this.connectionCounts.http2++;
+        this.http2Server.emit('connection', socket);
+      } else {
+        this.connectionCounts.http1++;
+        this.server.emit('connection', socket);
+        socket.resume();
+      }
+    };
+    socket.on('data', onData);
+  }
+
+  /** Connections accepted by protocol, and open now. */
+  connections(): ConnectionCounters {
+    return { ...this.connectionCounts, open: this.sockets.size };
   }
 
   async listen(): Promise<string> {
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.port, this.host, () => resolve());
+      this.listener.once('error', reject);
+      // Thousands of connections at once (a benchmark's HTTP/1.1 clients) wait in a deep queue.
+      this.listener.listen({ port: this.port, host: this.host, backlog: 4096 }, () => resolve());
     });
-    const address = this.server.address() as AddressInfo;
+    const address = this.listener.address() as AddressInfo;
     this.origin = `http://${this.host}:${address.port}`;
     return this.origin;
   }
@@ -138,14 +234,18 @@ export class EmulatorServer {
   reset(): void {
     this.scripts.clear();
     for (const dialect of this.dialects) this.counters.set(dialect.provider, newCounters());
+    this.connectionCounts = { http1: 0, http2: 0 };
+    this.seenConnections.clear();
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    for (const session of this.sessions) session.destroy();
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
   }
 
-  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  private async handle(request: AnyRequest, response: AnyResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://emulator');
     if (this.control && url.pathname.startsWith('/__control/')) {
       await this.handleControl(request, response, url.pathname.slice('/__control/'.length));
@@ -171,6 +271,15 @@ export class EmulatorServer {
       return;
     }
     counters.requests++;
+    if (request.httpVersionMajor === 2) counters.http2Requests++;
+    // An HTTP/2 request's socket is a proxy per stream; its session is the connection.
+    const connection = 'stream' in request ? request.stream.session : request.socket;
+    const seen = this.seenConnections.get(dialect.provider) ?? new WeakSet<object>();
+    this.seenConnections.set(dialect.provider, seen);
+    if (connection && !seen.has(connection)) {
+      seen.add(connection);
+      counters.connections++;
+    }
     pushBounded(counters.bodies, body);
     pushBounded(counters.headers, { ...request.headers });
     const parsed = dialect.parseRequest(body, route, url);
@@ -203,13 +312,9 @@ export class EmulatorServer {
 
   /**
    * `POST /__control/enqueue {provider, scenarios}`, `POST /__control/defaults {scenario}`,
-   * `POST /__control/reset`, `GET /__control/stats?provider=p`.
+   * `POST /__control/reset`, `GET /__control/stats?provider=p`, `GET /__control/connections`.
    */
-  private async handleControl(
-    request: IncomingMessage,
-    response: ServerResponse,
-    action: string,
-  ): Promise<void> {
+  private async handleControl(request: AnyRequest, response: AnyResponse, action: string): Promise<void> {
     const reply = (status: number, body: unknown): void => {
       response.writeHead(status, { 'content-type': 'application/json' });
       response.end(JSON.stringify(body));
@@ -218,6 +323,10 @@ export class EmulatorServer {
       if (action.startsWith('stats')) {
         const provider = new URL(request.url ?? '/', 'http://emulator').searchParams.get('provider') ?? '';
         reply(200, this.stats(provider));
+        return;
+      }
+      if (action === 'connections') {
+        reply(200, this.connections());
         return;
       }
       const body = JSON.parse((await readBody(request)) || '{}') as {
@@ -243,7 +352,7 @@ export class EmulatorServer {
 
   private writeHttpError(
     dialect: EmulatorDialect,
-    response: ServerResponse,
+    response: AnyResponse,
     status: number,
     context: ResponseContext,
     retryAfter?: string,
@@ -283,7 +392,7 @@ export class EmulatorServer {
 
   private async stream(
     dialect: EmulatorDialect,
-    response: ServerResponse,
+    response: AnyResponse,
     context: ResponseContext,
     scenario: Scenario,
     counters: ProviderCounters,
@@ -291,8 +400,11 @@ export class EmulatorServer {
     const pieces = this.plan(dialect, context, scenario);
     const fault: Fault | undefined = scenario.fault;
     let finished = false;
+    // An HTTP/2 response has no `destroyed`: its close (the client's RST_STREAM, or the end) is noted here.
+    let gone = false;
     counters.active++;
     response.on('close', () => {
+      gone = true;
       counters.active--;
       if (!finished) {
         counters.closedByClient++;
@@ -300,13 +412,16 @@ export class EmulatorServer {
       }
     });
     response.writeHead(200, { 'content-type': dialect.contentType, 'cache-control': 'no-cache' });
-    response.flushHeaders();
+    // Both responses have these at run time (the http2 one's flushHeaders is untyped).
+    const writer = response as ServerResponse;
+    writer.flushHeaders();
 
-    const closed = (): boolean => response.destroyed || response.writableEnded;
+    const closed = (): boolean =>
+      gone || response.writableEnded || (response as ServerResponse).destroyed === true;
     const write = async (events: string[]): Promise<void> => {
       for (const event of events) {
         if (closed()) return;
-        if (!response.write(event))
+        if (!writer.write(event))
           await new Promise<void>((resolve) => {
             const done = (): void => {
               response.off('drain', done);
@@ -368,7 +483,7 @@ export class EmulatorServer {
 
   private async applyFault(
     dialect: EmulatorDialect,
-    response: ServerResponse,
+    response: AnyResponse,
     context: ResponseContext,
     fault: Exclude<Fault, { type: 'http' }>,
     write: (events: string[]) => Promise<void>,
@@ -377,6 +492,24 @@ export class EmulatorServer {
       case 'reset':
         // Give what was written time to be read: an RST discards unread data at the receiver.
         if (fault.afterChunks > 0) await new Promise((resolve) => setTimeout(resolve, 30));
+        if ('stream' in response) {
+          // Over HTTP/2 a reset ends this stream only (RST_STREAM), as a proxy in front of a
+          // provider does; the connection's other streams go on.
+          response.stream.close(http2Constants.NGHTTP2_INTERNAL_ERROR);
+          return;
+        }
+        response.socket?.resetAndDestroy();
+        response.destroy();
+        return;
+      case 'goaway':
+        if (fault.afterChunks > 0) await new Promise((resolve) => setTimeout(resolve, 30));
+        if ('stream' in response) {
+          // The whole connection goes away, every stream on it with it.
+          const session = response.stream.session;
+          session?.goaway(http2Constants.NGHTTP2_INTERNAL_ERROR);
+          session?.destroy();
+          return;
+        }
         response.socket?.resetAndDestroy();
         response.destroy();
         return;
@@ -420,7 +553,7 @@ function emptyRequest(): EmulatedRequest {
   };
 }
 
-async function readBody(request: IncomingMessage): Promise<string> {
+async function readBody(request: AnyRequest): Promise<string> {
   const pieces: Buffer[] = [];
   let total = 0;
   for await (const piece of request as AsyncIterable<Buffer>) {

@@ -98,8 +98,13 @@ export interface EmulatorDialect {
 /** A fault a test injects; chosen by the test through the emulator's API, never by a prompt. */
 export type Fault =
   | { type: 'http'; status: number; retryAfter?: string }
-  /** Destroy the socket after `afterChunks` content pieces. */
+  /**
+   * Destroy the socket after `afterChunks` content pieces; over HTTP/2, reset only that stream
+   * (RST_STREAM).
+   */
   | { type: 'reset'; afterChunks: number }
+  /** Over HTTP/2, GOAWAY and close the whole connection after `afterChunks` pieces; over HTTP/1.1, as `reset`. */
+  | { type: 'goaway'; afterChunks: number }
   /** Stop writing (socket stays open) after `afterChunks` content pieces. */
   | { type: 'stall'; afterChunks: number }
   | { type: 'malformed'; afterChunks: number }

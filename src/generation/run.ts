@@ -361,7 +361,9 @@ function attempt(
     // In-process providers (the local model) answer the attempt themselves, in the same shape.
     const opened = provider.openUpstream
       ? provider.openUpstream(upstreamRequest, controller.signal)
-      : plan.transport.open(upstreamRequest, controller.signal, provider.displayName);
+      : plan.transport.open(upstreamRequest, controller.signal, provider.displayName, {
+          http1Only: provider.http1Only,
+        });
     opened.then(
       (response) => {
         body = response.body;

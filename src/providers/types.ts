@@ -112,6 +112,11 @@ export interface ProviderDefinition {
   retryBaseMs?: number;
   /** Idle timeout override when the provider is known to pause longer (Together). */
   idleTimeoutMs?: number;
+  /**
+   * The upstream speaks only HTTP/1.1 (Ollama's server): never HTTP/2, whatever
+   * `SLUICE_UPSTREAM_HTTP2` says.
+   */
+  http1Only?: boolean;
   capabilities(model: string): ModelCapabilities;
   /** Provider-specific limits, checked before the stream starts. */
   validate?(request: ChatRequest, model: string): ProviderIssue | undefined;

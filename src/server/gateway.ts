@@ -245,7 +245,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     limits?.close();
     limitsRedis?.disconnect();
   };
-  const transport = new Transport({ connectTimeoutMs: settings.connectTimeoutMs });
+  const transport = new Transport({
+    connectTimeoutMs: settings.connectTimeoutMs,
+    http2: settings.upstreamHttp2,
+  });
   const webRoot = options.webRoot === undefined ? join(packageRoot, 'web') : options.webRoot;
   const staticFiles =
     webRoot === null

@@ -1,4 +1,5 @@
-import { Agent, errors as undiciErrors } from 'undici';
+import type { Socket } from 'node:net';
+import { Agent, buildConnector, Client, type Dispatcher, errors as undiciErrors } from 'undici';
 import { UpstreamError } from '../core/errors.js';
 import { dispatchRequest, type UpstreamBody } from './dispatch.js';
 
@@ -25,28 +26,77 @@ export interface UpstreamResponse {
   body: UpstreamBody;
 }
 
+/**
+ * Whether upstream requests may use HTTP/2 (`SLUICE_UPSTREAM_HTTP2`): `auto` negotiates it by
+ * ALPN on `https:` upstreams and keeps HTTP/1.1 on `http:` ones; `h2c` also speaks HTTP/2 with
+ * prior knowledge to `http:` upstreams; `off` is HTTP/1.1 everywhere.
+ */
+export type UpstreamHttp2 = 'auto' | 'h2c' | 'off';
+
 interface TransportOptions {
   connectTimeoutMs: number;
+  /** Default `auto`. */
+  http2?: UpstreamHttp2;
+  /**
+   * Streams one HTTP/2 connection carries at once before another is opened to the same origin.
+   * 100 is within what common servers advertise (Google 100, nginx 128, Cloudflare 256, Node
+   * unlimited): more would wait inside the connection for a slot instead of opening another.
+   */
+  streamsPerConnection?: number;
 }
 
+/** What the caller knows about the upstream: a provider that speaks only HTTP/1.1 (Ollama). */
+export interface OpenOptions {
+  http1Only?: boolean;
+}
+
+const DEFAULT_STREAMS_PER_CONNECTION = 100;
+
 /**
- * Pooled keep-alive HTTP to upstreams. Header and body timeouts are enforced by the generation
- * run (one idle timer that spans waiting for headers and the gaps between chunks, merged into
- * the request's AbortSignal), so undici's own are set far above them as a last safety net.
+ * Pooled keep-alive HTTP to upstreams, over HTTP/2 where the upstream speaks it (one connection
+ * multiplexing many streams) and HTTP/1.1 otherwise. Header and body timeouts are enforced by
+ * the generation run (one idle timer that spans waiting for headers and the gaps between
+ * chunks, merged into the request's AbortSignal), so undici's own are set far above them as a
+ * last safety net. Aborting the signal closes the HTTP/1.1 socket, or resets just that HTTP/2
+ * stream (RST_STREAM): either way the upstream sees the request end.
  */
 export class Transport {
-  private readonly agent: Agent;
+  private readonly http2: UpstreamHttp2;
+  private readonly connectTimeoutMs: number;
+  private readonly streamsPerConnection: number;
+  private http1: Agent | undefined;
+  /** Per origin (`https:` by ALPN, `http:` by prior knowledge): its HTTP/2-capable connections. */
+  private readonly multiplexed = new Map<string, MultiplexedOrigin>();
 
   constructor(options: TransportOptions) {
-    this.agent = new Agent({
-      connect: { timeout: options.connectTimeoutMs },
-      keepAliveTimeout: 30_000,
-      keepAliveMaxTimeout: 120_000,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      connections: null,
-      pipelining: 1,
-    });
+    this.http2 = options.http2 ?? 'auto';
+    this.connectTimeoutMs = options.connectTimeoutMs;
+    this.streamsPerConnection = options.streamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION;
+  }
+
+  /** Which connections a request to `url` goes over: the HTTP/1.1 pool, or an origin's multiplexed ones. */
+  private route(url: string, options: OpenOptions): Agent | MultiplexedOrigin {
+    const target = new URL(url);
+    const https = target.protocol === 'https:';
+    const multiplex = options.http1Only !== true && this.http2 !== 'off' && (https || this.http2 === 'h2c');
+    if (!multiplex) {
+      this.http1 ??= new Agent({
+        connect: { timeout: this.connectTimeoutMs },
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 120_000,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        connections: null,
+        pipelining: 1,
+      });
+      return this.http1;
+    }
+    let origin = this.multiplexed.get(target.origin);
+    if (origin === undefined) {
+      origin = new MultiplexedOrigin(target.origin, !https, this.connectTimeoutMs, this.streamsPerConnection);
+      this.multiplexed.set(target.origin, origin);
+    }
+    return origin;
   }
 
   /**
@@ -57,9 +107,18 @@ export class Transport {
     upstreamRequest: UpstreamRequest,
     signal: AbortSignal,
     upstreamName: string,
+    options: OpenOptions = {},
   ): Promise<UpstreamResponse> {
     try {
-      return await dispatchRequest(this.agent, upstreamRequest, signal);
+      const route = this.route(upstreamRequest.url, options);
+      const negotiating = route instanceof MultiplexedOrigin ? route.negotiating() : undefined;
+      if (negotiating !== undefined) await negotiating;
+      // Chosen and dispatched in one go (no await between): the next request sees this one counted.
+      const dispatcher: Dispatcher = route instanceof MultiplexedOrigin ? route.pick() : route;
+      // undici runs a request it calls non-idempotent (any POST) alone on an HTTP/2 connection;
+      // the flag has no other effect here (undici never replays a request: the gateway's retry
+      // policy decides), and HTTP/1.1 connections take one request at a time regardless.
+      return await dispatchRequest(dispatcher, upstreamRequest, signal, { idempotent: true });
     } catch (error) {
       if (signal.aborted) throw signal.reason ?? error;
       throw toUpstreamError(error, upstreamName);
@@ -67,9 +126,126 @@ export class Transport {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    const closing = [...this.multiplexed.values()].map((origin) => origin.close());
+    if (this.http1 !== undefined) closing.push(this.http1.close());
+    this.multiplexed.clear();
+    this.http1 = undefined;
+    await Promise.all(closing);
   }
 }
+
+/**
+ * The connections to one origin that may speak HTTP/2: by ALPN (`https:`) or by prior knowledge
+ * (`h2c` on `http:`). undici's own pool is not used here: it opens another connection whenever
+ * its clients have a request not yet written (all of them, while the first connection is being
+ * made), so a burst of streams would open one connection each; and a client runs at most
+ * `pipelining` requests at once, on HTTP/2 too (it does not follow the server's
+ * SETTINGS_MAX_CONCURRENT_STREAMS). So each connection here takes up to `streams` requests once
+ * it is known to speak HTTP/2 (from the start with prior knowledge, else once one connection
+ * to the origin negotiated `h2`), and one at a time when ALPN fell back to HTTP/1.1 (never
+ * pipelined). A new connection opens only when every one is full. Until an `https:` origin's
+ * first connection has negotiated, the requests that arrive meanwhile wait for it (at most the
+ * connect timeout), so a first burst does not open one connection each.
+ */
+class MultiplexedOrigin {
+  /** `protocol`: what the connection negotiated, `unknown` before it connects. */
+  private readonly clients: { client: Client; protocol: 'unknown' | 'h1' | 'h2' }[] = [];
+  /** The origin answered in HTTP/2 (or is spoken to with prior knowledge). */
+  private speaksH2: boolean;
+  private readonly connector: buildConnector.connector;
+  /** The origin answered in HTTP/1.1 through ALPN: no more waiting to find out. */
+  private speaksHttp1 = false;
+  /** Settles when the first connection to an origin of unknown protocol has negotiated (or failed). */
+  private probe: Promise<void> | undefined;
+  private settleProbe: (() => void) | undefined;
+
+  constructor(
+    private readonly origin: string,
+    priorKnowledge: boolean,
+    connectTimeoutMs: number,
+    private readonly streams: number,
+  ) {
+    this.speaksH2 = priorKnowledge;
+    this.connector = buildConnector({
+      timeout: connectTimeoutMs,
+      allowH2: true,
+      // Read by undici's connector for `http:` origins: the socket is taken as HTTP/2.
+      ...(priorKnowledge ? { useH2c: true } : {}),
+    } as buildConnector.BuildOptions);
+  }
+
+  /**
+   * While the origin's first connection is negotiating its protocol: a promise that settles when
+   * it has (or failed). Undefined when there is nothing to wait for, so the caller picks at once.
+   */
+  negotiating(): Promise<void> | undefined {
+    return this.speaksH2 || this.speaksHttp1 ? undefined : this.probe;
+  }
+
+  /**
+   * A connection with room for one more stream, opened when none has. The caller dispatches on
+   * it before anything else runs, so the next pick counts that stream.
+   */
+  pick(): Client {
+    for (const entry of this.clients) {
+      const h2 = entry.protocol === 'h2' || (entry.protocol === 'unknown' && this.speaksH2);
+      if (entry.client.stats.size < (h2 ? this.streams : 1)) {
+        if (h2 && entry.client.pipelining < this.streams) entry.client.pipelining = this.streams;
+        return entry.client;
+      }
+    }
+    const entry: (typeof this.clients)[number] = {
+      client: undefined as unknown as Client,
+      protocol: this.speaksH2 ? 'h2' : 'unknown',
+    };
+    if (!this.speaksH2 && !this.speaksHttp1) {
+      this.probe = new Promise((resolve) => {
+        this.settleProbe = resolve;
+      });
+    }
+    entry.client = new Client(this.origin, {
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 120_000,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      allowH2: true,
+      pipelining: this.speaksH2 ? this.streams : 1,
+      connect: (connectOptions, callback) => {
+        this.connector(connectOptions, (error, socket) => {
+          if (!error && socket) {
+            const h2 = (socket as Socket & { alpnProtocol?: string | false }).alpnProtocol === 'h2';
+            entry.protocol = h2 ? 'h2' : 'h1';
+            if (h2) this.speaksH2 = true;
+            else this.speaksHttp1 = true;
+            const pipelining = h2 ? this.streams : 1;
+            if (entry.client.pipelining !== pipelining) entry.client.pipelining = pipelining;
+          }
+          (callback as (error: Error | null, socket: Socket | null) => void)(error, socket);
+          // A failed connection settles it too: the next request tries its own.
+          this.settleProbe?.();
+          this.probe = undefined;
+          this.settleProbe = undefined;
+        });
+      },
+    });
+    this.clients.push(entry);
+    return entry.client;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.clients.map((entry) => entry.client.close()));
+  }
+}
+
+/** HTTP/2 session and stream failures (GOAWAY, RST_STREAM, a session torn down) by their codes. */
+const HTTP2_DISCONNECTS = new Set([
+  'ERR_HTTP2_STREAM_ERROR',
+  'ERR_HTTP2_STREAM_CANCEL',
+  'ERR_HTTP2_GOAWAY_SESSION',
+  'ERR_HTTP2_SESSION_ERROR',
+  'ERR_HTTP2_INVALID_SESSION',
+  'ERR_HTTP2_ERROR',
+]);
 
 /**
  * Connection-level failures: all retryable. Messages name the upstream by `name` (the provider),
@@ -92,7 +268,14 @@ export function toUpstreamError(error: unknown, name: string): UpstreamError {
       cause: error,
     });
   }
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') {
+  if (
+    code === 'ECONNRESET' ||
+    code === 'UND_ERR_SOCKET' ||
+    code === 'EPIPE' ||
+    (code !== undefined && HTTP2_DISCONNECTS.has(code)) ||
+    // undici's own word for an HTTP/2 stream that closed or was reset before its response ended.
+    (code === 'UND_ERR_INFO' && /HTTP\/2/.test((error as Error).message))
+  ) {
     return new UpstreamError('upstream_disconnected', `the connection to ${name} was reset`, {
       retryable: true,
       cause: error,

@@ -39,12 +39,14 @@ describe('sluice emulate --help', () => {
       '/__control/defaults',
       '/__control/reset',
       '/__control/stats',
+      '/__control/connections',
     ]) {
       expect(result.stdout).toContain(path);
     }
     for (const fault of [
       'http',
       'reset',
+      'goaway',
       'stall',
       'malformed',
       'midstream_error',
@@ -67,6 +69,12 @@ describe('malformed settings are refused, not ignored', () => {
       /SLUICE_MAX_STREAMS_PER_KEY/,
     );
     await refused(['serve', '--port', '0'], { SLUICE_API_KEYS: 'has space,ok' }, /SLUICE_API_KEYS/);
+    await refused(
+      ['serve', '--port', '0'],
+      { SLUICE_UPSTREAM_HTTP2: 'bogus' },
+      /SLUICE_UPSTREAM_HTTP2 must be one of auto, h2c, off/,
+      /"bogus"/,
+    );
     await refused(['serve', '--port', '0'], { OPENAI_BASE_URL: 'api.openai.com/v1' }, /OPENAI_BASE_URL/);
     const redis = await refused(
       ['serve', '--port', '0'],

@@ -178,7 +178,9 @@ describe('Accept: application/x-ndjson', () => {
         expect(assembled).toEqual(await nativeFrames(id));
       }),
     );
-    expect(resumes).toBeGreaterThanOrEqual(24);
+    // How many answers a cut leaves unfinished depends on how fast generations run: over h2c
+    // (demo mode's upstream) they run a little faster than over HTTP/1.1, and fewer need a resume.
+    expect(resumes).toBeGreaterThanOrEqual(20);
   }, 30_000);
 });
 
@@ -247,7 +249,9 @@ describe('Accept: text/plain', () => {
         expect(whole.body.toString('utf8')).toBe(text);
       }),
     );
-    expect(resumes).toBeGreaterThanOrEqual(24);
+    // How many answers a cut leaves unfinished depends on how fast generations run: over h2c
+    // (demo mode's upstream) they run a little faster than over HTTP/1.1, and fewer need a resume.
+    expect(resumes).toBeGreaterThanOrEqual(20);
   }, 30_000);
 
   it('resumes by Last-Event-ID, answers 204 at the end, and refuses an offset inside a character', async () => {

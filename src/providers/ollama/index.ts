@@ -15,6 +15,8 @@ export const ollama: ProviderDefinition = {
   apiKeyEnv: [],
   baseUrlEnv: 'OLLAMA_BASE_URL',
   defaultBaseUrl: 'http://127.0.0.1:11434',
+  // Ollama's server is Go's net/http without h2c: a prior-knowledge HTTP/2 preface is refused.
+  http1Only: true,
   capabilities(model) {
     // Tools are accepted for every model; one without tool support is refused by Ollama with a 400.
     // Whatever model the server has pulled: its limits are not known here.
