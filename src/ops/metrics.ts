@@ -36,13 +36,21 @@ export interface MetricsOptions {
 
 /** A count waiting to be added to its prom-client child at the next read. */
 class Pending {
-  value = 0;
+  private value = 0;
+  /** Counted since the last read, if only a 0 (the series then shows, as when counted at once). */
+  private counted = false;
   constructor(private readonly child: Counter.Internal) {}
 
+  add(amount: number): void {
+    this.value += amount;
+    this.counted = true;
+  }
+
   flush(): void {
-    if (this.value === 0) return;
+    if (!this.counted) return;
     this.child.inc(this.value);
     this.value = 0;
+    this.counted = false;
   }
 }
 
@@ -74,6 +82,9 @@ interface ModelSeries {
 
 /** Observations held between reads, per series: past this they are handed over at once. */
 const MAX_PENDING_OBSERVATIONS = 1024;
+
+/** How often the event-loop delay is sampled (`nodejs_eventloop_lag_*`). */
+const EVENT_LOOP_SAMPLE_MS = 100;
 
 /** Models a provider may show under their own name; past that, `other` (any model may be asked for). */
 const MAX_MODELS_PER_PROVIDER = 64;
@@ -182,7 +193,12 @@ export class GatewayMetrics {
       help: 'Generations cancelled by id',
       registers,
     });
-    if (options.defaults ?? true) collectDefaultMetrics({ register: this.registry });
+    // The same names as prom-client's defaults. Its event-loop delay monitor samples with a timer,
+    // every 10 ms by default: those 100 wakeups a second cost a gateway about 4 ms of CPU a second,
+    // idle or busy (160 vs 90 ms over 20 s idle, on the 2-core machine it was measured on). Every
+    // 100 ms still gives 150 samples between two scrapes 15 s apart.
+    if (options.defaults ?? true)
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   }
 
   /** Content type and body of `GET /metrics`. */
@@ -210,7 +226,7 @@ export class GatewayMetrics {
       series = this.track(new Pending(this.requests.labels(route, String(status))));
       this.requestSeries.set(key, series);
     }
-    series.value++;
+    series.add(1);
     this.dirty = true;
   }
 
@@ -242,14 +258,14 @@ export class GatewayMetrics {
       );
       series.finish.set(outcome.finishReason, finish);
     }
-    finish.value++;
+    finish.add(1);
     if (outcome.ttftSeconds !== undefined) series.ttft.add(outcome.ttftSeconds);
-    series.output.value += outcome.outputTokens;
-    series.input.value += outcome.inputTokens;
-    if (outcome.attempts > 1) this.attemptsOf(outcome.provider, 'retried').value += outcome.attempts - 1;
+    series.output.add(outcome.outputTokens);
+    series.input.add(outcome.inputTokens);
+    if (outcome.attempts > 1) this.attemptsOf(outcome.provider, 'retried').add(outcome.attempts - 1);
     const last =
       outcome.finishReason === 'cancelled' ? 'cancelled' : outcome.finishReason === 'error' ? 'error' : 'ok';
-    this.attemptsOf(outcome.provider, last).value++;
+    this.attemptsOf(outcome.provider, last).add(1);
     this.dirty = true;
     if (outcome.errorCode !== undefined) {
       this.streamErrors.inc({ provider: outcome.provider, code: outcome.errorCode });

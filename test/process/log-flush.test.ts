@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatBody, postStream } from '../helpers/sse.js';
 import { type Child, spawnEmulator, spawnGateway } from './processes.js';
@@ -37,4 +40,26 @@ describe('log lines at shutdown', () => {
     expect(ended.sort()).toEqual([...ids].sort());
     expect(lines.at(-1)).toMatchObject({ msg: 'shutting down', signal: 'SIGTERM' });
   }, 20_000);
+});
+
+describe('log lines at a fatal exit', () => {
+  it('are written when an uncaught error ends the process', async () => {
+    const logging = fileURLToPath(new URL('../../dist/ops/logging.js', import.meta.url));
+    const script = `
+      const { createLogger } = await import(${JSON.stringify(logging)});
+      const logger = createLogger({ level: 'info' });
+      for (let index = 0; index < 5; index++) logger.info({ index }, 'held');
+      setTimeout(() => {
+        logger.info({ index: 5 }, 'the last line');
+        throw new Error('fatal');
+      }, 20);
+    `;
+    const failed = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]).then(
+      () => undefined,
+      (error: { code?: number; stdout?: string }) => error,
+    );
+    expect(failed?.code).toBe(1);
+    const lines = (failed?.stdout ?? '').split('\n').filter((line) => line !== '');
+    expect(lines.map((line) => (JSON.parse(line) as { index: number }).index)).toEqual([0, 1, 2, 3, 4, 5]);
+  });
 });
