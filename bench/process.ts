@@ -1,4 +1,3 @@
-import { openSync, writeSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { allDialects } from '../src/emulators/dialects.js';
 import { EmulatorServer } from '../src/emulators/server.js';
@@ -80,11 +79,6 @@ function loopHandlers(): Handlers {
 }
 
 /** Where the ops case's log lines go: written and discarded, the write included in the cost. */
-function pinoDevNull(): { write(line: string): void } {
-  const fd = openSync('/dev/null', 'w');
-  return { write: (line) => void writeSync(fd, line) };
-}
-
 /** Full collection when the process runs with --expose-gc; always reports memoryUsage(). */
 async function collect(): Promise<MemorySample> {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -158,15 +152,17 @@ async function main(role: string): Promise<void> {
     case 'gateway': {
       // The same startGateway that `sluice serve` runs, configured from the environment the
       // parent set (OPENAI_BASE_URL at the emulator, a dummy key, SLUICE_DEMO=0). The ops case
-      // sets BENCH_OPS: `off` also turns metrics off; `on` logs as `sluice serve` does, to
-      // /dev/null (keys and limits come from the environment).
+      // sets BENCH_OPS: `off` turns metrics off too; `on` is metrics and logs; or a list of
+      // `metrics`, `logs`. Logs go where `sluice serve` writes them, the same batched writer,
+      // only to /dev/null (keys and limits come from the environment).
       const ops = process.env.BENCH_OPS;
+      const parts = new Set(ops === 'on' ? ['metrics', 'logs'] : (ops ?? 'metrics').split(','));
       const gateway = await startGateway({
         env: process.env,
         settings: { host: '127.0.0.1', port: 0 },
         webRoot: null,
-        ...(ops === 'off' ? { metrics: false } : {}),
-        ...(ops === 'on' ? { logger: createLogger({ level: 'info', destination: pinoDevNull() }) } : {}),
+        ...(parts.has('metrics') ? {} : { metrics: false }),
+        ...(parts.has('logs') ? { logger: createLogger({ level: 'info', destination: '/dev/null' }) } : {}),
       });
       const delay = monitorEventLoopDelay({ resolution: 10 });
       delay.enable();

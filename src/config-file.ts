@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { extname } from 'node:path';
 import { z } from 'zod';
 import { PROVIDERS } from './providers/registry.js';
 
 /**
- * The configuration file (`sluice serve --config sluice.json`): what environment variables
- * express badly, namely keys with limits of their own, model aliases and default fallbacks.
- * Checked with zod when the gateway starts; every mistake is named by its path in the file.
- * Environment variables still work and win over the file (config.ts).
+ * The configuration file (`sluice serve --config sluice.yaml`, `.yml` or `.json`): what
+ * environment variables express badly, namely keys with limits of their own, model aliases and
+ * default fallbacks. Checked with zod when the gateway starts; every mistake is named by its path
+ * in the file (and, in YAML, its line and column). Environment variables still work and win over
+ * the file (config.ts).
  *
  * ```json
  * {
@@ -163,20 +166,40 @@ function pathText(path: readonly PropertyKey[]): string {
   return text || '(top level)';
 }
 
+/** Where a path of the configuration is written in its file (`line 4, column 12`), when known. */
+type Locate = (path: readonly PropertyKey[]) => string | undefined;
+
 /** Validates a parsed configuration; throws one Error listing every mistake with its path. */
-export function parseConfig(value: unknown, source = 'the configuration'): ConfigFile {
+export function parseConfig(value: unknown, source = 'the configuration', locate?: Locate): ConfigFile {
   const result = configSchema.safeParse(value);
   if (result.success) return result.data;
+  const at = (path: readonly PropertyKey[]): string => {
+    const where = locate?.(path);
+    return where === undefined ? pathText(path) : `${pathText(path)} (${where})`;
+  };
   const mistakes = result.error.issues.flatMap((issue) =>
     issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => `${pathText([...issue.path, key])}: unknown field`)
-      : [`${pathText(issue.path)}: ${issue.message}`],
+      ? issue.keys.map((key) => `${at([...issue.path, key])}: unknown field`)
+      : [`${at(issue.path)}: ${issue.message}`],
   );
   throw new Error(`${source} is not valid: ${mistakes.join('; ')}`);
 }
 
-/** Reads and validates a JSON configuration file. */
+/** The formats a configuration file may be written in, by the extension of its name. */
+const FORMATS: Record<string, 'json' | 'yaml'> = { '.json': 'json', '.yaml': 'yaml', '.yml': 'yaml' };
+
+/**
+ * Reads and validates a configuration file, JSON or YAML by the extension of its name (`.json`,
+ * `.yaml`, `.yml`; any other is refused rather than guessed). A syntax error is reported with
+ * the file, line and column.
+ */
 export function loadConfigFile(path: string): ConfigFile {
+  const format = FORMATS[extname(path).toLowerCase()];
+  if (format === undefined) {
+    throw new Error(
+      `cannot tell the format of the configuration file ${path}: its name must end in .json, .yaml or .yml`,
+    );
+  }
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -184,11 +207,73 @@ export function loadConfigFile(path: string): ConfigFile {
     const code = (error as NodeJS.ErrnoException).code;
     throw new Error(`cannot read the configuration file ${path}${code ? ` (${code})` : ''}`);
   }
+  return format === 'yaml' ? loadYaml(path, text) : loadJson(path, text);
+}
+
+/** 1-based line and column of a character offset. */
+function lineAndColumn(text: string, offset: number): { line: number; col: number } {
+  const before = text.slice(0, offset);
+  const lineStart = before.lastIndexOf('\n') + 1;
+  return { line: before.split('\n').length, col: offset - lineStart + 1 };
+}
+
+function loadJson(path: string, text: string): ConfigFile {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${path} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+    // V8 quotes the text around the mistake (`Unexpected token 'x', "{"keys": ["sk-..." is not
+    // valid JSON`), which may hold a key: the quote is left out, the offset kept as line and column.
+    const message = (error instanceof Error ? error.message : String(error))
+      .replace(/, (?:\.\.\.)?".* is not valid JSON$/s, '')
+      .replace(/ \(line \d+ column \d+\)/, '');
+    const offset = /at position (\d+)/.exec(message)?.[1];
+    let place = path;
+    if (offset !== undefined) {
+      const { line, col } = lineAndColumn(text, Number(offset));
+      place = `${path}:${line}:${col}`;
+    }
+    throw new Error(`${place}: not valid JSON: ${message.replace(/ in JSON at position \d+$/, '')}`);
   }
   return parseConfig(value, path);
+}
+
+type YamlModule = typeof import('yaml');
+let yamlModule: YamlModule | undefined;
+
+function loadYaml(path: string, text: string): ConfigFile {
+  // Loaded only for a YAML file (about 20 ms): a JSON configuration or none does not pay for it.
+  yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule;
+  const { LineCounter, parseDocument } = yamlModule;
+  const lines = new LineCounter();
+  // YAML 1.2 (the default): `on`, `yes` and `no` stay strings; a repeated key, a second document
+  // and an unknown tag are mistakes, and so is any warning: nothing in the file is ignored.
+  const document = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const problem = document.errors[0] ?? document.warnings[0];
+  if (problem !== undefined) {
+    const { line, col } = lines.linePos(problem.pos[0]);
+    throw new Error(`${path}:${line}:${col}: not valid YAML: ${problem.message.split('\n')[0]}`);
+  }
+  if (document.contents === null) throw new Error(`${path} holds no configuration (it is empty)`);
+  let value: unknown;
+  try {
+    value = document.toJS();
+  } catch (error) {
+    // An alias that expands past the bound (a "billion laughs" file) is refused here.
+    throw new Error(`${path}: not valid YAML: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const locate: Locate = (issuePath) => {
+    // The deepest node of the path that the file holds: a missing field points at its parent.
+    for (let depth = issuePath.length; depth >= 0; depth--) {
+      const node = document.getIn(issuePath.slice(0, depth), true) as
+        | { range?: [number, number, number] }
+        | undefined;
+      if (node?.range !== undefined) {
+        const { line, col } = lines.linePos(node.range[0]);
+        return `line ${line}, column ${col}`;
+      }
+    }
+    return undefined;
+  };
+  return parseConfig(value, path, locate);
 }

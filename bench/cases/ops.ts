@@ -1,6 +1,10 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { BenchContext } from '../context.js';
 import type { LoadResult, LoadTarget } from '../loadgen.js';
 import { cpuMicros } from '../procfs.js';
+import { summarizeProfiles } from '../profile.js';
 import type { BenchProcesses } from '../setup.js';
 
 /** One concurrency of the ops case: gateway CPU per chunk with everything off and on. */
@@ -22,20 +26,49 @@ const KEY = 'bench-gateway-key';
 /** Chunks per answer: the throughput case's full-run length (a typical answer is longer still). */
 const CHUNKS = 200;
 
+/** How often both gateways are scraped during the case. */
+const SCRAPE_EVERY_MS = 5000;
+
 /** Rounds per concurrency. */
 const ROUNDS = 6;
 
-/** What the gateway with everything on is configured with: limits high enough never to refuse. */
-const ON_ENV: NodeJS.ProcessEnv = {
-  BENCH_OPS: 'on',
-  SLUICE_API_KEYS: KEY,
-  SLUICE_RATE_LIMIT: '1000000/s',
-  SLUICE_MAX_STREAMS_PER_KEY: '100000',
-  SLUICE_TOKENS_PER_MIN: '1000000000000',
-  SLUICE_LOG_LEVEL: 'info',
-  // A short resume window: thousands of finished answers a second must not fill the store.
-  SLUICE_RESUME_TTL_MS: '2000',
-};
+const PARTS = ['keys', 'limits', 'metrics', 'logs'] as const;
+type Part = (typeof PARTS)[number];
+
+/**
+ * What the gateway with the parts on is configured with: limits high enough never to refuse.
+ * BENCH_OPS_PARTS (a list of keys, limits, metrics, logs; default all; `none` for the same
+ * gateway twice, which shows the noise) measures some of them alone.
+ */
+function onEnv(parts: ReadonlySet<Part>): NodeJS.ProcessEnv {
+  return {
+    BENCH_OPS: ['off', ...(['metrics', 'logs'] as const).filter((part) => parts.has(part))].join(','),
+    ...(parts.has('keys') ? { SLUICE_API_KEYS: KEY } : {}),
+    ...(parts.has('limits')
+      ? {
+          SLUICE_RATE_LIMIT: '1000000/s',
+          SLUICE_MAX_STREAMS_PER_KEY: '100000',
+          SLUICE_TOKENS_PER_MIN: '1000000000000',
+        }
+      : {}),
+    SLUICE_LOG_LEVEL: 'info',
+    // A short resume window: thousands of finished answers a second must not fill the store.
+    SLUICE_RESUME_TTL_MS: '2000',
+  };
+}
+
+/** The parts BENCH_OPS_PARTS names (all when unset). */
+export function opsParts(text: string | undefined): Set<Part> {
+  if (text === undefined || text.trim() === '') return new Set(PARTS);
+  if (text.trim() === 'none') return new Set();
+  const parts = new Set<Part>();
+  for (const name of text.split(',').map((part) => part.trim())) {
+    if (!(PARTS as readonly string[]).includes(name))
+      throw new Error(`BENCH_OPS_PARTS: unknown part "${name}"; expected ${PARTS.join(', ')} or none`);
+    parts.add(name as Part);
+  }
+  return parts;
+}
 
 /**
  * What keys, limits, metrics and logs cost. Two fresh gateways share the gateway's CPU: one with
@@ -53,20 +86,49 @@ export async function opsCase(
 ): Promise<OpsRow[]> {
   const sluice = context.paths.find((path) => path.name === 'sluice');
   if (sluice === undefined) throw new Error('the ops case needs the sluice path');
-  const off = processes.spawnGateway({ BENCH_OPS: 'off', SLUICE_RESUME_TTL_MS: '2000' });
-  const on = processes.spawnGateway(ON_ENV);
+  // BENCH_OPS_CPU_PROF=DIR profiles both gateways (DIR/off, DIR/on) and prints where each spent
+  // its time: what the ops cost is the difference. Node 20 refuses --cpu-prof in NODE_OPTIONS, so
+  // a preloaded module runs the same profiler through the inspector and writes it at exit.
+  const profileDir = process.env.BENCH_OPS_CPU_PROF;
+  const profiled = (mode: 'off' | 'on'): NodeJS.ProcessEnv => {
+    if (profileDir === undefined) return {};
+    const folder = join(profileDir, mode);
+    mkdirSync(folder, { recursive: true });
+    const preload = join(folder, 'profile.mjs');
+    writeFileSync(preload, profilerPreload(join(folder, `${mode}.cpuprofile`)));
+    return { NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` };
+  };
+  const parts = opsParts(process.env.BENCH_OPS_PARTS);
+  const off = processes.spawnGateway({ BENCH_OPS: 'off', SLUICE_RESUME_TTL_MS: '2000', ...profiled('off') });
+  const on = processes.spawnGateway({ ...onEnv(parts), ...profiled('on') });
   const [offUrl, onUrl] = await Promise.all([off.url, on.url]);
   const targets: Record<'off' | 'on', LoadTarget> = {
     off: { ...sluice.target, origin: offUrl },
     on: {
       ...sluice.target,
       origin: onUrl,
-      headers: { ...sluice.target.headers, authorization: `Bearer ${KEY}` },
+      headers: parts.has('keys')
+        ? { ...sluice.target.headers, authorization: `Bearer ${KEY}` }
+        : sluice.target.headers,
     },
   };
-  context.log(`ops case: ${CHUNKS} chunks, no delay; all off ${offUrl}, all on ${onUrl}, loaded together`);
+  const named = parts.size === 0 ? 'none (the same gateway twice)' : [...parts].join(', ');
+  context.log(
+    `ops case: ${CHUNKS} chunks, no delay; all off ${offUrl}, on (${named}) ${onUrl}, loaded together`,
+  );
   await context.pace({ ttftMs: 0, chunkDelayMs: 0, chunks: CHUNKS });
   const rows: OpsRow[] = [];
+  // Prometheus reads /metrics every few seconds: both gateways are scraped while they are loaded
+  // (the one without metrics answers 404), so work done when metrics are read is counted too.
+  const scrape = (target: LoadTarget): void => {
+    void fetch(`${target.origin}/metrics`, { headers: target.headers })
+      .then((response) => response.text())
+      .catch(() => {});
+  };
+  const scraper = setInterval(() => {
+    scrape(targets.off);
+    scrape(targets.on);
+  }, SCRAPE_EVERY_MS);
   const both = (spec: Record<string, unknown>): Promise<[LoadResult, LoadResult]> =>
     Promise.all([
       context.loadgen.call<LoadResult>('run', { ...targets.off, ...spec }),
@@ -123,9 +185,32 @@ export async function opsCase(
       });
     }
   } finally {
+    clearInterval(scraper);
     await Promise.all([off.stop(), on.stop()]);
   }
+  if (profileDir !== undefined) {
+    for (const mode of ['off', 'on'] as const)
+      context.log(`\nops case, all ${mode}: ${summarizeProfiles(join(profileDir, mode), 40)}`);
+  }
   return rows;
+}
+
+/** A module that profiles the process it is preloaded into and writes the profile when it exits. */
+function profilerPreload(file: string): string {
+  return `import { Session } from 'node:inspector';
+import { writeFileSync } from 'node:fs';
+const session = new Session();
+session.connect();
+session.post('Profiler.enable');
+session.post('Profiler.setSamplingInterval', { interval: 1000 });
+session.post('Profiler.start');
+// The inspector answers a session of the same thread synchronously: this works in 'exit'.
+process.on('exit', () => {
+  session.post('Profiler.stop', (error, result) => {
+    if (!error) writeFileSync(${JSON.stringify(file)}, JSON.stringify(result.profile));
+  });
+});
+`;
 }
 
 function median(values: readonly number[]): number {

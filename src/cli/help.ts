@@ -99,13 +99,21 @@ Options:
   --port N       listen on port N (default: PORT or 8000)
   --host H       listen on host H (default: HOST or 127.0.0.1)
   --workers N    N processes on one port (default: SLUICE_WORKERS or 1); N > 1 needs REDIS_URL
-  --config FILE  a JSON file with gateway keys (each with its own limits), default limits,
-                 model aliases and default fallbacks; environment variables win over it:
-                 {"keys": ["sk-gw-1", {"key": "sk-gw-2", "name": "team-a",
-                           "limits": {"rate": "10/s", "max_streams": 4, "tokens_per_min": 200000}}],
-                  "limits": {"rate": "60/min", "max_streams": 8, "tokens_per_min": 100000},
-                  "aliases": {"fast": {"provider": "openai", "model": "gpt-4o-mini"}},
-                  "fallbacks": [{"provider": "anthropic", "model": "claude-sonnet-4-5"}]}
+  --config FILE  a YAML (.yaml, .yml) or JSON (.json) file with gateway keys (each with its
+                 own limits), default limits, model aliases and default fallbacks; checked at
+                 start (a mistake is named by its path, line and column: exit 2); environment
+                 variables win over it. For example, sluice.yaml:
+                   keys:
+                     - sk-gw-1
+                     - key: sk-gw-2
+                       name: team-a
+                       limits: {rate: 10/s, max_streams: 4, tokens_per_min: 200000}
+                   limits: {rate: 60/min, max_streams: 8, tokens_per_min: 100000}
+                   aliases:
+                     fast: {provider: openai, model: gpt-4o-mini}
+                   fallbacks:
+                     - {provider: anthropic, model: claude-sonnet-4-5}
+                 The same in JSON: {"keys": ["sk-gw-1", {"key": "sk-gw-2", ...}], "limits": {...}}
   -h, --help     show this help
 
 Log lines (JSON: level, time, msg, request_id, ...) go to stdout; the banner and messages

@@ -1,7 +1,7 @@
 import { type ConfigFile, loadSettings } from '../config.js';
 import { loadConfigFile } from '../config-file.js';
 import { redactSecrets } from '../core/errors.js';
-import { createLogger } from '../ops/logging.js';
+import { createLogger, flushLogger } from '../ops/logging.js';
 import { API_PATHS } from '../protocol/http.js';
 import { type Gateway, startGateway } from '../server/gateway.js';
 import {
@@ -125,9 +125,11 @@ export async function serve(argv: readonly string[], defaultDemo = false): Promi
       `${signal}: finishing running streams (up to ${gateway.settings.shutdownGraceMs} ms)\n`,
     );
     logger.info({ signal }, 'shutting down');
+    // Log lines are written in batches: the last ones (the generations the grace period ended)
+    // are written before the process exits.
     gateway.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => flushLogger(logger).then(() => process.exit(0)),
+      () => flushLogger(logger).then(() => process.exit(1)),
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

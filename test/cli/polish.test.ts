@@ -120,7 +120,7 @@ describe('sluice serve --config', () => {
     await refused(['serve', '--config', join(folder, 'none.json')], {}, /cannot read the configuration file/);
     const broken = join(folder, 'broken.json');
     writeFileSync(broken, '{"keys": [');
-    await refused(['serve', '--config', broken], {}, /broken\.json is not JSON/);
+    await refused(['serve', '--config', broken], {}, /broken\.json(:\d+:\d+)?: not valid JSON: /);
   });
 });
 
