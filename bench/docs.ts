@@ -19,20 +19,23 @@ machine it runs on. It starts the OpenAI emulator and measures three paths in on
 
 Emulator, proxy or gateway, and load generator each run as their own process; on a machine with
 two or more CPUs they are pinned apart with \`taskset\` (the proxy or gateway alone on CPU 1).
-The load generator (undici, one pool of up to 1024 connections) counts content chunks with a
+The load generator (undici, one pool of up to 4096 connections) counts content chunks with a
 byte search, so its own cost stays small. Every figure is relative: read the ratios against
 the pass-through, not the absolute numbers, which depend on the machine.
 
-- **Latency case**: 50 chunks 20 ms apart after a 50 ms emulated TTFT; time to first token as
-  the client sees it, and how much each path adds over direct.
+- **Latency case**: 50 chunks 20 ms apart after a 50 ms emulated TTFT (one chunk per read, as
+  models stream); time to first token as the client sees it, how much each path adds over
+  direct, and the proxy's event-loop delay (p99) and garbage-collection pauses; a full run also
+  measures it at 2,000 streams, where streams per second is the figure.
 - **Throughput case**: 200 chunks with no delay; chunks per second delivered to all clients.
 - **Burst case**: the same answers at 64 streams, each on a fresh client connection; counts the
   streams the gateway cuts before \`done\` (its stall rule once cut healthy readers of a burst).
 - **CPU per chunk**: utime + stime of the proxy or gateway process (/proc/<pid>/stat) over a cell,
   divided by the chunks delivered. **Peak RSS**: VmHWM, reset before each cell.
-- **Memory per idle open stream**: streams held open against an emulator that waits 120 s
-  before its first token, on fresh pass-through and gateway processes; RSS increase and JS heap
-  increase per stream, after a full GC (the target is checked against the larger of the two).
+- **Memory per idle open stream**: 2,000 streams (200 with \`--quick\`) held open against an
+  emulator that waits 120 s before its first token, on fresh pass-through and gateway processes;
+  RSS increase and JS heap increase per stream, after a full GC (the target is checked against
+  RSS).
 - **Codec cost**: for every provider in the registry, its own emulator writes a 1000-chunk
   answer and the wire parser + codec (and the whole in-process pipeline) are timed over it.
 

@@ -292,7 +292,7 @@ export function renderReport(report: Report): string {
       otherLoadLine(report.cells),
       `Processes: emulator (\`EmulatorServer\`, every dialect, pace set per case over IPC), pass-through ` +
         `(bench/passthrough.ts), gateway (\`startGateway\`, SLUICE_DEMO=0, OPENAI_BASE_URL at the emulator, ` +
-        `dummy key, SLUICE_RESUME_TTL_MS=10000, \`--expose-gc\`), load generator (undici Pool, 1024 connections); each its own process, ` +
+        `dummy key, SLUICE_RESUME_TTL_MS=10000, \`--expose-gc\`), load generator (undici Pool, up to 4096 connections); each its own process, ` +
         `all on 127.0.0.1.`,
     ].join('\n'),
   );
