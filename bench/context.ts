@@ -14,6 +14,22 @@ export interface Path {
 /** How a cell loads its path: everything of a load run but the target. */
 export type CellSpec = Omit<LoadSpec, keyof LoadTarget>;
 
+/**
+ * A steady load: `concurrency` streams kept running for `durationMs` (each replaced as it ends),
+ * all from the start, every one measured; whatever still runs 30 s later is cut.
+ */
+export function steadyLoad(concurrency: number, durationMs: number, expectedChunks: number): CellSpec {
+  return {
+    concurrency,
+    maxRequests: 1e9,
+    durationMs,
+    hardTimeoutMs: durationMs + 30_000,
+    rampMs: 0,
+    measureAfterMs: 0,
+    expectedChunks,
+  };
+}
+
 /** What every case is given: the running processes' handles and the shared measurement rules. */
 export interface BenchContext {
   quick: boolean;

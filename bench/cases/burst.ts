@@ -1,4 +1,4 @@
-import type { BenchContext } from '../context.js';
+import { type BenchContext, steadyLoad } from '../context.js';
 import type { Cell, RunInfo } from '../report.js';
 
 export function burstSettings(quick: boolean): RunInfo['burst'] {
@@ -19,15 +19,7 @@ export async function burstCase(context: BenchContext, settings: RunInfo['burst'
       await context.measure(
         'burst',
         { ...path, target: { ...path.target, freshConnections: true } },
-        {
-          concurrency: settings.concurrency,
-          maxRequests: 1e9,
-          durationMs: settings.durationMs,
-          hardTimeoutMs: settings.durationMs + 30_000,
-          rampMs: 0,
-          measureAfterMs: 0,
-          expectedChunks: settings.chunks,
-        },
+        steadyLoad(settings.concurrency, settings.durationMs, settings.chunks),
       ),
     );
   }

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { BenchContext } from '../context.js';
+import { type BenchContext, steadyLoad } from '../context.js';
 import type { LoadResult, LoadTarget } from '../loadgen.js';
 import { cpuMicros } from '../procfs.js';
 import { summarizeProfiles } from '../profile.js';
@@ -136,15 +136,7 @@ export async function opsCase(
     ]);
   try {
     for (const concurrency of levels) {
-      const spec = {
-        concurrency,
-        maxRequests: 1e9,
-        durationMs: settings.durationMs,
-        hardTimeoutMs: settings.durationMs + 30_000,
-        rampMs: 0,
-        measureAfterMs: 0,
-        expectedChunks: CHUNKS,
-      };
+      const spec = steadyLoad(concurrency, settings.durationMs, CHUNKS);
       // Warm both at this concurrency first (connections, JIT).
       await both({ ...spec, durationMs: 3000 });
       const samples: Record<'off' | 'on', number[]> = { off: [], on: [] };

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
 import { API_PATHS } from '../../src/protocol/http.js';
 import { BenchChild } from '../children.js';
-import type { BenchContext } from '../context.js';
+import { type BenchContext, steadyLoad } from '../context.js';
 import type { LoadResult, LoadTarget } from '../loadgen.js';
 import { cpuMicros, machineBusyMicros } from '../procfs.js';
 import { percentile } from '../report.js';
@@ -256,15 +256,7 @@ export async function redisCase(
       const pace = ANSWERS[answers];
       await context.pace(pace);
       for (const concurrency of levels) {
-        const spec = {
-          concurrency,
-          maxRequests: 1e9,
-          durationMs: settings.durationMs,
-          hardTimeoutMs: settings.durationMs + 30_000,
-          rampMs: 0,
-          measureAfterMs: 0,
-          expectedChunks: pace.chunks,
-        };
+        const spec = steadyLoad(concurrency, settings.durationMs, pace.chunks);
         await both({ ...spec, durationMs: 2000 });
         const samples = {
           plain: [] as number[],

@@ -1,4 +1,4 @@
-import type { BenchContext } from '../context.js';
+import { type BenchContext, steadyLoad } from '../context.js';
 import type { LoadResult } from '../loadgen.js';
 import type { Cell, RunInfo } from '../report.js';
 
@@ -17,15 +17,7 @@ export async function throughputCase(
   const cells: Cell[] = [];
   for (const concurrency of levels) {
     for (const path of context.paths) {
-      const spec = {
-        concurrency,
-        maxRequests: 1e9,
-        durationMs: settings.durationMs,
-        hardTimeoutMs: settings.durationMs + 30_000,
-        rampMs: 0,
-        measureAfterMs: 0,
-        expectedChunks: settings.chunks,
-      };
+      const spec = steadyLoad(concurrency, settings.durationMs, settings.chunks);
       // A short unmeasured run at this concurrency opens its connections first.
       await context.loadgen.call<LoadResult>('run', { ...path.target, ...spec, durationMs: 300 });
       cells.push(await context.measure('throughput', path, spec));

@@ -1,5 +1,5 @@
 import type { BenchChild } from '../children.js';
-import type { BenchContext } from '../context.js';
+import { type BenchContext, steadyLoad } from '../context.js';
 import type { IdleResult, LoadResult, LoadSpec, LoadTarget } from '../loadgen.js';
 import { settledMemory } from '../measure.js';
 import { cpuMicros, descriptors } from '../procfs.js';
@@ -118,13 +118,7 @@ async function measureOne(
   await pace({ ttftMs: 0, chunkDelayMs: 0, chunks: settings.chunks });
   const spec: LoadSpec = {
     ...target,
-    concurrency: settings.concurrency,
-    maxRequests: 1e9,
-    durationMs: settings.durationMs,
-    hardTimeoutMs: settings.durationMs + 30_000,
-    rampMs: 0,
-    measureAfterMs: 0,
-    expectedChunks: settings.chunks,
+    ...steadyLoad(settings.concurrency, settings.durationMs, settings.chunks),
   };
   await loadgen.call<LoadResult>('run', { ...spec, durationMs: 300 });
   const cpuBefore = cpuMicros(gateway.pid);

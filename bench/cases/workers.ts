@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import type { BenchContext } from '../context.js';
+import { type BenchContext, steadyLoad } from '../context.js';
 import type { LoadResult, LoadSpec, LoadTarget } from '../loadgen.js';
 import { percentile } from '../report.js';
 import type { BenchProcesses } from '../setup.js';
@@ -169,15 +169,7 @@ export async function workersCase(
       const streamMs = latency.ttftMs + (latency.chunks - 1) * latency.delayMs;
       const spec: Omit<LoadSpec, keyof LoadTarget> =
         load === 'throughput'
-          ? {
-              concurrency,
-              maxRequests: 1e9,
-              durationMs: throughput.durationMs,
-              hardTimeoutMs: throughput.durationMs + 30_000,
-              rampMs: 0,
-              measureAfterMs: 0,
-              expectedChunks: throughput.chunks,
-            }
+          ? steadyLoad(concurrency, throughput.durationMs, throughput.chunks)
           : {
               concurrency,
               maxRequests: concurrency * 3,
