@@ -146,7 +146,10 @@ fallbacks:
   it('names the line and column of a JSON syntax error, never quoting the text (it may hold a key)', () => {
     const cases: [string, RegExp][] = [
       ['{\n  "keys": ["sk-gw-secret-1",],\n}', /bad-0\.json(:2:\d+)?: not valid JSON: /],
-      ['{\n  "keys": [],\n  "limits" {}\n}', /bad-1\.json(:3:12)?: not valid JSON: (Unexpected token|Expected ':')/],
+      [
+        '{\n  "keys": [],\n  "limits" {}\n}',
+        /bad-1\.json(:3:12)?: not valid JSON: (Unexpected token|Expected ':')/,
+      ],
       ['{"keys": ["sk-gw-secret-1"', /bad-2\.json(:1:\d+)?: not valid JSON: /],
     ];
     cases.forEach(([text, pattern], index) => {
