@@ -206,7 +206,17 @@ async function main(argv: string[]): Promise<number> {
   const emulator = new BenchChild({ role: 'emulator', cpu: undefined });
   const emulatorUrl = await emulator.url;
   await emulator.call('pace', { ttftMs: 20, chunkDelayMs: 15, chunks: 40, thinkingChunks: 0 });
-  const env: NodeJS.ProcessEnv = { ...process.env, SLUICE_DEMO: '0', SLUICE_RESUME_GRACE_MS: '2000' };
+  // A thousand streams of short answers finish hundreds of generations a second: the default
+  // resume window (5 minutes) would fill the store's count bound (10,000) within a minute, after
+  // which the gateway refuses new work by design. The soak keeps a 30 s window and room for what
+  // it holds, so the store turns over as it would for a gateway sized for this load.
+  const env: NodeJS.ProcessEnv = {
+    SLUICE_RESUME_TTL_MS: '30000',
+    SLUICE_MAX_GENERATIONS: '100000',
+    ...process.env,
+    SLUICE_DEMO: '0',
+    SLUICE_RESUME_GRACE_MS: '2000',
+  };
   for (const provider of PROVIDERS) env[`${provider.toUpperCase()}_BASE_URL`] = `${emulatorUrl}/${provider}`;
   env.OPENAI_BASE_URL = `${emulatorUrl}/openai/v1`;
   env.TOGETHER_BASE_URL = `${emulatorUrl}/together/v1`;
@@ -215,7 +225,10 @@ async function main(argv: string[]): Promise<number> {
   const gateway = new BenchChild({ role: 'gateway', cpu: undefined, nodeArgs: ['--expose-gc'], env });
   const soak = new Soak(await gateway.url);
 
-  process.stdout.write(`soak: ${streams} streams for ${seconds} s against ${await gateway.url}\n`);
+  process.stdout.write(
+    `soak: ${streams} streams for ${seconds} s against ${await gateway.url} ` +
+      `(resume window ${env.SLUICE_RESUME_TTL_MS} ms, at most ${env.SLUICE_MAX_GENERATIONS} generations held)\n`,
+  );
   // Growth is judged between a reading a quarter into the run (warm: code compiled, tokenizer
   // loaded, pools open) and the end, both after a full collection.
   let warm: { memory: MemorySample; stored: number; handles: number } | undefined;
