@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 needed=()
 command -v redis-server >/dev/null 2>&1 || needed+=(redis-server)
 command -v python3 >/dev/null 2>&1 || needed+=(python3)
+# openssl makes the throwaway certificate of the HTTPS upstream tests.
+command -v openssl >/dev/null 2>&1 || needed+=(openssl)
 wanted=()
 command -v script >/dev/null 2>&1 || wanted+=(bsdutils)
 

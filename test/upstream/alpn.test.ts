@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   createSecureServer,
@@ -8,6 +9,8 @@ import {
 } from 'node:http2';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBodyText, Transport } from '../../src/upstream/transport.js';
@@ -16,12 +19,44 @@ import { eventually } from '../helpers/gateway.js';
 /**
  * `https:` upstreams: HTTP/2 negotiated by ALPN where the server offers it (one connection for
  * a burst of streams), HTTP/1.1 one request per connection where it does not, and a cancelled
- * request resetting only its own stream. The certificate is a self-signed one for localhost,
- * in fixtures/, so certificate checks are off in this file only.
+ * request resetting only its own stream. The certificate is a throwaway self-signed one for
+ * localhost, made by openssl for this run (no key is kept in the repository), so certificate
+ * checks are off in this file only.
  */
-const fixtures = new URL('./fixtures/', import.meta.url);
-const key = readFileSync(new URL('localhost-key.pem', fixtures));
-const cert = readFileSync(new URL('localhost-cert.pem', fixtures));
+function throwawayCertificate(): { key: Buffer; cert: Buffer } {
+  const directory = mkdtempSync(join(tmpdir(), 'sluice-tls-'));
+  try {
+    const keyPath = join(directory, 'key.pem');
+    const certPath = join(directory, 'cert.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        keyPath,
+        '-out',
+        certPath,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost',
+      ],
+      { stdio: 'ignore', timeout: 10_000 },
+    );
+    return { key: readFileSync(keyPath), cert: readFileSync(certPath) };
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+const { key, cert } = throwawayCertificate();
 const previousTlsSetting = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
 
 let h2Server: Http2SecureServer;
