@@ -93,6 +93,12 @@ interface StreamOutcome {
   error?: string;
 }
 
+/** What went wrong in a load run, named by `label`; undefined when every stream was whole. */
+export function loadFailures(label: string, result: LoadResult): string | undefined {
+  if (result.failed + result.incomplete === 0) return undefined;
+  return `${label}: ${result.failed} failed, ${result.incomplete} short; ${result.errors.join('; ')}`;
+}
+
 const pools = new Map<string, Pool>();
 
 /** Up to 4,096 client connections by default: the latency case runs 2,000 streams at once. */

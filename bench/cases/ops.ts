@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type BenchContext, steadyLoad } from '../context.js';
-import type { LoadResult, LoadTarget } from '../loadgen.js';
+import { type LoadResult, type LoadTarget, loadFailures } from '../loadgen.js';
 import { cpuMicros } from '../procfs.js';
 import { summarizeProfiles } from '../profile.js';
 import type { BenchProcesses } from '../setup.js';
@@ -150,11 +150,8 @@ export async function opsCase(
           ['off', offResult],
           ['on', onResult],
         ] as const) {
-          if (result.failed + result.incomplete > 0) {
-            errors.push(
-              `${mode}: ${result.failed} failed, ${result.incomplete} short; ${result.errors.join('; ')}`,
-            );
-          }
+          const failures = loadFailures(mode, result);
+          if (failures !== undefined) errors.push(failures);
         }
         if (offResult.chunks === 0 || onResult.chunks === 0) continue;
         const offUs = used.off / offResult.chunks;

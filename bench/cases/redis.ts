@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { API_PATHS } from '../../src/protocol/http.js';
 import { BenchChild } from '../children.js';
 import { type BenchContext, steadyLoad } from '../context.js';
-import type { LoadResult, LoadTarget } from '../loadgen.js';
+import { type LoadResult, type LoadTarget, loadFailures } from '../loadgen.js';
 import { cpuMicros, machineBusyMicros } from '../procfs.js';
 import { percentile } from '../report.js';
 import type { BenchProcesses } from '../setup.js';
@@ -288,11 +288,8 @@ export async function redisCase(
             ['without Redis', plainResult],
             ['with Redis', redisResult],
           ] as const) {
-            if (result.failed + result.incomplete > 0 && errors.length < 4) {
-              errors.push(
-                `${mode}: ${result.failed} failed, ${result.incomplete} short; ${result.errors.join('; ')}`,
-              );
-            }
+            const failures = loadFailures(mode, result);
+            if (failures !== undefined && errors.length < 4) errors.push(failures);
           }
           if (plainResult.chunks === 0 || redisResult.chunks === 0) continue;
           const plainUs = used.plain / plainResult.chunks;
