@@ -59,7 +59,7 @@ export class Generation implements Followable {
   private readonly cancelOnDisconnect: boolean;
   private readonly endListeners: (() => void)[] = [];
   /** Work that must be done before a reader sees `done` (a limit's slot given back). */
-  private readonly beforeDoneHooks: (() => Promise<unknown>)[] = [];
+  private readonly beforeDoneHooks: (() => Promise<unknown> | undefined)[] = [];
   /** Readers attached through other instances (Redis); the grace period waits for them too. */
   remoteReaders: (() => Promise<number>) | undefined;
 
@@ -156,22 +156,30 @@ export class Generation implements Followable {
    * Runs `hook` before the terminal `done` is written, so a client that starts its next
    * generation the moment it reads `done` finds what this one held already given back.
    */
-  beforeDone(hook: () => Promise<unknown>): void {
+  beforeDone(hook: () => Promise<unknown> | undefined): void {
     this.beforeDoneHooks.push(hook);
   }
 
-  /** Awaits the `beforeDone` hooks, at most `timeoutMs`: a slow store never holds `done` back long. */
-  async settleBeforeDone(timeoutMs: number): Promise<void> {
-    const hooks = this.beforeDoneHooks.splice(0);
-    if (hooks.length === 0) return;
+  /**
+   * Runs the `beforeDone` hooks. Those done at once (a slot in this process) return nothing and
+   * nothing is awaited; otherwise the promise settles when they have, or after `timeoutMs`: a slow
+   * store never holds `done` back long.
+   */
+  settleBeforeDone(timeoutMs: number): Promise<void> | undefined {
+    if (this.beforeDoneHooks.length === 0) return undefined;
+    const pending: Promise<unknown>[] = [];
+    for (const hook of this.beforeDoneHooks.splice(0)) {
+      const settling = hook();
+      if (settling !== undefined) pending.push(settling);
+    }
+    if (pending.length === 0) return undefined;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled(hooks.map((hook) => hook())),
+    return Promise.race([
+      Promise.allSettled(pending),
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, timeoutMs);
       }),
-    ]);
-    clearTimeout(timer);
+    ]).then(() => clearTimeout(timer));
   }
 
   onEnd(listener: () => void): void {

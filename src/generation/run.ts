@@ -538,7 +538,8 @@ async function finish(
   }
   const usage = await totalUsage(emitter, progress);
   frames.push(emitter.doneFrame(finishReason, usage, progress.attempts, plan.receivedAt));
-  await generation.settleBeforeDone(BEFORE_DONE_TIMEOUT_MS);
+  const settling = generation.settleBeforeDone(BEFORE_DONE_TIMEOUT_MS);
+  if (settling !== undefined) await settling;
   generation.log.append(frames);
   generation.markEnded();
 }

@@ -34,8 +34,11 @@ export interface LimitPolicy {
 
 /** A running generation's place under `maxStreams`; released when it ends. */
 export interface StreamSlot {
-  /** Gives the place back; resolves once the store holding it (memory or Redis) has it back. */
-  release(): Promise<void>;
+  /**
+   * Gives the place back. In this process that is done when it returns (nothing is returned);
+   * through Redis the promise resolves once Redis has it back.
+   */
+  release(): Promise<void> | undefined;
 }
 
 /** Output tokens of one generation, counted while it runs. */
@@ -101,6 +104,11 @@ const CHARACTERS_PER_TOKEN = 4;
 
 const PREFIX = 'sluice:limit:';
 
+/** Adds output tokens to a window; a failed charge (Redis down, no stand-in) must not break a stream. */
+function charge(limiter: RateLimiterAbstract, subject: string, tokens: number): void {
+  void limiter.penalty(subject, tokens).catch(() => {});
+}
+
 export interface LimitsOptions {
   /** Shares the limits through this Redis; without it they hold in this process. */
   redis?: Redis | undefined;
@@ -113,6 +121,8 @@ export class Limits {
   /** The live counts of running generations: one timer sweeps them all. */
   private readonly meters = new Set<() => void>();
   private meterTimer: NodeJS.Timeout | undefined;
+  /** Tokens counted and not yet handed to their window, per window and subject: one charge a sweep. */
+  private readonly uncharged = new Map<RateLimiterAbstract, Map<string, number>>();
   /** Stream slots held here: counts (memory) or lease members (Redis). */
   private readonly localStreams = new Map<string, number>();
   private readonly leases = new Map<string, { key: string; member: string }>();
@@ -155,7 +165,7 @@ export class Limits {
     if (policy.tokensPerMin !== undefined && windows.tokens !== undefined) {
       const limit = policy.tokensPerMin;
       const state = await windows.tokens.get(subject);
-      const used = state?.consumedPoints ?? 0;
+      const used = (state?.consumedPoints ?? 0) + (this.uncharged.get(windows.tokens)?.get(subject) ?? 0);
       const standing = {
         limit,
         remaining: limit - used,
@@ -248,7 +258,7 @@ export class Limits {
       this.localStreams.set(subject, held + 1);
       let released = false;
       const slot = {
-        release: async () => {
+        release: (): undefined => {
           if (released) return;
           released = true;
           const now = (this.localStreams.get(subject) ?? 1) - 1;
@@ -269,11 +279,14 @@ export class Limits {
     this.renewLeases();
     let released = false;
     const slot = {
-      release: async () => {
-        if (released) return;
+      release: (): Promise<void> | undefined => {
+        if (released) return undefined;
         released = true;
         this.leases.delete(member);
-        await redis.zrem(key, member).catch(() => {});
+        return redis.zrem(key, member).then(
+          () => {},
+          () => {},
+        );
       },
     };
     return { slot, held };
@@ -302,45 +315,62 @@ export class Limits {
   /**
    * Counts one generation's output tokens against its key's `tokensPerMin`: every quarter second
    * one timer asks each running generation for the characters it produced since (four to a
-   * token) and hands the count to the limiter; nothing runs per frame. At the end the count is
-   * settled to the usage the generation ended with, when that is higher.
+   * token); nothing runs per frame. At the end the count is settled to the usage the generation
+   * ended with, when that is higher.
+   *
+   * The counts of a subject's generations are summed and handed to the limiter once a sweep, not
+   * once per generation; admissions here add what is not handed over yet. Through Redis a
+   * generation's final count goes at once, so other instances see it without waiting for a sweep.
    */
   tokenMeter(subject: string, policy: LimitPolicy, produced: CharacterSource): TokenMeter | undefined {
     const limiter = this.windowsOf(policy).tokens;
     if (limiter === undefined) return undefined;
     let characters = 0;
     let counted = 0;
-    const charge = (tokens: number): void => {
-      if (tokens <= 0) return;
-      counted += tokens;
-      // A failed charge (Redis down, no stand-in) must not break the stream it counts.
-      void limiter.penalty(subject, tokens).catch(() => {});
-    };
     const sweep = (): void => {
       characters += produced();
-      charge(Math.floor(characters / CHARACTERS_PER_TOKEN) - counted);
+      const tokens = Math.floor(characters / CHARACTERS_PER_TOKEN) - counted;
+      if (tokens <= 0) return;
+      counted += tokens;
+      this.addUncharged(limiter, subject, tokens);
     };
     this.meters.add(sweep);
-    this.sweepMeters();
+    this.startSweeps();
     return {
       settle: (outputTokens) => {
         // The usage counts everything: no last sweep over the frames is needed.
         if (!this.meters.delete(sweep)) return;
-        charge(Math.max(outputTokens, Math.floor(characters / CHARACTERS_PER_TOKEN)) - counted);
+        const tokens = Math.max(outputTokens, Math.floor(characters / CHARACTERS_PER_TOKEN)) - counted;
+        if (tokens <= 0) return;
+        counted += tokens;
+        if (this.redis === undefined) this.addUncharged(limiter, subject, tokens);
+        else charge(limiter, subject, tokens);
       },
     };
   }
 
-  /** One interval for every running generation's live count, while any runs. */
-  private sweepMeters(): void {
+  private addUncharged(limiter: RateLimiterAbstract, subject: string, tokens: number): void {
+    let subjects = this.uncharged.get(limiter);
+    if (subjects === undefined) {
+      subjects = new Map();
+      this.uncharged.set(limiter, subjects);
+    }
+    subjects.set(subject, (subjects.get(subject) ?? 0) + tokens);
+  }
+
+  /** One interval for every running generation's live count and the charges waiting, while any are. */
+  private startSweeps(): void {
     if (this.meterTimer !== undefined) return;
     this.meterTimer = setInterval(() => {
+      for (const sweep of this.meters) sweep();
+      for (const [limiter, subjects] of this.uncharged) {
+        for (const [subject, tokens] of subjects) charge(limiter, subject, tokens);
+      }
+      this.uncharged.clear();
       if (this.meters.size === 0) {
         clearInterval(this.meterTimer);
         this.meterTimer = undefined;
-        return;
       }
-      for (const sweep of this.meters) sweep();
     }, TOKEN_FLUSH_MS);
     this.meterTimer.unref();
   }
@@ -349,6 +379,10 @@ export class Limits {
     clearInterval(this.meterTimer);
     this.meterTimer = undefined;
     this.meters.clear();
+    for (const [limiter, subjects] of this.uncharged) {
+      for (const [subject, tokens] of subjects) charge(limiter, subject, tokens);
+    }
+    this.uncharged.clear();
     clearInterval(this.leaseTimer);
     this.leaseTimer = undefined;
     const redis = this.redis;

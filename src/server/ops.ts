@@ -136,16 +136,9 @@ export class GatewayOps {
     };
     const { metrics } = this.parts;
     if (metrics !== undefined || logger !== undefined) {
-      // 'finish' once the answer is handed to the socket (a reader may scrape the metrics at once);
-      // 'close' alone when the client left before that.
-      let counted = false;
-      const answered = (): void => {
-        if (counted) return;
-        counted = true;
-        this.answered(request, response, scope);
-      };
-      response.once('finish', answered);
-      response.once('close', answered);
+      // A response emits 'close' once: a tick after 'finish' when the answer was handed to the
+      // socket, or when the client left before that.
+      response.on('close', () => this.answered(request, response, scope));
     }
     return scope;
   }
@@ -281,7 +274,7 @@ export class GatewayOps {
       maxTokens: chat.max_tokens,
       temperature: chat.temperature,
     });
-    const { limits, metrics } = this.parts;
+    const { limits, metrics, logger } = this.parts;
     // The live count reads the frames appended since it last looked, a few times a second:
     // nothing is added to the path of each frame.
     const log = generation.log;
@@ -322,24 +315,27 @@ export class GatewayOps {
         attempts: summary.attempts ?? 1,
         errorCode: summary.errorCode,
       });
-      scope?.log?.info(
-        {
-          generation_id: generation.id,
-          ...(scope.keyId !== undefined ? { key: scope.keyId } : {}),
-          provider: generation.provider,
-          model: generation.model,
-          emulated: generation.emulated,
-          finish_reason: summary.finishReason,
-          error: summary.errorCode ?? null,
-          attempts: summary.attempts ?? null,
-          ttft_ms: summary.ttftMs ?? null,
-          duration_ms: summary.durationMs ?? null,
-          input_tokens: summary.inputTokens ?? null,
-          output_tokens: summary.outputTokens ?? null,
-          usage_estimated: summary.estimated ?? null,
-        },
-        'generation ended',
-      );
+      // The one line of a generation is written here in full, request id included: no copy of it.
+      if (scope !== undefined)
+        logger?.info(
+          {
+            request_id: scope.requestId,
+            generation_id: generation.id,
+            ...(scope.keyId !== undefined ? { key: scope.keyId } : {}),
+            provider: generation.provider,
+            model: generation.model,
+            emulated: generation.emulated,
+            finish_reason: summary.finishReason,
+            error: summary.errorCode ?? null,
+            attempts: summary.attempts ?? null,
+            ttft_ms: summary.ttftMs ?? null,
+            duration_ms: summary.durationMs ?? null,
+            input_tokens: summary.inputTokens ?? null,
+            output_tokens: summary.outputTokens ?? null,
+            usage_estimated: summary.estimated ?? null,
+          },
+          'generation ended',
+        );
     });
     const upstreamHeaders: Record<string, string> = { ...span.upstreamHeaders };
     if (requestId !== undefined) upstreamHeaders[REQUEST_ID_HEADER] = requestId;
@@ -354,8 +350,7 @@ export class GatewayOps {
     const metrics = this.parts.metrics;
     if (metrics === undefined || response.writableEnded || response.destroyed) return;
     if (response.statusCode !== 200 || response.getHeader(GENERATION_ID_HEADER) === undefined) return;
-    const close = metrics.streamOpened();
-    response.once('close', close);
+    response.on('close', metrics.streamOpened());
   }
 
   /** Whether the gateway can take work: not shutting down, and its Redis (if any) answering. */
