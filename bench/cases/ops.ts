@@ -30,7 +30,7 @@ const CHUNKS = 200;
 const SCRAPE_EVERY_MS = 5000;
 
 /** Rounds per concurrency. */
-const ROUNDS = 6;
+const ROUNDS = 10;
 
 const PARTS = ['keys', 'limits', 'metrics', 'logs'] as const;
 type Part = (typeof PARTS)[number];
