@@ -27,6 +27,22 @@ describe('KeyRing', () => {
     expect(ring.enabled).toBe(true);
   });
 
+  it('compares whole keys: padding, a shorter or a multi-byte key never match another', () => {
+    const mixed = new KeyRing([
+      { id: 'short', key: 'k1' },
+      { id: 'wide', key: 'ключ-ü-1' },
+    ]);
+    expect(mixed.identify({ 'x-api-key': 'k1' })).toEqual({ kind: 'key', keyId: 'short' });
+    expect(mixed.identify({ 'x-api-key': 'ключ-ü-1' })).toEqual({ kind: 'key', keyId: 'wide' });
+    // The same bytes as a key followed by the padding's zero byte is another key.
+    expect(mixed.identify({ 'x-api-key': 'k1\u0000' })).toEqual({ kind: 'invalid' });
+    expect(mixed.identify({ 'x-api-key': 'k' })).toEqual({ kind: 'invalid' });
+    expect(mixed.identify({ 'x-api-key': 'ключ-ü-2' })).toEqual({ kind: 'invalid' });
+    // As many UTF-16 units as the longest key, three bytes each: written whole, still no match.
+    expect(mixed.identify({ 'x-api-key': '€'.repeat(8) })).toEqual({ kind: 'invalid' });
+    expect(mixed.identify({ 'x-api-key': 'x'.repeat(9) })).toEqual({ kind: 'invalid' });
+  });
+
   it('signs stream tokens for one generation of one key', () => {
     const token = ring.streamToken('alpha', 'gen_1') ?? '';
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);

@@ -3,9 +3,10 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 /**
  * Gateway keys (CONTRACT.md section 10): `Authorization: Bearer <key>` or `X-Api-Key: <key>`.
- * Keys are held as SHA-256 digests and compared in constant time, every key every time, so
- * neither a key nor which key matched can be learned from timing. A key is known elsewhere (logs,
- * limits, the owner of a generation) by its id, never by itself.
+ * A presented key is written into a buffer of fixed size and compared with each key, padded the
+ * same way, in constant time: every key every time, whatever matched, so neither a key nor which
+ * key matched can be learned from timing. A key is known elsewhere (logs, limits, the owner of a
+ * generation) by its id, never by itself.
  */
 
 export interface KeyEntry {
@@ -17,8 +18,11 @@ export interface KeyEntry {
 /** Query parameter of a `stream_url` carrying a token for one generation. */
 export const STREAM_TOKEN_QUERY = 'token';
 
-/** SHA-256 in one call (no Hash object): every request with a key pays for one. */
+/** SHA-256 in one call (no Hash object), for stream tokens. */
 const digest = (text: string): Buffer => hash('sha256', text, 'buffer');
+
+/** UTF-8 takes at most three bytes per UTF-16 unit (a surrogate pair: four for two). */
+const MAX_BYTES_PER_UNIT = 3;
 
 /** What a request's credentials say. */
 export type Identity = { kind: 'key'; keyId: string } | { kind: 'none' } | { kind: 'invalid' };
@@ -37,13 +41,28 @@ function presentedKey(headers: IncomingHttpHeaders): string | undefined {
   return undefined;
 }
 
+/** `text` in UTF-8, zero-padded to `size` bytes. */
+function padded(text: string, size: number): Buffer {
+  const buffer = Buffer.alloc(size);
+  buffer.write(text, 'utf8');
+  return buffer;
+}
+
 export class KeyRing {
-  private readonly entries: { id: string; digest: Buffer; secret: Buffer }[];
+  private readonly entries: { id: string; padded: Buffer; bytes: number; secret: Buffer }[];
+  /** The longest key, in UTF-16 units: a longer presented key is none of them. */
+  private readonly maxUnits: number;
+  /** Where a presented key is written (one at a time: identify runs synchronously). */
+  private readonly scratch: Buffer;
 
   constructor(keys: readonly KeyEntry[]) {
+    this.maxUnits = Math.max(0, ...keys.map((entry) => entry.key.length));
+    const size = this.maxUnits * MAX_BYTES_PER_UNIT;
+    this.scratch = Buffer.alloc(size);
     this.entries = keys.map((entry) => ({
       id: entry.id,
-      digest: digest(entry.key),
+      padded: padded(entry.key, size),
+      bytes: Buffer.byteLength(entry.key),
       // Stream tokens are signed with a secret derived from the key that started the generation:
       // every instance derives the same one, and dropping the key revokes its tokens.
       secret: createHmac('sha256', entry.key).update('sluice stream token').digest(),
@@ -59,11 +78,17 @@ export class KeyRing {
   identify(headers: IncomingHttpHeaders): Identity {
     const presented = presentedKey(headers);
     if (presented === undefined) return { kind: 'none' };
-    const candidate = digest(presented);
+    // Longer than every key: that says nothing about any key.
+    if (presented.length > this.maxUnits) return { kind: 'invalid' };
+    const scratch = this.scratch;
+    scratch.fill(0);
+    const bytes = scratch.write(presented, 'utf8');
     let found: string | undefined;
     for (const entry of this.entries) {
-      // No early exit: the time taken does not depend on which key matched.
-      if (timingSafeEqual(candidate, entry.digest) && found === undefined) found = entry.id;
+      // No early exit: the time taken does not depend on which key matched. The lengths are
+      // compared too: the zero padding must not make "key" equal "key\0".
+      const same = timingSafeEqual(scratch, entry.padded);
+      if (same && bytes === entry.bytes && found === undefined) found = entry.id;
     }
     return found === undefined ? { kind: 'invalid' } : { kind: 'key', keyId: found };
   }

@@ -25,6 +25,25 @@ function escapeLineBreakers(line: string): string {
   );
 }
 
+/**
+ * `,"time":"<ISO 8601>"` as pino's `isoTime` writes it, with the date and time up to the second
+ * formatted once a second: `toISOString` per line was a tenth of a line's cost.
+ */
+export function isoTimeBySecond(): () => string {
+  let second = Number.NaN;
+  let prefix = '';
+  return () => {
+    const now = Date.now();
+    const millis = now % 1000;
+    if (now - millis !== second) {
+      second = now - millis;
+      // "2026-11-27T21:04:26." of "2026-11-27T21:04:26.000Z"
+      prefix = `,"time":"${new Date(second).toISOString().slice(0, 20)}`;
+    }
+    return `${prefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z"`;
+  };
+}
+
 export interface LoggerOptions {
   level: LogLevelName;
   /** Where lines go: a stream (tests), or a file descriptor or path (default: 1, stdout). */
@@ -75,7 +94,7 @@ export function createLogger(options: LoggerOptions): Logger {
     {
       level: options.level,
       base: { pid: process.pid },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTimeBySecond(),
       formatters: { level: (label) => ({ level: label }) },
       hooks: { streamWrite: escapeLineBreakers },
     },
