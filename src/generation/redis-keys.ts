@@ -32,46 +32,63 @@ export function parseStoredFrames(texts: readonly string[]): Frame[] {
 }
 
 /**
- * The owner's append, idempotent so that a retry after a lost reply or a Redis restart never
- * stores a frame twice or leaves a gap. ARGV[1] is the id the first given frame follows; when
- * the list holds fewer frames than that (Redis restarted empty), nothing is written and the
- * list's length is returned, so the owner sends again from there; frames the list already
- * holds are skipped. Refuses (-2) once another instance ended the generation (its lease lapsed).
- * The hash fields and the expiry are written by the first append (or the first after a
- * restart) and the last one only: the appends between push frames and publish, nothing else.
- * While some instance follows the generation, the message carries the new frames themselves,
- * so a follower appends them without reading them back (see `parseFramesMessage`).
- * KEYS: meta, frames, readers. ARGV: after, owner, ended (1/0), running ttl, done ttl, channel,
- * client, frames... Returns -1 when written.
+ * The owners' appends, idempotent so that a retry after a lost reply or a Redis restart never
+ * stores a frame twice or leaves a gap. One call carries the appends of every generation that
+ * read in the same moment (one command and one reply for all of them, not one per generation).
+ *
+ * KEYS: meta, frames, readers of each append in turn. ARGV[1]: how many appends; then for each,
+ * how many arguments it has, then its arguments: after, owner, ended (1/0), running ttl, done
+ * ttl, channel, client, frames... Returns one result per append: -1 when written, -2 when refused
+ * (another instance ended the generation once its lease lapsed), or the length of the list when
+ * it holds fewer frames than `after` (Redis restarted empty): nothing is written and the owner
+ * sends again from there. Frames the list already holds are skipped.
+ *
+ * The hash fields and the expiry are written by the first append (or the first after a restart)
+ * and the last one only: the appends between push frames and publish, nothing else. While some
+ * instance follows the generation, the message carries the new frames themselves, so a follower
+ * appends them without reading them back (see `parseFramesMessage`).
  */
 export const APPEND_SCRIPT = `
-local length = redis.call('LLEN', KEYS[2])
-local after = tonumber(ARGV[1])
-if length < after then return length end
-local state = redis.call('HMGET', KEYS[1], 'status', 'ended_by')
-if state[2] == 'lease' then return -2 end
-local first = 8 + (length - after)
-if first <= #ARGV then redis.call('RPUSH', KEYS[2], unpack(ARGV, first)) end
-local ended = ARGV[3] == '1'
-if ended then
-  redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'client', ARGV[7], 'status', 'done')
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-  redis.call('EXPIRE', KEYS[2], ARGV[5])
-  redis.call('EXPIRE', KEYS[3], ARGV[5])
-elseif state[1] == false or length == 0 then
-  redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'client', ARGV[7], 'status', 'running')
-  redis.call('EXPIRE', KEYS[1], ARGV[4])
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
+local function append(meta, list, readers, given)
+  local length = redis.call('LLEN', list)
+  local after = tonumber(given[1])
+  if length < after then return length end
+  local state = redis.call('HMGET', meta, 'status', 'ended_by')
+  if state[2] == 'lease' then return -2 end
+  local first = 8 + (length - after)
+  if first <= #given then redis.call('RPUSH', list, unpack(given, first)) end
+  local ended = given[3] == '1'
+  if ended then
+    redis.call('HSET', meta, 'owner', given[2], 'client', given[7], 'status', 'done')
+    redis.call('EXPIRE', meta, given[5])
+    redis.call('EXPIRE', list, given[5])
+    redis.call('EXPIRE', readers, given[5])
+  elseif state[1] == false or length == 0 then
+    redis.call('HSET', meta, 'owner', given[2], 'client', given[7], 'status', 'running')
+    redis.call('EXPIRE', meta, given[4])
+    redis.call('EXPIRE', list, given[4])
+  end
+  local followers = redis.call('PUBSUB', 'NUMSUB', given[6])[2]
+  if followers == 0 then return -1 end
+  local header = tostring(length) .. (ended and '.' or '')
+  if first <= #given then
+    redis.call('PUBLISH', given[6], header .. '\\n' .. table.concat(given, '\\n', first))
+  else
+    redis.call('PUBLISH', given[6], header)
+  end
+  return -1
 end
-local followers = redis.call('PUBSUB', 'NUMSUB', ARGV[6])[2]
-if followers == 0 then return -1 end
-local header = tostring(length) .. (ended and '.' or '')
-if first <= #ARGV then
-  redis.call('PUBLISH', ARGV[6], header .. '\\n' .. table.concat(ARGV, '\\n', first))
-else
-  redis.call('PUBLISH', ARGV[6], header)
+
+local results = {}
+local at = 2
+for i = 1, tonumber(ARGV[1]) do
+  local count = tonumber(ARGV[at])
+  local given = {}
+  for j = 1, count do given[j] = ARGV[at + j] end
+  results[i] = append(KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i], given)
+  at = at + count + 1
 end
-return -1
+return results
 `;
 
 /** What an append tells the followers of a generation. */

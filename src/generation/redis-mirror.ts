@@ -42,23 +42,69 @@ export function flushCollected(): void {
   for (const each of flushes) each();
 }
 
-/** The owner's append (APPEND_SCRIPT): keys and arguments in, the script's reply out. */
-export type Append = (keysAndArgs: readonly string[]) => Promise<unknown>;
+/** One generation's append (APPEND_SCRIPT): its three keys, then its arguments; its result out. */
+export type Append = (keysAndArgs: readonly string[]) => Promise<number>;
 
 const APPEND_COMMAND = 'sluiceAppend';
 
+/** Arguments (frames mostly) past which a call is sent and the next appends start another. */
+const MAX_CALL_ARGUMENTS = 8192;
+
+interface QueuedAppend {
+  keysAndArgs: readonly string[];
+  resolve(result: number): void;
+  reject(error: unknown): void;
+}
+
 /**
- * The append script as a command of `client`: ioredis sends it as EVALSHA, with the script's
- * text (EVAL) only the first time on each connection and again after a NOSCRIPT (a restarted
- * Redis), instead of a kilobyte of Lua with every append.
+ * The append script as a command of `client`, with the appends asked for in the same moment (the
+ * mirrors flushed at the end of one collection window) sent as one call: one command, one reply,
+ * whatever the number of generations. ioredis sends it as EVALSHA, with the script's text (EVAL)
+ * only the first time on each connection and again after a NOSCRIPT (a restarted Redis).
  */
 export function defineAppend(client: Redis): Append {
-  client.defineCommand(APPEND_COMMAND, { numberOfKeys: 3, lua: APPEND_SCRIPT });
+  client.defineCommand(APPEND_COMMAND, { lua: APPEND_SCRIPT });
   const command = (client as unknown as Record<string, (...args: string[]) => Promise<unknown>>)[
     APPEND_COMMAND
   ];
   if (command === undefined) throw new Error('ioredis did not define the append command');
-  return (keysAndArgs) => command.apply(client, keysAndArgs as string[]);
+  let queued: QueuedAppend[] = [];
+  let queuedArguments = 0;
+
+  const send = (): void => {
+    const batch = queued;
+    queued = [];
+    queuedArguments = 0;
+    if (batch.length === 0) return;
+    const keys: string[] = [];
+    const args: string[] = [String(batch.length)];
+    for (const { keysAndArgs } of batch) {
+      keys.push(keysAndArgs[0] ?? '', keysAndArgs[1] ?? '', keysAndArgs[2] ?? '');
+      args.push(String(keysAndArgs.length - 3));
+      for (let index = 3; index < keysAndArgs.length; index++) args.push(keysAndArgs[index] ?? '');
+    }
+    command.call(client, String(keys.length), ...keys, ...args).then(
+      (replies) => {
+        const results = Array.isArray(replies) ? replies : [];
+        batch.forEach((item, index) => {
+          const result = results[index];
+          if (typeof result === 'number') item.resolve(result);
+          else item.reject(new Error('Redis gave no result for an append'));
+        });
+      },
+      (error: unknown) => {
+        for (const item of batch) item.reject(error);
+      },
+    );
+  };
+
+  return (keysAndArgs) =>
+    new Promise<number>((resolve, reject) => {
+      if (queued.length > 0 && queuedArguments + keysAndArgs.length > MAX_CALL_ARGUMENTS) send();
+      if (queued.length === 0) queueMicrotask(send);
+      queued.push({ keysAndArgs, resolve, reject });
+      queuedArguments += keysAndArgs.length;
+    });
 }
 
 export interface MirrorOptions {
@@ -107,19 +153,17 @@ export function mirrorGeneration(
     const ended = log.ended && lastId === log.lastId;
     const frames: string[] = [];
     for (let frameId = mirrored + 1; frameId <= lastId; frameId++) frames.push(storedFrame(log, frameId));
-    const reply = Number(
-      await append([
-        ...keys,
-        String(mirrored),
-        options.instanceId,
-        ended ? '1' : '0',
-        String(RUNNING_TTL_SECONDS),
-        String(options.ttlSeconds),
-        channel(id),
-        generation.owner,
-        ...frames,
-      ]),
-    );
+    const reply = await append([
+      ...keys,
+      String(mirrored),
+      options.instanceId,
+      ended ? '1' : '0',
+      String(RUNNING_TTL_SECONDS),
+      String(options.ttlSeconds),
+      channel(id),
+      generation.owner,
+      ...frames,
+    ]);
     if (reply === -2) {
       // Another instance ended it while this one was cut off from Redis: stop mirroring.
       stop();

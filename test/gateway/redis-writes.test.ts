@@ -56,6 +56,38 @@ describe('how generations are written to Redis and followed', () => {
     expect(appends).toBeLessThan(response.frames.length / 10);
   });
 
+  it('writes the reads of generations streaming side by side in one call, each list whole', async () => {
+    const streams = 16;
+    for (let index = 0; index < streams; index++)
+      owner.emulator.enqueue('openai', { chunkDelayMs: 10, chunks: 40 });
+    const before = await calls();
+    const responses = await Promise.all(
+      Array.from({ length: streams }, async () =>
+        readResponse(await fetch(`${owner.url}/api/v1/chat/stream`, streamRequest(chatBody()))),
+      ),
+    );
+    let frames = 0;
+    for (const response of responses) {
+      expect(invariantViolation(response)).toBeUndefined();
+      frames += response.frames.length;
+      const id = response.headers.get('x-generation-id') ?? '';
+      let stored = 0;
+      for (let tries = 0; tries < 50 && stored < response.frames.length; tries++) {
+        stored = await inspector.llen(`sluice:gen:${id}:frames`);
+        if (stored < response.frames.length) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(stored).toBe(response.frames.length);
+      const listed = await inspector.lrange(`sluice:gen:${id}:frames`, 0, -1);
+      expect(listed.map((text) => JSON.parse(text))).toEqual(
+        response.frames.map(({ event, data }) => ({ event, data })),
+      );
+    }
+    // One read per chunk for each stream; the reads of the same moment share one call.
+    const appendCalls = scriptCalls(await calls()) - scriptCalls(before);
+    expect(appendCalls).toBeGreaterThan(0);
+    expect(appendCalls).toBeLessThan(frames / 2);
+  });
+
   it('hands a follower the frames in the message: no read back per frame, text intact', async () => {
     const text = 'Zeile eins\nline "two"\r\n\u2028 café 🌊 \\n end';
     owner.emulator.enqueue('openai', { chunkDelayMs: 15, text: `${text} ${text} ${text}` });
