@@ -155,7 +155,10 @@ export interface RedisRow {
   ratioRange: [number, number];
   /** redis-server's own CPU per chunk the mirrored gateway delivered. */
   serverUs: number;
-  /** Script calls (appends) per stream: one per upstream read at most, far fewer than frames. */
+  /**
+   * Script calls per stream (streams / calls): one call carries the appends of every generation
+   * that read in the same collection window, so this is below one per upstream read.
+   */
   appendsPerStream: number;
   plainChunksPerSecond: number;
   redisChunksPerSecond: number;
@@ -307,7 +310,7 @@ export async function redisCase(
             `  redis ${answers} c=${concurrency} round ${round + 1}/${rounds}: without ${plainUs.toFixed(2)} µs/chunk, ` +
               `with ${redisUs.toFixed(2)} µs/chunk (${(redisUs / plainUs).toFixed(2)}x), redis-server ` +
               `${(used.server / redisResult.chunks).toFixed(2)} µs/chunk, ` +
-              `${(samples.appends.at(-1) ?? 0).toFixed(1)} appends/stream, other load ${Math.round((loads.at(-1) ?? 0) * 100)}%`,
+              `${(samples.appends.at(-1) ?? 0).toFixed(1)} append calls/stream, other load ${Math.round((loads.at(-1) ?? 0) * 100)}%`,
           );
         }
         rows.push({
@@ -449,9 +452,11 @@ export function renderRedis(report: RedisReport): string {
       `${ANSWERS.paced.chunks} chunks ${ANSWERS.paced.chunkDelayMs} ms apart (one chunk per read). ` +
       `${report.durationMs / 1000} s per round, ${report.rounds} rounds; ` +
       'both gateways loaded together on the gateway CPU; redis-server on the emulator and load generator CPU. ' +
-      'Medians over the rounds.',
+      'Medians over the rounds. Append calls: script calls per stream; one call carries the appends of every ' +
+      'generation that read within its collection window (1 ms while another instance follows the generation, ' +
+      '50 ms while none does; a first frame and an end at once).',
     '',
-    '| answers | streams per gateway | without Redis, µs/chunk | with REDIS_URL, µs/chunk | ratio (median) | rounds ranged | redis-server µs/chunk | appends per stream | chunks/s without / with | other load |',
+    '| answers | streams per gateway | without Redis, µs/chunk | with REDIS_URL, µs/chunk | ratio (median) | rounds ranged | redis-server µs/chunk | append calls per stream | chunks/s without / with | other load |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...report.rows.map(
       (row) =>
@@ -470,7 +475,7 @@ export function renderRedis(report: RedisReport): string {
         'resumed at once on a second gateway on the same Redis; the time from a frame reaching the reader on the ' +
         'owning gateway to it reaching the reader on the other one (live frames only, one clock).',
       '',
-      '| samples | p50 ms | p99 ms | max ms | frames per stream | appends per stream | other load | errors |',
+      '| samples | p50 ms | p99 ms | max ms | frames per stream | append calls per stream | other load | errors |',
       '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
       `| ${follower.samples} | ${follower.p50Ms.toFixed(2)} | ${follower.p99Ms.toFixed(2)} | ${follower.maxMs.toFixed(2)} | ` +
         `${follower.framesPerStream.toFixed(0)} | ${follower.appendsPerStream.toFixed(1)} | ` +

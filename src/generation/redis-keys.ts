@@ -9,10 +9,13 @@ import { resultOf } from './result.js';
  * - `sluice:gen:{id}:frames`: list of frames as JSON `{"event", "data"}`, index = frame id - 1;
  * - `sluice:gen:{id}:readers`: readers attached on instances other than the owner;
  * - `sluice:instance:{id}`: the lease of a live instance.
- * Channels: `sluice:gen:{id}` (new frames, see `parseFramesMessage`), `sluice:cancel` (ids).
+ * Channels: `sluice:gen:{id}` (new frames, see `parseFramesMessage`), `sluice:cancel` (ids),
+ * `sluice:follow` (ids).
  */
 const PREFIX = 'sluice:gen:';
 export const CANCEL_CHANNEL = 'sluice:cancel';
+/** An instance began following a generation (its id): its owner sends frames at once from then on. */
+export const FOLLOW_CHANNEL = 'sluice:follow';
 export const INSTANCE_PREFIX = 'sluice:instance:';
 /** Safety bound on a running generation's keys, should every instance die. */
 export const RUNNING_TTL_SECONDS = 24 * 3600;
@@ -38,7 +41,8 @@ export function parseStoredFrames(texts: readonly string[]): Frame[] {
  *
  * KEYS: meta, frames, readers of each append in turn. ARGV[1]: how many appends; then for each,
  * how many arguments it has, then its arguments: after, owner, ended (1/0), running ttl, done
- * ttl, channel, client, frames... Returns one result per append: -1 when written, -2 when refused
+ * ttl, channel, client, frames... Returns one result per append: -1 when written and published to
+ * followers, -3 when written and no instance follows the generation, -2 when refused
  * (another instance ended the generation once its lease lapsed), or the length of the list when
  * it holds fewer frames than `after` (Redis restarted empty): nothing is written and the owner
  * sends again from there. Frames the list already holds are skipped.
@@ -69,7 +73,7 @@ local function append(meta, list, readers, given)
     redis.call('EXPIRE', list, given[4])
   end
   local followers = redis.call('PUBSUB', 'NUMSUB', given[6])[2]
-  if followers == 0 then return -1 end
+  if followers == 0 then return -3 end
   local header = tostring(length) .. (ended and '.' or '')
   if first <= #given then
     redis.call('PUBLISH', given[6], header .. '\\n' .. table.concat(given, '\\n', first))

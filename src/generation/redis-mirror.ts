@@ -17,29 +17,44 @@ const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000];
 
 /**
  * How long frames wait to be sent with those of other generations. Tokens arrive a read at a
- * time, each generation's reads apart from the others'; collecting a millisecond's worth puts
- * the appends of every generation that read meanwhile into one write (the client pipelines
- * them), instead of one round trip per read. Followers see frames that much later at most.
+ * time, each generation's reads apart from the others'; collecting a while's worth puts the
+ * appends of every generation that read meanwhile into one call, instead of one round trip per
+ * read. While another instance follows a generation, its frames wait a millisecond at most.
+ * While none does, Redis only keeps the record for a resume elsewhere, and they wait longer: a
+ * generation's first frames and its end never wait, and an instance that begins to follow says
+ * so on `FOLLOW_CHANNEL` (see `MirrorHandle.followed`).
  */
-const COLLECT_MS = 1;
+const FOLLOWED_COLLECT_MS = 1;
+const UNFOLLOWED_COLLECT_MS = 50;
 
-/** Mirrors with frames to send, flushed together when the collection window closes. */
-const due = new Set<() => void>();
-let collecting = false;
-
-function flushSoon(flush: () => void): void {
-  due.add(flush);
-  if (collecting) return;
-  collecting = true;
-  setTimeout(flushCollected, COLLECT_MS);
+/** Mirrors with frames to send, flushed together when their collection window closes. */
+interface CollectWindow {
+  readonly delayMs: number;
+  readonly due: Set<() => void>;
+  timer: NodeJS.Timeout | undefined;
 }
 
-/** Sends what every mirror collected, now (the window's end, or a shutdown that cannot wait). */
-export function flushCollected(): void {
-  collecting = false;
-  const flushes = [...due];
-  due.clear();
+const followedWindow: CollectWindow = { delayMs: FOLLOWED_COLLECT_MS, due: new Set(), timer: undefined };
+const unfollowedWindow: CollectWindow = { delayMs: UNFOLLOWED_COLLECT_MS, due: new Set(), timer: undefined };
+
+function flushSoon(window: CollectWindow, flush: () => void): void {
+  window.due.add(flush);
+  if (window.timer !== undefined) return;
+  window.timer = setTimeout(() => closeWindow(window), window.delayMs);
+}
+
+function closeWindow(window: CollectWindow): void {
+  clearTimeout(window.timer);
+  window.timer = undefined;
+  const flushes = [...window.due];
+  window.due.clear();
   for (const each of flushes) each();
+}
+
+/** Sends what every mirror collected, now (a shutdown that cannot wait). */
+export function flushCollected(): void {
+  closeWindow(followedWindow);
+  closeWindow(unfollowedWindow);
 }
 
 /** One generation's append (APPEND_SCRIPT): its three keys, then its arguments; its result out. */
@@ -107,6 +122,14 @@ export function defineAppend(client: Redis): Append {
     });
 }
 
+/** A generation being mirrored. */
+export interface MirrorHandle {
+  /** Resolves once the end is in Redis (or the mirror gave up, or another instance ended it). */
+  readonly finished: Promise<void>;
+  /** Another instance follows the generation now: send what it lacks at once, and keep up. */
+  followed(): void;
+}
+
 export interface MirrorOptions {
   instanceId: string;
   /** How long a finished generation's keys live. */
@@ -120,18 +143,19 @@ export interface MirrorOptions {
  * scripted append per upstream read (everything new since the last one), never waiting on
  * Redis for the local readers. While Redis cannot be reached, the stream goes on and the
  * mirror retries with backoff; once Redis is back (even restarted empty) it sends what Redis
- * lacks, so nothing is lost and nothing is stored twice. Resolves once the end is in Redis (or
- * the mirror gave up, or another instance ended the generation).
+ * lacks, so nothing is lost and nothing is stored twice.
  */
 export function mirrorGeneration(
   append: Append,
   generation: Generation,
   options: MirrorOptions,
-): Promise<void> {
+): MirrorHandle {
   const id = generation.id;
   const log = generation.log;
   const keys = [metaKey(id), framesKey(id), readersKey(id)];
   let mirrored = 0;
+  /** Whether the last append found an instance following (publishing to it). */
+  let followed = false;
   let endMirrored = false;
   let writing = false;
   let failures = 0;
@@ -175,6 +199,7 @@ export function mirrorGeneration(
       return;
     }
     mirrored = lastId;
+    followed = reply === -1;
     if (ended) stop();
   };
 
@@ -205,7 +230,18 @@ export function mirrorGeneration(
   };
 
   const flushNow = (): void => void flush();
-  log.subscribe(() => flushSoon(flushNow));
-  flushSoon(flushNow);
-  return finished;
+  const schedule = (): void => {
+    // The first frames (another instance may look the generation up at once) and the end go now.
+    if (mirrored === 0 || log.ended) queueMicrotask(flushNow);
+    else flushSoon(followed ? followedWindow : unfollowedWindow, flushNow);
+  };
+  log.subscribe(schedule);
+  schedule();
+  return {
+    finished,
+    followed: () => {
+      followed = true;
+      flushNow();
+    },
+  };
 }

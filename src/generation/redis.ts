@@ -8,6 +8,7 @@ import {
   CANCEL_CHANNEL,
   channel,
   END_ORPHAN_SCRIPT,
+  FOLLOW_CHANNEL,
   framesKey,
   INSTANCE_PREFIX,
   metaKey,
@@ -17,7 +18,13 @@ import {
   RUNNING_TTL_SECONDS,
   readersKey,
 } from './redis-keys.js';
-import { type Append, defineAppend, flushCollected, mirrorGeneration } from './redis-mirror.js';
+import {
+  type Append,
+  defineAppend,
+  flushCollected,
+  type MirrorHandle,
+  mirrorGeneration,
+} from './redis-mirror.js';
 import { type GenerationResult, resultOf } from './result.js';
 import type { CancelOutcome, GenerationStore, MemoryStore, StoreRefusal } from './store.js';
 
@@ -56,7 +63,8 @@ export class RedisStore implements GenerationStore {
   private readonly subscriber: Redis;
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
   /** Mirrors of generations run here whose end is not in Redis yet. */
-  private readonly mirrors = new Set<Promise<void>>();
+  /** The generations this instance runs, being mirrored into Redis, by id. */
+  private readonly mirrors = new Map<string, MirrorHandle>();
   private readonly ttlSeconds: number;
   private readonly leaseMs: number;
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -82,6 +90,10 @@ export class RedisStore implements GenerationStore {
         this.local.cancelHere(message);
         return;
       }
+      if (name === FOLLOW_CHANNEL) {
+        this.mirrors.get(message)?.followed();
+        return;
+      }
       for (const listener of this.listeners.get(name) ?? []) listener(message);
     });
   }
@@ -92,7 +104,10 @@ export class RedisStore implements GenerationStore {
    * both clients are disconnected, so no reconnection loop keeps the process alive.
    */
   async connect(timeoutMs = CONNECT_TIMEOUT_MS): Promise<void> {
-    const ready = Promise.all([this.client.ping(), this.subscriber.subscribe(CANCEL_CHANNEL)]);
+    const ready = Promise.all([
+      this.client.ping(),
+      this.subscriber.subscribe(CANCEL_CHANNEL, FOLLOW_CHANNEL),
+    ]);
     ready.catch(() => {});
     let timer: NodeJS.Timeout | undefined;
     let onError: ((error: Error) => void) | undefined;
@@ -159,7 +174,7 @@ export class RedisStore implements GenerationStore {
       flushCollected();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        Promise.all(this.mirrors),
+        Promise.all([...this.mirrors.values()].map((mirror) => mirror.finished)),
         new Promise<void>((resolve) => {
           timer = setTimeout(resolve, CLOSE_FLUSH_MS);
         }),
@@ -188,8 +203,8 @@ export class RedisStore implements GenerationStore {
       ttlSeconds: this.ttlSeconds,
       giveUpMs: this.ttlSeconds * 1000,
     });
-    this.mirrors.add(mirror);
-    void mirror.then(() => this.mirrors.delete(mirror));
+    this.mirrors.set(generation.id, mirror);
+    void mirror.finished.then(() => this.mirrors.delete(generation.id));
     return generation;
   }
 
@@ -319,6 +334,8 @@ export class RedisStore implements GenerationStore {
     set.add(onMessage);
     this.listeners.set(name, set);
     if (set.size === 1) await this.subscriber.subscribe(name);
+    // Its owner, if it runs, sends what it holds at once and keeps up from now on.
+    void this.client.publish(FOLLOW_CHANNEL, id).catch(() => {});
     await this.endIfOrphaned(id);
     await refresh();
     if (log.ended) release();
