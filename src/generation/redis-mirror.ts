@@ -57,16 +57,18 @@ export function flushCollected(): void {
   closeWindow(unfollowedWindow);
 }
 
-/** One generation's append (APPEND_SCRIPT): its three keys, then its arguments; its result out. */
-export type Append = (keysAndArgs: readonly string[]) => Promise<number>;
+/**
+ * One generation's append (APPEND_SCRIPT): its three keys (meta, frames, readers) and its
+ * arguments (after, owner, ended, ttls, channel, client, frames...); its result out.
+ */
+export type Append = (keys: readonly string[], args: readonly string[]) => Promise<number>;
 
 const APPEND_COMMAND = 'sluiceAppend';
 
 /** Arguments (frames mostly) past which a call is sent and the next appends start another. */
 const MAX_CALL_ARGUMENTS = 8192;
 
-interface QueuedAppend {
-  keysAndArgs: readonly string[];
+interface PendingResult {
   resolve(result: number): void;
   reject(error: unknown): void;
 }
@@ -74,8 +76,9 @@ interface QueuedAppend {
 /**
  * The append script as a command of `client`, with the appends asked for in the same moment (the
  * mirrors flushed at the end of one collection window) sent as one call: one command, one reply,
- * whatever the number of generations. ioredis sends it as EVALSHA, with the script's text (EVAL)
- * only the first time on each connection and again after a NOSCRIPT (a restarted Redis).
+ * whatever the number of generations. Each append's keys and arguments are copied once, into the
+ * call's. ioredis sends it as EVALSHA, with the script's text (EVAL) only the first time on each
+ * connection and again after a NOSCRIPT (a restarted Redis).
  */
 export function defineAppend(client: Redis): Append {
   client.defineCommand(APPEND_COMMAND, { lua: APPEND_SCRIPT });
@@ -83,27 +86,23 @@ export function defineAppend(client: Redis): Append {
     APPEND_COMMAND
   ];
   if (command === undefined) throw new Error('ioredis did not define the append command');
-  let queued: QueuedAppend[] = [];
-  let queuedArguments = 0;
+  let results: PendingResult[] = [];
+  let keys: string[] = [];
+  let args: string[] = [];
 
   const send = (): void => {
-    const batch = queued;
-    queued = [];
-    queuedArguments = 0;
+    const batch = results;
     if (batch.length === 0) return;
-    const keys: string[] = [];
-    const args: string[] = [String(batch.length)];
-    for (const { keysAndArgs } of batch) {
-      keys.push(keysAndArgs[0] ?? '', keysAndArgs[1] ?? '', keysAndArgs[2] ?? '');
-      args.push(String(keysAndArgs.length - 3));
-      for (let index = 3; index < keysAndArgs.length; index++) args.push(keysAndArgs[index] ?? '');
-    }
-    command.call(client, String(keys.length), ...keys, ...args).then(
+    const call = [String(keys.length)].concat(keys, String(batch.length), args);
+    results = [];
+    keys = [];
+    args = [];
+    command.apply(client, call).then(
       (replies) => {
-        const results = Array.isArray(replies) ? replies : [];
+        const values = Array.isArray(replies) ? replies : [];
         batch.forEach((item, index) => {
-          const result = results[index];
-          if (typeof result === 'number') item.resolve(result);
+          const value = values[index];
+          if (typeof value === 'number') item.resolve(value);
           else item.reject(new Error('Redis gave no result for an append'));
         });
       },
@@ -113,12 +112,14 @@ export function defineAppend(client: Redis): Append {
     );
   };
 
-  return (keysAndArgs) =>
+  return (appendKeys, appendArgs) =>
     new Promise<number>((resolve, reject) => {
-      if (queued.length > 0 && queuedArguments + keysAndArgs.length > MAX_CALL_ARGUMENTS) send();
-      if (queued.length === 0) queueMicrotask(send);
-      queued.push({ keysAndArgs, resolve, reject });
-      queuedArguments += keysAndArgs.length;
+      if (results.length > 0 && args.length + appendArgs.length > MAX_CALL_ARGUMENTS) send();
+      if (results.length === 0) queueMicrotask(send);
+      results.push({ resolve, reject });
+      for (const key of appendKeys) keys.push(key);
+      args.push(String(appendArgs.length));
+      for (const arg of appendArgs) args.push(arg);
     });
 }
 
@@ -175,10 +176,7 @@ export function mirrorGeneration(
   const appendOnce = async (): Promise<void> => {
     const lastId = Math.min(log.lastId, mirrored + BATCH_FRAMES);
     const ended = log.ended && lastId === log.lastId;
-    const frames: string[] = [];
-    for (let frameId = mirrored + 1; frameId <= lastId; frameId++) frames.push(storedFrame(log, frameId));
-    const reply = await append([
-      ...keys,
+    const args = [
       String(mirrored),
       options.instanceId,
       ended ? '1' : '0',
@@ -186,8 +184,9 @@ export function mirrorGeneration(
       String(options.ttlSeconds),
       channel(id),
       generation.owner,
-      ...frames,
-    ]);
+    ];
+    for (let frameId = mirrored + 1; frameId <= lastId; frameId++) args.push(storedFrame(log, frameId));
+    const reply = await append(keys, args);
     if (reply === -2) {
       // Another instance ended it while this one was cut off from Redis: stop mirroring.
       stop();
