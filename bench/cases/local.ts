@@ -13,6 +13,7 @@ import {
 import { TINY_MODEL_FILE_NAME, writeTinyModel } from '../../src/providers/local/tiny-model.js';
 import { BenchChild } from '../children.js';
 import { log } from '../context.js';
+import { median } from '../report.js';
 
 /**
  * The local provider's cost: the tiny model (./src/providers/local/tiny-model.ts) answering the
@@ -161,14 +162,6 @@ export async function localCase(quick: boolean): Promise<LocalCaseResult> {
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? 0)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
 /** The case as a Markdown section. */

@@ -5,6 +5,7 @@ import { type BenchContext, steadyLoad } from '../context.js';
 import { type LoadResult, type LoadTarget, loadFailures } from '../loadgen.js';
 import { cpuMicros } from '../procfs.js';
 import { summarizeProfiles } from '../profile.js';
+import { median } from '../report.js';
 import type { BenchProcesses } from '../setup.js';
 
 /** One concurrency of the ops case: gateway CPU per chunk with everything off and on. */
@@ -200,15 +201,6 @@ process.on('exit', () => {
   });
 });
 `;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  if (sorted.length === 0) return Number.NaN;
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? Number.NaN)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
 /** The ops case as a Markdown table. */

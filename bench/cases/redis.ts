@@ -8,7 +8,7 @@ import { BenchChild } from '../children.js';
 import { type BenchContext, steadyLoad } from '../context.js';
 import { type LoadResult, type LoadTarget, loadFailures } from '../loadgen.js';
 import { cpuMicros, machineBusyMicros } from '../procfs.js';
-import { percentile } from '../report.js';
+import { median, percentile } from '../report.js';
 import type { BenchProcesses } from '../setup.js';
 
 /** A redis-server the benchmark started, without persistence, on a free loopback port. */
@@ -133,15 +133,6 @@ export function otherLoadMeter(processes: BenchProcesses, extraPids: () => reado
     wall = nowWall;
     return other;
   };
-}
-
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  if (sorted.length === 0) return Number.NaN;
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? Number.NaN)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
 /** One concurrency of the redis case: medians over the rounds. */

@@ -4,9 +4,9 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { type BenchContext, steadyLoad } from '../context.js';
 import type { LoadResult, LoadSpec, LoadTarget } from '../loadgen.js';
-import { percentile } from '../report.js';
+import { median, percentile } from '../report.js';
 import type { BenchProcesses } from '../setup.js';
-import { type BenchRedis, cpuOfPid, median, otherLoadMeter, startBenchRedis } from './redis.js';
+import { type BenchRedis, cpuOfPid, otherLoadMeter, startBenchRedis } from './redis.js';
 
 /** The built CLI, as `npx sluice` runs it (dist-bench/bench/cases -> dist/cli). */
 const CLI = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
