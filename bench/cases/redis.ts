@@ -1,5 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
@@ -8,60 +6,20 @@ import { BenchChild } from '../children.js';
 import { type BenchContext, steadyLoad } from '../context.js';
 import { type LoadResult, type LoadTarget, loadFailures } from '../loadgen.js';
 import { cpuMicros, machineBusyMicros } from '../procfs.js';
+import { type RedisServer, startRedisServer } from '../redis-server.js';
 import { median, percentile } from '../report.js';
 import type { BenchProcesses } from '../setup.js';
 
 /** A redis-server the benchmark started, without persistence, on a free loopback port. */
-export interface BenchRedis {
-  url: string;
-  pid: number;
-  stop(): Promise<void>;
-}
+export type BenchRedis = RedisServer;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
+/** Starts redis-server, pinned to `cpu` with taskset when given. */
+export function startBenchRedis(cpu: string | undefined): Promise<BenchRedis> {
+  return startRedisServer(cpu === undefined ? {} : { cpu }).catch((error: unknown) => {
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)} (the redis and workers cases need it)`,
+    );
   });
-}
-
-/** Starts redis-server, pinned to `cpu` with taskset when given (taskset execs it in place: same pid). */
-export async function startBenchRedis(cpu: string | undefined): Promise<BenchRedis> {
-  const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-  const child: ChildProcess =
-    cpu === undefined
-      ? spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn('taskset', ['-c', cpu, 'redis-server', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('redis-server did not start within 5 s')), 5000);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot run redis-server (the redis and workers cases need it): ${error.message}`));
-    });
-    child.stdout?.on('data', (data: Buffer) => {
-      if (data.toString().includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('redis-server has no pid');
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    pid,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 /**
