@@ -33,6 +33,16 @@ async function calls(): Promise<Record<string, number>> {
   return counts;
 }
 
+/** The length of a generation's list in Redis, once it reaches `expected` (the last append may land just after the response ended) or a second passed. */
+async function storedLength(id: string, expected: number): Promise<number> {
+  let stored = 0;
+  for (let tries = 0; tries < 50 && stored < expected; tries++) {
+    stored = await inspector.llen(`sluice:gen:${id}:frames`);
+    if (stored < expected) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return stored;
+}
+
 const scriptCalls = (counts: Record<string, number>): number => (counts.eval ?? 0) + (counts.evalsha ?? 0);
 
 describe('how generations are written to Redis and followed', () => {
@@ -44,13 +54,7 @@ describe('how generations are written to Redis and followed', () => {
     );
     expect(response.frames.length).toBeGreaterThan(300);
     const id = response.headers.get('x-generation-id') ?? '';
-    // The last append may land just after the response ended.
-    let stored = 0;
-    for (let tries = 0; tries < 50 && stored < response.frames.length; tries++) {
-      stored = await inspector.llen(`sluice:gen:${id}:frames`);
-      if (stored < response.frames.length) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    expect(stored).toBe(response.frames.length);
+    expect(await storedLength(id, response.frames.length)).toBe(response.frames.length);
     const appends = scriptCalls(await calls()) - scriptCalls(before);
     expect(appends).toBeGreaterThan(0);
     expect(appends).toBeLessThan(response.frames.length / 10);
@@ -71,12 +75,7 @@ describe('how generations are written to Redis and followed', () => {
       expect(invariantViolation(response)).toBeUndefined();
       frames += response.frames.length;
       const id = response.headers.get('x-generation-id') ?? '';
-      let stored = 0;
-      for (let tries = 0; tries < 50 && stored < response.frames.length; tries++) {
-        stored = await inspector.llen(`sluice:gen:${id}:frames`);
-        if (stored < response.frames.length) await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      expect(stored).toBe(response.frames.length);
+      expect(await storedLength(id, response.frames.length)).toBe(response.frames.length);
       const listed = await inspector.lrange(`sluice:gen:${id}:frames`, 0, -1);
       expect(listed.map((text) => JSON.parse(text))).toEqual(
         response.frames.map(({ event, data }) => ({ event, data })),
