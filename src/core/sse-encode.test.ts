@@ -12,6 +12,8 @@ import {
   encodeFrame,
   encodeFrameData,
   encodeRetry,
+  thinkingDataJson,
+  thinkingDataPrefix,
 } from './sse-encode.js';
 
 /** Text that tries hard to break SSE framing. */
@@ -133,6 +135,16 @@ describe('chunk fast path', () => {
         );
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('writes a thinking frame exactly as the generic encoder does', () => {
+    fc.assert(
+      fc.property(hostileText, fc.string(), fc.string(), (text, provider, model) => {
+        const frame: Frame = { event: 'thinking', data: { provider, model, delta_text: text } };
+        expect(thinkingDataJson(thinkingDataPrefix(provider, model), text)).toBe(encodeFrameData(frame));
+      }),
+      { numRuns: 300 },
     );
   });
 });

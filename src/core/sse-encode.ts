@@ -58,6 +58,16 @@ export function chunkDataJson(dataPrefix: string, text: string): string {
   return `${dataPrefix}${encodeData(text)},"finish_reason":null,"usage":null}`;
 }
 
+/** The constant head of every `thinking` frame's data in one generation, as `chunkDataPrefix`. */
+export function thinkingDataPrefix(provider: string, model: string): string {
+  return `{"type":"thinking","provider":${encodeData(provider)},"model":${encodeData(model)},"delta_text":`;
+}
+
+/** A `thinking` frame's data JSON, byte for byte what `encodeFrameData` writes, as `chunkDataJson`. */
+export function thinkingDataJson(dataPrefix: string, text: string): string {
+  return `${dataPrefix}${encodeData(text)}}`;
+}
+
 /** The `retry:` field that precedes the first frame a response carries. */
 export function encodeRetry(retryMs: number): string {
   return `retry: ${Math.max(0, Math.trunc(retryMs))}\n`;

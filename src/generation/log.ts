@@ -1,4 +1,10 @@
-import { chunkDataJson, chunkDataPrefix, encodeData, encodeFrameData } from '../core/sse-encode.js';
+import {
+  chunkDataJson,
+  chunkDataPrefix,
+  encodeFrameData,
+  thinkingDataJson,
+  thinkingDataPrefix,
+} from '../core/sse-encode.js';
 import type { Frame } from '../protocol/frames.js';
 
 /**
@@ -62,7 +68,7 @@ function textEnvelope(provider: string, model: string): TextEnvelope {
     provider,
     model,
     chunkPrefix: chunkDataPrefix(provider, model),
-    thinkingPrefix: `{"type":"thinking","provider":${encodeData(provider)},"model":${encodeData(model)},"delta_text":`,
+    thinkingPrefix: thinkingDataPrefix(provider, model),
   };
 }
 
@@ -210,7 +216,7 @@ export class FrameLog implements LogReader {
     const envelope = this.envelope as TextEnvelope;
     return event === 'chunk'
       ? chunkDataJson(envelope.chunkPrefix, item)
-      : `${envelope.thinkingPrefix}${encodeData(item)}}`;
+      : thinkingDataJson(envelope.thinkingPrefix, item);
   }
 
   /** Every frame, in order (for folds such as the result), built or parsed back one by one. */
