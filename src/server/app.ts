@@ -23,6 +23,31 @@ export interface AppContext extends ServiceContext {
   boundToLoopback(): boolean;
 }
 
+interface ParsedTarget {
+  /** Read only: one object serves every request with the same query-less target. */
+  url: URL;
+  /** The normalised path, without trailing slashes. */
+  path: string;
+}
+
+/** Query-less targets are a handful of routes, parsed once each; the bound keeps odd ones from piling up. */
+const TARGET_CACHE_SIZE = 256;
+const targetCache = new Map<string, ParsedTarget>();
+
+function parseTarget(target: string): ParsedTarget {
+  const cached = targetCache.get(target);
+  if (cached !== undefined) return cached;
+  // Prefixed, so that a target starting with `//` stays a path rather than naming a host.
+  const url = new URL(target.startsWith('/') ? `http://gateway${target}` : target, 'http://gateway');
+  const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+  const parsed = { url, path };
+  if (!target.includes('?') && target.length <= 256) {
+    if (targetCache.size >= TARGET_CACHE_SIZE) targetCache.clear();
+    targetCache.set(target, parsed);
+  }
+  return parsed;
+}
+
 /**
  * The gateway's HTTP edge on node:http: the checks every request passes (request id, Host,
  * CORS, preflight), then the first route whose path matches (behind its key, when the gateway
@@ -59,9 +84,7 @@ export function createRequestHandler(
     scope: CallScope,
   ): Promise<void> => {
     const target = request.url ?? '/';
-    // Prefixed, so that a target starting with `//` stays a path rather than naming a host.
-    const url = new URL(target.startsWith('/') ? `http://gateway${target}` : target, 'http://gateway');
-    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    const { url, path } = parseTarget(target);
     const method = request.method ?? 'GET';
 
     if (method === 'OPTIONS') {

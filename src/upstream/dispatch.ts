@@ -103,6 +103,33 @@ class DispatchedBody implements UpstreamBody {
   }
 }
 
+/** What a request needs of its URL: parsed once per distinct URL string, not once per request. */
+export interface UrlParts {
+  origin: string;
+  /** Path and query, as sent on the request line. */
+  path: string;
+  https: boolean;
+}
+
+/** Upstream URLs are a handful per provider and model; a bound keeps odd ones from piling up. */
+const URL_CACHE_SIZE = 256;
+const urlCache = new Map<string, UrlParts>();
+
+export function urlParts(url: string): UrlParts {
+  let parts = urlCache.get(url);
+  if (parts === undefined) {
+    const parsed = new URL(url);
+    parts = {
+      origin: parsed.origin,
+      path: `${parsed.pathname}${parsed.search}`,
+      https: parsed.protocol === 'https:',
+    };
+    if (urlCache.size >= URL_CACHE_SIZE) urlCache.clear();
+    urlCache.set(url, parts);
+  }
+  return parts;
+}
+
 function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new Error('aborted');
 }
@@ -132,11 +159,11 @@ export function dispatchRequest(
     };
     signal.addEventListener('abort', onAbort, { once: true });
     const stopListening = (): void => signal.removeEventListener('abort', onAbort);
-    const url = new URL(request.url);
+    const url = urlParts(request.url);
     dispatcher.dispatch(
       {
         origin: url.origin,
-        path: `${url.pathname}${url.search}`,
+        path: url.path,
         method: 'POST',
         headers: request.headers,
         body: request.body,

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { Agent, buildConnector, Client, type Dispatcher, errors as undiciErrors } from 'undici';
 import { UpstreamError } from '../core/errors.js';
-import { dispatchRequest, type UpstreamBody } from './dispatch.js';
+import { dispatchRequest, type UpstreamBody, urlParts } from './dispatch.js';
 
 /** What a provider mapping produces: everything needed to make the upstream call. */
 export interface UpstreamRequest {
@@ -76,8 +76,8 @@ export class Transport {
 
   /** Which connections a request to `url` goes over: the HTTP/1.1 pool, or an origin's multiplexed ones. */
   private route(url: string, options: OpenOptions): Agent | MultiplexedOrigin {
-    const target = new URL(url);
-    const https = target.protocol === 'https:';
+    const target = urlParts(url);
+    const https = target.https;
     const multiplex = options.http1Only !== true && this.http2 !== 'off' && (https || this.http2 === 'h2c');
     if (!multiplex) {
       this.http1 ??= new Agent({
