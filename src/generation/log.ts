@@ -97,6 +97,8 @@ export class FrameLog implements LogReader {
    * data JSON once ended (a text frame in another envelope stays an object).
    */
   private readonly items: (string | Frame)[] = [];
+  /** Data JSON of frames held as objects, by index, once a reader asked for it (running logs only). */
+  private encoded: (string | undefined)[] = [];
   private readonly listeners = new Set<() => void>();
   private bytes = 0;
   private closed = false;
@@ -178,10 +180,11 @@ export class FrameLog implements LogReader {
     for (let index = 0; index < items.length; index++) {
       const item = items[index];
       if (typeof item === 'string' || item === undefined || isText(events[index])) continue;
-      const json = encodeFrameData(item);
+      const json = this.encoded[index] ?? encodeFrameData(item);
       items[index] = json;
       this.bytes += TEXT_FRAME_OVERHEAD_BYTES + textBytes(json) - frameBytes(item);
     }
+    this.encoded = [];
   }
 
   frame(id: number): Frame {
@@ -210,7 +213,15 @@ export class FrameLog implements LogReader {
 
   dataJson(id: number): string {
     const item = this.item(id);
-    if (typeof item !== 'string') return encodeFrameData(item);
+    if (typeof item !== 'string') {
+      // Held as an object while running: encoded for the first reader, kept for the others and the end.
+      let json = this.encoded[id - 1];
+      if (json === undefined) {
+        json = encodeFrameData(item);
+        this.encoded[id - 1] = json;
+      }
+      return json;
+    }
     const event = this.events[id - 1];
     if (!isText(event)) return item;
     const envelope = this.envelope as TextEnvelope;
