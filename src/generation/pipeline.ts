@@ -1,5 +1,5 @@
 import type { StreamFailure } from '../core/errors.js';
-import { createWireParser, type Framing, type WireEvent } from '../core/wire-parse.js';
+import { createWireParser, type Framing, type JsonReader, type WireEvent } from '../core/wire-parse.js';
 import type { Frame } from '../protocol/frames.js';
 import type { CodecPart, StreamCodec } from '../providers/types.js';
 import type { FrameEmitter } from './emitter.js';
@@ -8,6 +8,8 @@ import type { FrameEmitter } from './emitter.js';
 export interface StreamSource {
   framing: Framing;
   createCodec(): StreamCodec;
+  /** A faster reader of the stream's JSON events, one per stream (JSON.parse when absent). */
+  createJsonReader?(): JsonReader;
 }
 
 /** Upstream bytes -> wire events -> codec parts: one attempt's parser and codec. */
@@ -18,7 +20,7 @@ export interface PartStream {
 }
 
 export function createPartStream(source: StreamSource): PartStream {
-  const parser = createWireParser(source.framing);
+  const parser = createWireParser(source.framing, source.createJsonReader?.());
   const codec = source.createCodec();
   const decode = (events: readonly WireEvent[], out: CodecPart[]): CodecPart[] => {
     for (const event of events) for (const part of codec.push(event)) out.push(part);
@@ -56,7 +58,7 @@ export interface FramePipeline {
  * produced after either.
  */
 export function createFramePipeline(source: StreamSource, emitter: FrameEmitter): FramePipeline {
-  const parser = createWireParser(source.framing);
+  const parser = createWireParser(source.framing, source.createJsonReader?.());
   const codec = source.createCodec();
   const frames: Frame[] = [];
   let failed = false;

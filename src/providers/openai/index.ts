@@ -1,4 +1,5 @@
 import type { ProviderDefinition } from '../types.js';
+import { createChunkReader } from './chunk-reader.js';
 import { createOpenAiCodec } from './codec.js';
 import { mapOpenAiHttpError } from './errors.js';
 import { openAiOutputLimit } from './models.js';
@@ -50,6 +51,7 @@ export const openai: ProviderDefinition = {
   createCodec() {
     return createOpenAiCodec('OpenAI');
   },
+  createJsonReader: createChunkReader,
   mapHttpError(status, bodyText, headers) {
     return mapOpenAiHttpError('OpenAI', status, bodyText, headers);
   },

@@ -1,0 +1,165 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import fc from 'fast-check';
+import { describe, expect, it, vi } from 'vitest';
+import { createChunkReader } from './chunk-reader.js';
+
+const FIXTURES = join(import.meta.dirname, 'fixtures');
+const TOGETHER_FIXTURES = join(import.meta.dirname, '..', 'together', 'fixtures');
+
+/** The JSON data of every recorded event, in order, one array per recorded stream. */
+function recordedStreams(): string[][] {
+  const streams: string[][] = [];
+  for (const directory of [FIXTURES, TOGETHER_FIXTURES]) {
+    for (const name of readdirSync(directory)) {
+      const events = readFileSync(join(directory, name), 'utf8')
+        .split('\n')
+        .map((line) => (line.startsWith('data: ') ? line.slice(6) : line))
+        .filter((line) => line.startsWith('{'));
+      if (events.length > 0) streams.push(events);
+    }
+  }
+  return streams;
+}
+
+/** A modern OpenAI content chunk, as the recorded ones are, with its two changing strings. */
+function contentChunk(content: string, obfuscation: string | undefined): string {
+  const chunk: Record<string, unknown> = {
+    id: 'chatcmpl-D8Z5oo6uDh67AD85p73ksdT1KxhE0',
+    object: 'chat.completion.chunk',
+    created: 1770933892,
+    model: 'gpt-4.1-nano-2025-04-14',
+    service_tier: 'default',
+    system_fingerprint: 'fp_de604bd877',
+    choices: [{ index: 0, delta: { content }, logprobs: null, finish_reason: null }],
+    usage: null,
+  };
+  if (obfuscation !== undefined) chunk.obfuscation = obfuscation;
+  return JSON.stringify(chunk);
+}
+
+/** Text meant to break the template: quotes, escapes, control characters, keys inside strings. */
+const awkwardText = fc.string({
+  unit: fc.constantFrom(
+    'a',
+    ' ',
+    '"',
+    '\\',
+    '\n',
+    '\u0000',
+    '\u001f',
+    'é',
+    '\u{1F600}',
+    '"content":"',
+    '"obfuscation":"',
+    '}',
+    ',',
+  ),
+});
+
+describe('OpenAI chunk reader', () => {
+  it('reads every recorded stream exactly as JSON.parse does', () => {
+    const streams = recordedStreams();
+    expect(streams.length).toBeGreaterThan(5);
+    for (const events of streams) {
+      const read = createChunkReader();
+      for (const text of events) expect(read(text)).toStrictEqual(JSON.parse(text));
+    }
+  });
+
+  it('reads chunks that differ from the last content chunk in their strings, or in anything', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            content: fc.oneof(fc.string(), awkwardText),
+            obfuscation: fc.option(fc.oneof(fc.string(), awkwardText), { nil: undefined }),
+            // Some chunks are edited by hand: raw text that may not even be JSON any more.
+            edit: fc.option(
+              fc.tuple(fc.nat(), fc.constantFrom('', '"', '\\', 'x', '}', ' ', '\n', '\u0001')),
+              {
+                nil: undefined,
+              },
+            ),
+          }),
+          { maxLength: 12 },
+        ),
+        (chunks) => {
+          const read = createChunkReader();
+          for (const { content, obfuscation, edit } of chunks) {
+            let text = contentChunk(content, obfuscation);
+            if (edit !== undefined) {
+              const at = edit[0] % (text.length + 1);
+              text = `${text.slice(0, at)}${edit[1]}${text.slice(at + 1)}`;
+            }
+            let expected: unknown;
+            try {
+              expected = JSON.parse(text);
+            } catch {
+              expect(() => read(text)).toThrow();
+              continue;
+            }
+            expect(read(text)).toStrictEqual(expected);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('parses the first content chunk, reads the ones like it without JSON.parse, each its own objects', () => {
+    const read = createChunkReader();
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const first = read(contentChunk('Hello', 'abc')) as { choices: { delta: { content: string } }[] };
+      const second = read(contentChunk(' world', 'defgh')) as typeof first;
+      const third = read(contentChunk('!', 'x')) as typeof first;
+      expect(parse).toHaveBeenCalledTimes(1);
+      // A raw control character or line break inside the string is not JSON, after a template too.
+      for (const raw of ['a\u0001b', 'a\nb']) {
+        expect(() => read(contentChunk('PLACE', 'x').replace('PLACE', raw))).toThrow(SyntaxError);
+      }
+      parse.mockClear();
+      read(contentChunk('again', 'x'));
+      expect(parse).toHaveBeenCalledTimes(0);
+      // An escape is left to JSON.parse.
+      const fourth = read(contentChunk('say "hi"', 'x')) as typeof first;
+      expect(parse).toHaveBeenCalledTimes(1);
+      expect([first, second, third, fourth].map((chunk) => chunk.choices[0]?.delta.content)).toEqual([
+        'Hello',
+        ' world',
+        '!',
+        'say "hi"',
+      ]);
+      expect(second.choices).not.toBe(first.choices);
+      expect(third.choices[0]).not.toBe(second.choices[0]);
+      expect(first.choices[0]?.delta.content).toBe('Hello');
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('keeps no content string tied to the text of the chunk it came from', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    // A chunk of 5,000 characters around a long delta: a view into it would keep all of it.
+    const padding = 'p'.repeat(5000);
+    const read = createChunkReader();
+    read(contentChunk('first content here', padding));
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const kept: string[] = [];
+    for (let index = 0; index < 20_000; index++) {
+      const chunk = read(contentChunk(`a long delta number ${index}`, padding)) as {
+        choices: { delta: { content: string } }[];
+      };
+      kept.push(chunk.choices[0]?.delta.content ?? '');
+    }
+    gc();
+    const bytesPerDelta = (process.memoryUsage().heapUsed - before) / kept.length;
+    expect(kept[19_999]).toBe('a long delta number 19999');
+    expect(bytesPerDelta).toBeLessThan(1000);
+  });
+});
