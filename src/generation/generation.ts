@@ -1,3 +1,4 @@
+import { Abort, type AbortWatch } from '../core/abort.js';
 import { FrameLog, type LogReader } from './log.js';
 import { type GenerationResult, resultOf } from './result.js';
 import { TokenMeter } from './token-meter.js';
@@ -52,7 +53,7 @@ export class Generation implements Followable {
   /** Output tokens so far, counted live while something reads them (a budget, a limit). */
   readonly outputTokens = new TokenMeter();
   endedAt: number | undefined;
-  private readonly controller = new AbortController();
+  private readonly controller = new Abort();
   private readers = 0;
   private graceTimer: NodeJS.Timeout | undefined;
   private readonly graceMs: number;
@@ -74,8 +75,9 @@ export class Generation implements Followable {
     this.log = new FrameLog(init.maxLogBytes);
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  /** Aborted when the generation is cancelled, with a `GenerationAbort` as its reason. */
+  get signal(): AbortWatch {
+    return this.controller;
   }
 
   get running(): boolean {
@@ -84,7 +86,7 @@ export class Generation implements Followable {
 
   /** Stops the upstream request at once; the run ends the log with the matching frames. */
   cancel(reason: CancelReason): boolean {
-    if (!this.running || this.controller.signal.aborted) return false;
+    if (!this.running || this.controller.aborted) return false;
     this.clearGrace();
     this.controller.abort(new GenerationAbort(reason));
     return true;

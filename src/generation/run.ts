@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { Abort, type AbortWatch } from '../core/abort.js';
 import { redactSecrets, type StreamFailure, UpstreamError } from '../core/errors.js';
 import type { Frame, StreamErrorCode, Usage } from '../protocol/frames.js';
 import type { ChatMessage, ChatRequest } from '../protocol/request.js';
@@ -266,11 +267,11 @@ function endAfterFault(plan: RunPlan, emitter: FrameEmitter, attempts: number): 
   }
 }
 
-function abortOf(signal: AbortSignal): GenerationAbort {
+function abortOf(signal: AbortWatch): GenerationAbort {
   return signal.reason instanceof GenerationAbort ? signal.reason : new GenerationAbort('cancelled');
 }
 
-function sleep(milliseconds: number, signal: AbortSignal): Promise<boolean> {
+function sleep(milliseconds: number, signal: AbortWatch): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(true);
   return new Promise((resolve) => {
     const onAbort = (): void => {
@@ -308,7 +309,7 @@ function attempt(
   } catch {
     return Promise.resolve(internalFailure(`the request could not be prepared for ${provider.displayName}`));
   }
-  const controller = new AbortController();
+  const controller = new Abort();
 
   return new Promise<AttemptOutcome>((resolve) => {
     let settled = false;
@@ -333,7 +334,7 @@ function attempt(
 
     /** Why the attempt stopped, when an error surfaced after an abort or a socket failure. */
     const classify = (error: unknown): AttemptOutcome => {
-      const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;
+      const reason: unknown = controller.aborted ? controller.reason : undefined;
       if (reason instanceof GenerationAbort) return { kind: 'aborted', abort: reason };
       if (reason instanceof IdleTimeout) {
         // An upstream that finished its answer and then went quiet has still finished.
@@ -361,7 +362,7 @@ function attempt(
     // In-process providers (the local model) answer the attempt themselves, in the same shape.
     const opened = provider.openUpstream
       ? provider.openUpstream(upstreamRequest, controller.signal)
-      : plan.transport.open(upstreamRequest, controller.signal, provider.displayName, {
+      : plan.transport.open(upstreamRequest, controller, provider.displayName, {
           http1Only: provider.http1Only,
         });
     opened.then(

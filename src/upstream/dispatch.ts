@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { AbortWatch } from '../core/abort.js';
 
 /**
  * The body of an upstream response as the run reads it: `data`, `end` and `error` events, and
@@ -130,7 +131,7 @@ export function urlParts(url: string): UrlParts {
   return parts;
 }
 
-function abortReason(signal: AbortSignal): Error {
+function abortReason(signal: AbortWatch): Error {
   return signal.reason instanceof Error ? signal.reason : new Error('aborted');
 }
 
@@ -142,7 +143,7 @@ function abortReason(signal: AbortSignal): Error {
 export function dispatchRequest(
   dispatcher: Dispatcher,
   request: { url: string; headers: Record<string, string>; body: string },
-  signal: AbortSignal,
+  signal: AbortWatch,
   options: { idempotent?: boolean } = {},
 ): Promise<DispatchedResponse> {
   return new Promise((resolve, reject) => {

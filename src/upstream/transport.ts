@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { Agent, buildConnector, Client, type Dispatcher, errors as undiciErrors } from 'undici';
+import type { AbortWatch } from '../core/abort.js';
 import { UpstreamError } from '../core/errors.js';
 import { dispatchRequest, type UpstreamBody, urlParts } from './dispatch.js';
 
@@ -105,7 +106,7 @@ export class Transport {
    */
   async open(
     upstreamRequest: UpstreamRequest,
-    signal: AbortSignal,
+    signal: AbortWatch,
     upstreamName: string,
     options: OpenOptions = {},
   ): Promise<UpstreamResponse> {
