@@ -69,6 +69,28 @@ describe('OpenAI chunk reader', () => {
     }
   });
 
+  it('is not misled by a key spelled with an escape, a string that reads "content", or a repeated key', () => {
+    const streams = [
+      // The delta's key escaped, another object's written plainly, with the same value at first.
+      [
+        '{"choices":[{"index":0,"delta":{"\\u0063ontent":"x"}}],"other":{"content":"x"}}',
+        '{"choices":[{"index":0,"delta":{"\\u0063ontent":"x"}}],"other":{"content":"zz"}}',
+      ],
+      [
+        '{"choices":[{"index":0,"delta":{"content":"a"}}],"kind":"content"}',
+        '{"choices":[{"index":0,"delta":{"content":"b"}}],"kind":"content"}',
+      ],
+      [
+        '{"choices":[{"index":0,"delta":{"content":"a","content":"a"}}]}',
+        '{"choices":[{"index":0,"delta":{"content":"b","content":"a"}}]}',
+      ],
+    ];
+    for (const events of streams) {
+      const read = createChunkReader();
+      for (const text of events) expect(read(text)).toStrictEqual(JSON.parse(text));
+    }
+  });
+
   it('reads chunks that differ from the last content chunk in their strings, or in anything', () => {
     fc.assert(
       fc.property(

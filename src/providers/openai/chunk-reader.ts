@@ -10,9 +10,6 @@
  * returns.
  */
 
-const CONTENT_KEY = '"content":"';
-const OBFUSCATION_KEY = '"obfuscation":"';
-
 /** Whether `text` holds a character JSON forbids raw inside a string (U+0000 to U+001F must be escaped). */
 function hasControlCharacter(text: string): boolean {
   for (let index = 0; index < text.length; index++) if (text.charCodeAt(index) < 0x20) return true;
@@ -44,18 +41,22 @@ function plainStringEnd(text: string, start: number): number | undefined {
 }
 
 /**
- * Where the one string value with key `key` opens and closes in `text`, when `leaf` is that
- * value and the text shows it exactly once, as a plain string.
+ * Where the string value of the key `name` opens and closes in `text`, when `leaf` is that value
+ * and the key is written once in the text, in this form: `"name":"`. The caller made sure the
+ * text holds no escape, so every raw quote delimits a string, no key is written any other way,
+ * and the one `"name"` in the text is the key whose value is `leaf`.
  */
-function findString(text: string, key: string, leaf: unknown): { start: number; end: number } | undefined {
+function findString(text: string, name: string, leaf: unknown): { start: number; end: number } | undefined {
   if (typeof leaf !== 'string') return undefined;
-  const at = text.indexOf(key);
-  // Raw quotes cannot occur inside a JSON string, so each occurrence is a key and its string
-  // value; one occurrence, with a string at the expected place, is that one.
-  if (at === -1 || text.indexOf(key, at + 1) !== -1) return undefined;
-  const start = at + key.length;
-  const end = plainStringEnd(text, start);
-  return end === undefined || text.slice(start, end) !== leaf ? undefined : { start, end };
+  const quoted = `"${name}"`;
+  const at = text.indexOf(quoted);
+  if (at === -1 || text.indexOf(quoted, at + 1) !== -1) return undefined;
+  const colon = at + quoted.length;
+  if (text.charCodeAt(colon) !== 0x3a /* : */ || text.charCodeAt(colon + 1) !== 0x22 /* " */)
+    return undefined;
+  const start = colon + 2;
+  const end = text.indexOf('"', start);
+  return end === -1 || text.slice(start, end) !== leaf ? undefined : { start, end };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -67,9 +68,11 @@ function learn(text: string, value: unknown): Template | undefined {
   if (!isObject(value) || !Array.isArray(value.choices) || value.choices.length !== 1) return undefined;
   const choice: unknown = value.choices[0];
   if (!isObject(choice) || !isObject(choice.delta)) return undefined;
-  const content = findString(text, CONTENT_KEY, choice.delta.content);
+  // With an escape anywhere, a key could be spelled another way (`"\u0063ontent"`).
+  if (text.includes('\\')) return undefined;
+  const content = findString(text, 'content', choice.delta.content);
   if (content === undefined) return undefined;
-  const obfuscation = findString(text, OBFUSCATION_KEY, value.obfuscation);
+  const obfuscation = findString(text, 'obfuscation', value.obfuscation);
   const chunk = value as unknown as ChunkValue;
   if (obfuscation === undefined || obfuscation.start < content.end) {
     // Without padding after the content (or with it first, which no recorded stream shows), only
