@@ -1,3 +1,5 @@
+import { isNonArrayObject } from '../../core/json.js';
+
 /**
  * A faster `JSON.parse` for one stream's Chat Completions chunks. Past the first few chunks of an
  * answer nearly every one is the previous one with two strings changed: the delta's `content`
@@ -59,15 +61,12 @@ function findString(text: string, name: string, leaf: unknown): { start: number;
   return end === -1 || text.slice(start, end) !== leaf ? undefined : { start, end };
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** A template from a parsed chunk with one choice whose delta holds a content string. */
 function learn(text: string, value: unknown): Template | undefined {
-  if (!isObject(value) || !Array.isArray(value.choices) || value.choices.length !== 1) return undefined;
+  if (!isNonArrayObject(value) || !Array.isArray(value.choices) || value.choices.length !== 1)
+    return undefined;
   const choice: unknown = value.choices[0];
-  if (!isObject(choice) || !isObject(choice.delta)) return undefined;
+  if (!isNonArrayObject(choice) || !isNonArrayObject(choice.delta)) return undefined;
   // With an escape anywhere, a key could be spelled another way (`"\u0063ontent"`).
   if (text.includes('\\')) return undefined;
   const content = findString(text, 'content', choice.delta.content);
