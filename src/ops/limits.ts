@@ -358,15 +358,20 @@ export class Limits {
     subjects.set(subject, (subjects.get(subject) ?? 0) + tokens);
   }
 
+  /** Hands every count waiting to its window, one charge per window and subject. */
+  private chargeUncharged(): void {
+    for (const [limiter, subjects] of this.uncharged) {
+      for (const [subject, tokens] of subjects) charge(limiter, subject, tokens);
+    }
+    this.uncharged.clear();
+  }
+
   /** One interval for every running generation's live count and the charges waiting, while any are. */
   private startSweeps(): void {
     if (this.meterTimer !== undefined) return;
     this.meterTimer = setInterval(() => {
       for (const sweep of this.meters) sweep();
-      for (const [limiter, subjects] of this.uncharged) {
-        for (const [subject, tokens] of subjects) charge(limiter, subject, tokens);
-      }
-      this.uncharged.clear();
+      this.chargeUncharged();
       if (this.meters.size === 0) {
         clearInterval(this.meterTimer);
         this.meterTimer = undefined;
@@ -379,10 +384,7 @@ export class Limits {
     clearInterval(this.meterTimer);
     this.meterTimer = undefined;
     this.meters.clear();
-    for (const [limiter, subjects] of this.uncharged) {
-      for (const [subject, tokens] of subjects) charge(limiter, subject, tokens);
-    }
-    this.uncharged.clear();
+    this.chargeUncharged();
     clearInterval(this.leaseTimer);
     this.leaseTimer = undefined;
     const redis = this.redis;
