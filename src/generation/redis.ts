@@ -62,8 +62,7 @@ export class RedisStore implements GenerationStore {
   private readonly append: Append;
   private readonly subscriber: Redis;
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
-  /** Mirrors of generations run here whose end is not in Redis yet. */
-  /** The generations this instance runs, being mirrored into Redis, by id. */
+  /** Mirrors of the generations run here whose end is not in Redis yet, by generation id. */
   private readonly mirrors = new Map<string, MirrorHandle>();
   private readonly ttlSeconds: number;
   private readonly leaseMs: number;
