@@ -10,11 +10,8 @@ import { type RedisServer, startRedisServer } from '../redis-server.js';
 import { median, percentile } from '../report.js';
 import type { BenchProcesses } from '../setup.js';
 
-/** A redis-server the benchmark started, without persistence, on a free loopback port. */
-export type BenchRedis = RedisServer;
-
-/** Starts redis-server, pinned to `cpu` with taskset when given. */
-export function startBenchRedis(cpu: string | undefined): Promise<BenchRedis> {
+/** Starts redis-server for the benchmark, pinned to `cpu` with taskset when given. */
+export function startBenchRedis(cpu: string | undefined): Promise<RedisServer> {
   return startRedisServer(cpu === undefined ? {} : { cpu }).catch((error: unknown) => {
     throw new Error(
       `${error instanceof Error ? error.message : String(error)} (the redis and workers cases need it)`,

@@ -6,7 +6,7 @@ import { type BenchContext, steadyLoad } from '../context.js';
 import type { LoadResult, LoadSpec, LoadTarget } from '../loadgen.js';
 import { median, percentile } from '../report.js';
 import type { BenchProcesses } from '../setup.js';
-import { type BenchRedis, cpuOfPid, otherLoadMeter, startBenchRedis } from './redis.js';
+import { cpuOfPid, otherLoadMeter, startBenchRedis } from './redis.js';
 
 /** The built CLI, as `npx sluice` runs it (dist-bench/bench/cases -> dist/cli). */
 const CLI = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
@@ -124,7 +124,7 @@ export async function workersCase(
 ): Promise<WorkersReport> {
   if (!existsSync(CLI))
     throw new Error(`the workers case runs the built CLI (${CLI}): run \`npm run build\` first`);
-  const redis: BenchRedis = await startBenchRedis(settings.pinned ? '0' : undefined);
+  const redis = await startBenchRedis(settings.pinned ? '0' : undefined);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     SLUICE_DEMO: '0',
