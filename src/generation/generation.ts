@@ -59,6 +59,7 @@ export class Generation implements Followable {
   private readonly graceMs: number;
   private readonly cancelOnDisconnect: boolean;
   private readonly endListeners: (() => void)[] = [];
+  private readonly endingListeners: (() => void)[] = [];
   /** Work that must be done before a reader sees `done` (a limit's slot given back). */
   private readonly beforeDoneHooks: (() => Promise<unknown> | undefined)[] = [];
   /** Readers attached through other instances (Redis); the grace period waits for them too. */
@@ -184,8 +185,19 @@ export class Generation implements Followable {
     ]).then(() => clearTimeout(timer));
   }
 
+  /** Called once the generation ended, its log compacted (its bytes final). */
   onEnd(listener: () => void): void {
     if (this.running) this.endListeners.push(listener);
+    else listener();
+  }
+
+  /**
+   * Called once the generation ended, before `onEnd` listeners: its readers were woken, and its
+   * frames are still the objects the run appended, so a listener that reads the terminal ones
+   * does not parse them back from JSON.
+   */
+  onEnding(listener: () => void): void {
+    if (this.running) this.endingListeners.push(listener);
     else listener();
   }
 
@@ -194,7 +206,9 @@ export class Generation implements Followable {
     if (!this.running) return;
     this.endedAt = Date.now();
     this.clearGrace();
-    this.log.end();
+    this.log.close();
+    for (const listener of this.endingListeners.splice(0)) listener();
+    this.log.compact();
     for (const listener of this.endListeners.splice(0)) listener();
   }
 

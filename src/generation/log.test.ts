@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeFrameData } from '../core/sse-encode.js';
 import type { Frame } from '../protocol/frames.js';
+import { Generation } from './generation.js';
 import { FrameLog } from './log.js';
 
 const envelope = { provider: 'openai', model: 'gpt-4o-mini' };
@@ -76,5 +77,46 @@ describe('FrameLog', () => {
     log.end();
     expect(calls).toBe(3);
     expect(() => log.append(frames.slice(0, 1))).toThrow();
+  });
+
+  it('ends in two steps: closed with its frames still objects for onEnding, then compacted before onEnd', () => {
+    const generation = new Generation({
+      id: 'g1',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      emulated: false,
+      maxLogBytes: 1 << 20,
+      graceMs: 0,
+    });
+    const { log } = generation;
+    log.append(frames);
+    const seen: string[] = [];
+    generation.onEnd(() => {
+      // Compacted: the error frame is read back from its JSON, a new object equal to the old.
+      const error = log.frame(frames.length);
+      seen.push(
+        `end ${error === frames.at(-1)} ${encodeFrameData(error) === encodeFrameData(frames.at(-1) as Frame)}`,
+      );
+    });
+    let bytesWhileEnding = 0;
+    generation.onEnding(() => {
+      expect(log.ended).toBe(true);
+      bytesWhileEnding = log.sizeBytes;
+      // Not yet compacted: the very object appended, not parsed back.
+      seen.push(`ending ${log.frame(frames.length) === frames.at(-1)}`);
+    });
+    const compacted = new FrameLog();
+    compacted.append(frames);
+    compacted.end();
+    generation.markEnded();
+    expect(seen).toEqual(['ending true', 'end false true']);
+    expect(bytesWhileEnding).not.toBe(compacted.sizeBytes);
+    // onEnd sees the bytes the store accounts for: those of the compacted log.
+    expect(log.sizeBytes).toBe(compacted.sizeBytes);
+    // A listener added after the end is called at once, in either phase.
+    let late = 0;
+    generation.onEnding(() => late++);
+    generation.onEnd(() => late++);
+    expect(late).toBe(2);
   });
 });

@@ -102,6 +102,8 @@ export class FrameLog implements LogReader {
   private readonly listeners = new Set<() => void>();
   private bytes = 0;
   private closed = false;
+  /** Frames held as objects were replaced by their data JSON (after `close`). */
+  private compacted = false;
   /** Provider and model of the generation's text frames: set by the first one. */
   private envelope: TextEnvelope | undefined;
 
@@ -172,10 +174,22 @@ export class FrameLog implements LogReader {
    * an object (start, metadata, usage, done...) is replaced by its data JSON, and the bytes recounted.
    */
   end(): void {
+    this.close();
+    this.compact();
+  }
+
+  /** The first half of `end`: no frame follows, and readers are woken. Frames stay as they are. */
+  close(): void {
     if (this.closed) return;
     this.closed = true;
     this.notify();
     this.listeners.clear();
+  }
+
+  /** The second half of `end`: frames held as objects become their data JSON (once, when closed). */
+  compact(): void {
+    if (!this.closed || this.compacted) return;
+    this.compacted = true;
     const { events, items } = this;
     for (let index = 0; index < items.length; index++) {
       const item = items[index];

@@ -292,7 +292,7 @@ export class GatewayOps {
     // The slot is given back before `done` is written: a client that starts its next stream the
     // moment it reads `done` is not refused for the one that just ended.
     if (slot !== undefined) generation.beforeDone(() => slot.release());
-    generation.onEnd(() => {
+    generation.onEnding(() => {
       void slot?.release();
       const summary = summarize(generation.log);
       meter?.settle(summary.outputTokens ?? 0);
@@ -362,8 +362,8 @@ export class GatewayOps {
 }
 
 /**
- * What the end of a generation's log says, read from its first and last frames only: a finished
- * log holds its frames as JSON, and only these few are parsed back.
+ * What the end of a generation's log says, read from its first and last frames only. Called as
+ * the generation ends (`onEnding`), while those frames are still objects: nothing is parsed back.
  */
 function summarize(log: LogReader): {
   finishReason: string | null;
