@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomHex } from '../core/random.js';
 import { type Followable, Generation, type GenerationInit } from './generation.js';
 import type { GenerationResult } from './result.js';
 
@@ -51,12 +51,9 @@ export interface StoreOptions {
  */
 const HARD_BOUND_FACTOR = 2;
 
-/**
- * Ids are unguessable (122 random bits): knowing one is what lets a client resume or cancel.
- * randomUUID draws from a pooled entropy buffer, several times cheaper than randomBytes.
- */
+/** Ids are unguessable (128 random bits): knowing one is what lets a client resume or cancel. */
 function newGenerationId(): string {
-  return `gen_${randomUUID().replaceAll('-', '')}`;
+  return `gen_${randomHex(32)}`;
 }
 
 /**

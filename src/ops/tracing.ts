@@ -8,6 +8,7 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
+import { randomHex } from '../core/random.js';
 
 /**
  * Request ids and traces (CONTRACT.md section 10). A request id is taken from `X-Request-Id`
@@ -93,20 +94,6 @@ export interface GenerationSpan {
 }
 
 const tracer = trace.getTracer('sluice');
-
-/**
- * `length` random hex digits. randomUUID draws from a pooled entropy buffer, many times cheaper
- * per call than randomBytes; of its digits the version and the variant digit are left out, so
- * each UUID gives 30 random ones.
- */
-function randomHex(length: 16 | 32): string {
-  let hex = '';
-  while (hex.length < length) {
-    const uuid = randomUUID();
-    hex += `${uuid.slice(0, 8)}${uuid.slice(9, 13)}${uuid.slice(15, 18)}${uuid.slice(20, 23)}${uuid.slice(24)}`;
-  }
-  return hex.slice(0, length);
-}
 
 /**
  * Starts the span of one generation (`chat {model}`, kind client, as the GenAI conventions name
