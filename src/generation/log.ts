@@ -99,7 +99,11 @@ export class FrameLog implements LogReader {
   private readonly items: (string | Frame)[] = [];
   /** Data JSON of frames held as objects, by index, once a reader asked for it (running logs only). */
   private encoded: (string | undefined)[] = [];
-  private readonly listeners = new Set<() => void>();
+  /**
+   * Replaced, never changed in place, when a reader subscribes or leaves: a notification runs over
+   * the array it started with. An array, not a Set: it is walked after every append.
+   */
+  private listeners: readonly (() => void)[] = [];
   private bytes = 0;
   private closed = false;
   /** Frames held as objects were replaced by their data JSON (after `close`). */
@@ -183,7 +187,7 @@ export class FrameLog implements LogReader {
     if (this.closed) return;
     this.closed = true;
     this.notify();
-    this.listeners.clear();
+    this.listeners = [];
   }
 
   /** The second half of `end`: frames held as objects become their data JSON (once, when closed). */
@@ -253,9 +257,10 @@ export class FrameLog implements LogReader {
 
   subscribe(listener: () => void): () => void {
     if (this.closed) return () => {};
-    this.listeners.add(listener);
+    this.listeners = [...this.listeners, listener];
     return () => {
-      this.listeners.delete(listener);
+      const at = this.listeners.indexOf(listener);
+      if (at !== -1) this.listeners = this.listeners.filter((_, index) => index !== at);
     };
   }
 
@@ -266,7 +271,8 @@ export class FrameLog implements LogReader {
   }
 
   private notify(): void {
-    for (const listener of this.listeners) listener();
+    const listeners = this.listeners;
+    for (let index = 0; index < listeners.length; index++) (listeners[index] as () => void)();
   }
 }
 

@@ -113,3 +113,97 @@ describe('a generation whose run throws still ends, exactly once', () => {
     }
   });
 });
+
+describe('the idle timeout', () => {
+  /** An upstream that sends `chunks` content chunks `gapMs` apart, then finishes, or stalls when `stall`. */
+  async function pacedUpstream(
+    chunks: number,
+    gapMs: number,
+    stall: boolean,
+  ): Promise<{ url: string; close(): Promise<void> }> {
+    const server = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      let sent = 0;
+      const next = (): void => {
+        if (response.destroyed) return;
+        if (sent < chunks) {
+          sent++;
+          response.write(
+            `data: {"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"w${sent} "},"finish_reason":null}]}\n\n`,
+          );
+          setTimeout(next, gapMs);
+        } else if (!stall) {
+          response.end(
+            'data: {"id":"c1","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n',
+          );
+        }
+      };
+      next();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    };
+  }
+
+  async function runAgainst(url: string, idleTimeoutMs: number): Promise<Generation> {
+    const parsed = parseChatRequest({ provider: 'openai', messages: [{ role: 'user', content: 'hi' }] });
+    if (!parsed.ok) throw new Error(parsed.issue.message);
+    const generation = new Generation({
+      id: 'gen_idle',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      emulated: false,
+      maxLogBytes: 1 << 20,
+      graceMs: 0,
+    });
+    await runGeneration({
+      generation,
+      provider: openai,
+      model: 'gpt-4o-mini',
+      request: parsed.request,
+      providerSettings: { apiKey: 'k', baseUrl: url },
+      transport,
+      idleTimeoutMs,
+      maxRetries: 0,
+      retryBaseMs: 1,
+      receivedAt: performance.now(),
+    });
+    return generation;
+  }
+
+  it('spans the whole answer only while it is quiet: chunks closer than the bound never trip it', async () => {
+    // Ten chunks 60 ms apart: 600 ms in all, four times the 150 ms bound, never 150 ms quiet.
+    const upstreamServer = await pacedUpstream(10, 60, false);
+    try {
+      const generation = await runAgainst(upstreamServer.url, 150);
+      const frames = generation.log.all();
+      expect(frames.filter((frame) => frame.event === 'chunk')).toHaveLength(10);
+      expect(frames.at(-1)).toMatchObject({ event: 'done', data: { finish_reason: 'stop' } });
+    } finally {
+      await upstreamServer.close();
+    }
+  });
+
+  it('ends a stream whose upstream goes quiet mid-answer once the bound has passed since its last chunk', async () => {
+    const upstreamServer = await pacedUpstream(3, 60, true);
+    try {
+      const started = performance.now();
+      const generation = await runAgainst(upstreamServer.url, 150);
+      const elapsed = performance.now() - started;
+      const frames = generation.log.all();
+      expect(frames.filter((frame) => frame.event === 'chunk')).toHaveLength(3);
+      expect(frames.find((frame) => frame.event === 'error')).toMatchObject({ data: { code: 'timeout' } });
+      // The last chunk came at about 120 ms; the stream ends one bound (150 ms) later, not before.
+      expect(elapsed).toBeGreaterThanOrEqual(120 + 150 - 10);
+      expect(elapsed).toBeLessThan(120 + 150 + 1000);
+    } finally {
+      await upstreamServer.close();
+    }
+  });
+});

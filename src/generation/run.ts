@@ -316,12 +316,21 @@ function attempt(
     let body: { destroy(error?: Error): void } | undefined;
     const onGenerationAbort = (): void => controller.abort(generation.signal.reason);
     generation.signal.addEventListener('abort', onGenerationAbort, { once: true });
-    // One timer spans waiting for headers and every gap between chunks; `refresh()` re-arms it
-    // without allocating, so resetting it on every chunk stays cheap.
-    const idle = setTimeout(
-      () => controller.abort(new IdleTimeout(target.idleTimeoutMs)),
-      target.idleTimeoutMs,
-    );
+    // One timer spans waiting for headers and every gap between chunks. A read only notes when it
+    // came (`active`); the timer, when it fires, looks at how long the upstream has been quiet and
+    // waits for the rest of the bound if it was not quiet that long. So a chunk costs a clock
+    // read, not a re-arm of the timer (which moves it in the timer list, cold memory at scale).
+    const idleMs = target.idleTimeoutMs;
+    let activeAt = performance.now();
+    const active = (): void => {
+      activeAt = performance.now();
+    };
+    const checkIdle = (): void => {
+      const quietMs = performance.now() - activeAt;
+      if (quietMs >= idleMs) controller.abort(new IdleTimeout(idleMs));
+      else idle = setTimeout(checkIdle, Math.ceil(idleMs - quietMs));
+    };
+    let idle = setTimeout(checkIdle, idleMs);
 
     const settle = (outcome: AttemptOutcome): void => {
       if (settled) return;
@@ -372,7 +381,7 @@ function attempt(
           response.body.destroy();
           return;
         }
-        idle.refresh();
+        active();
         if (response.status < 200 || response.status >= 300) {
           readBodyText(response.body).then(
             (text) =>
@@ -419,7 +428,7 @@ function attempt(
         // A codec that throws is a bug, but it must end this generation, not the process.
         response.body.on('data', (chunk: Buffer) => {
           if (settled) return;
-          idle.refresh();
+          active();
           try {
             consume(pipeline.push(chunk));
           } catch {
