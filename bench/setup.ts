@@ -28,15 +28,22 @@ export interface BenchProcesses {
   pinning: string;
   /** Starts a fresh pass-through or gateway process (stopped with the others). */
   spawnMiddle(name: Exclude<PathName, 'direct'>, profile: boolean): BenchChild;
-  /** Starts another gateway on the gateway's CPU with extra environment (the ops case). */
-  spawnGateway(env: NodeJS.ProcessEnv): BenchChild;
+  /**
+   * Starts another gateway on the gateway's CPU with extra environment (the ops case), and for
+   * comparisons with extra Node flags, or as another build's child class spawns it (its own
+   * `process.js`, so its own code).
+   */
+  spawnGateway(
+    env: NodeJS.ProcessEnv,
+    options?: { nodeArgs?: string[]; build?: typeof BenchChild },
+  ): BenchChild;
   /** Every process of the benchmark, for telling its own CPU from other load. */
   readonly all: readonly BenchChild[];
   stopAll(): Promise<void>;
 }
 
 /** Gateway / pass-through on CPU 1, emulator and load generator on CPU 0. */
-export async function startProcesses(options: Options): Promise<BenchProcesses> {
+export async function startProcesses(options: Pick<Options, 'cpuProf'>): Promise<BenchProcesses> {
   const pin = availableParallelism() >= 2 && tasksetWorks('0') && tasksetWorks('1');
   const pinning = pin
     ? 'taskset: pass-through / gateway on CPU 1; emulator and load generator on CPU 0; orchestrator unpinned (idle while cells run)'
@@ -88,11 +95,12 @@ export async function startProcesses(options: Options): Promise<BenchProcesses> 
   const gatewayOpenAi = spawnMiddle('sluice-openai', true);
   const loadgen = new BenchChild({ role: 'loadgen', cpu: cpuFor('0') });
   children.push(loadgen);
-  const spawnGateway = (env: NodeJS.ProcessEnv): BenchChild => {
-    const child = new BenchChild({
+  const spawnGateway: BenchProcesses['spawnGateway'] = (env, spawnOptions = {}) => {
+    const Child = spawnOptions.build ?? BenchChild;
+    const child = new Child({
       role: 'gateway',
       cpu: cpuFor('1'),
-      nodeArgs: ['--expose-gc'],
+      nodeArgs: ['--expose-gc', ...(spawnOptions.nodeArgs ?? [])],
       env: { ...gatewayEnv, ...env },
     });
     children.push(child);
