@@ -199,9 +199,10 @@ describe('the idle timeout', () => {
       const frames = generation.log.all();
       expect(frames.filter((frame) => frame.event === 'chunk')).toHaveLength(3);
       expect(frames.find((frame) => frame.event === 'error')).toMatchObject({ data: { code: 'timeout' } });
-      // The last chunk came at about 120 ms; the stream ends one bound (150 ms) later, not before.
+      // The last chunk came at about 120 ms; the stream ends one bound (150 ms) later, not before
+      // (the upper bound leaves room for a machine busy with other tests).
       expect(elapsed).toBeGreaterThanOrEqual(120 + 150 - 10);
-      expect(elapsed).toBeLessThan(120 + 150 + 1000);
+      expect(elapsed).toBeLessThan(120 + 150 + 2000);
     } finally {
       await upstreamServer.close();
     }
