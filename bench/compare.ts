@@ -4,10 +4,9 @@ import { pathToFileURL } from 'node:url';
 import {
   numberOption,
   type OptionSpec,
-  parseArgs,
+  parseOptionsOnly,
   stringOption,
   UsageError,
-  wantsHelp,
 } from '../src/cli/args.js';
 import type { BenchChild } from './children.js';
 import type { Path } from './context.js';
@@ -87,12 +86,11 @@ const median = (values: readonly number[]): number => {
 };
 
 async function main(argv: string[]): Promise<number> {
-  if (wantsHelp(argv)) {
+  const args = parseOptionsOnly(argv, SPEC);
+  if (args === undefined) {
     process.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(argv, SPEC);
-  if (args.positionals.length > 0) throw new UsageError(`unknown argument "${args.positionals[0]}"`);
   const concurrency = numberOption(args, 'concurrency', { integer: true, min: 1 }) ?? 512;
   if (concurrency > 4000) throw new UsageError('--concurrency must be at most 4000');
   const chunks = numberOption(args, 'chunks', { integer: true, min: 1 }) ?? 50;

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { flag, type OptionSpec, parseArgs, stringOption, UsageError, wantsHelp } from '../src/cli/args.js';
+import { flag, type OptionSpec, parseOptionsOnly, stringOption, UsageError } from '../src/cli/args.js';
 
 export const HELP = `Usage: npm run bench -- [--quick] [--no-docs] [--cases latency,throughput,burst,idle,local]
                       [--concurrency 1,64,512] [--cpu-prof DIR]
@@ -65,9 +65,8 @@ const SPEC: OptionSpec = {
 
 /** The benchmark's options, or `undefined` when help was asked for. */
 export function parseOptions(argv: readonly string[]): Options | undefined {
-  if (wantsHelp(argv)) return undefined;
-  const args = parseArgs(argv, SPEC);
-  if (args.positionals.length > 0) throw new UsageError(`unknown argument "${args.positionals[0]}"`);
+  const args = parseOptionsOnly(argv, SPEC);
+  if (args === undefined) return undefined;
   const quick = flag(args, 'quick');
   const noDocs = flag(args, 'no-docs');
   const cases = stringOption(args, 'cases');

@@ -1,6 +1,6 @@
 import { createParser } from 'eventsource-parser';
 import { Agent, request } from 'undici';
-import { type OptionSpec, parseArgs, stringOption, UsageError, wantsHelp } from '../src/cli/args.js';
+import { type OptionSpec, parseOptionsOnly, stringOption, UsageError } from '../src/cli/args.js';
 import { BenchChild } from './children.js';
 import type { MemorySample } from './process.js';
 
@@ -201,12 +201,11 @@ class Soak {
 }
 
 async function main(argv: string[]): Promise<number> {
-  if (wantsHelp(argv)) {
+  const args = parseOptionsOnly(argv, SPEC);
+  if (args === undefined) {
     process.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(argv, SPEC);
-  if (args.positionals.length > 0) throw new UsageError(`unknown argument "${args.positionals[0]}"`);
   const seconds =
     stringOption(args, 'seconds') !== undefined
       ? number(stringOption(args, 'seconds'), 'seconds', 60, 5)

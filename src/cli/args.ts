@@ -73,6 +73,17 @@ export function wantsHelp(argv: readonly string[]): boolean {
   return options.includes('--help') || options.includes('-h');
 }
 
+/**
+ * Options of a command that takes no positional arguments: undefined when help was asked for (the
+ * caller prints its own), else the parsed options; a positional argument is refused.
+ */
+export function parseOptionsOnly(argv: readonly string[], spec: OptionSpec): ParsedArgs | undefined {
+  if (wantsHelp(argv)) return undefined;
+  const args = parseArgs(argv, spec);
+  if (args.positionals.length > 0) throw new UsageError(`unknown argument "${args.positionals[0]}"`);
+  return args;
+}
+
 export function stringOption(args: ParsedArgs, name: string): string | undefined {
   const value = args.options.get(name);
   return typeof value === 'string' ? value : undefined;

@@ -30,7 +30,11 @@ afterAll(async () => {
   await new Promise((resolve) => upstream.close(resolve));
 });
 
-async function run(provider: ProviderDefinition): Promise<Generation> {
+/** Runs one generation against `baseUrl` (the shared upstream unless given). */
+async function run(
+  provider: ProviderDefinition,
+  options: { baseUrl?: string; idleTimeoutMs?: number; maxRetries?: number } = {},
+): Promise<Generation> {
   const parsed = parseChatRequest({ provider: 'openai', messages: [{ role: 'user', content: 'hi' }] });
   if (!parsed.ok) throw new Error(parsed.issue.message);
   const generation = new Generation({
@@ -46,10 +50,10 @@ async function run(provider: ProviderDefinition): Promise<Generation> {
     provider,
     model: 'gpt-4o-mini',
     request: parsed.request,
-    providerSettings: { apiKey: 'k', baseUrl: upstreamUrl },
+    providerSettings: { apiKey: 'k', baseUrl: options.baseUrl ?? upstreamUrl },
     transport,
-    idleTimeoutMs: 2000,
-    maxRetries: 2,
+    idleTimeoutMs: options.idleTimeoutMs ?? 2000,
+    maxRetries: options.maxRetries ?? 2,
     retryBaseMs: 1,
     receivedAt: performance.now(),
   });
@@ -151,37 +155,15 @@ describe('the idle timeout', () => {
     };
   }
 
-  async function runAgainst(url: string, idleTimeoutMs: number): Promise<Generation> {
-    const parsed = parseChatRequest({ provider: 'openai', messages: [{ role: 'user', content: 'hi' }] });
-    if (!parsed.ok) throw new Error(parsed.issue.message);
-    const generation = new Generation({
-      id: 'gen_idle',
-      provider: 'openai',
-      model: 'gpt-4o-mini',
-      emulated: false,
-      maxLogBytes: 1 << 20,
-      graceMs: 0,
-    });
-    await runGeneration({
-      generation,
-      provider: openai,
-      model: 'gpt-4o-mini',
-      request: parsed.request,
-      providerSettings: { apiKey: 'k', baseUrl: url },
-      transport,
-      idleTimeoutMs,
-      maxRetries: 0,
-      retryBaseMs: 1,
-      receivedAt: performance.now(),
-    });
-    return generation;
-  }
-
   it('spans the whole answer only while it is quiet: chunks closer than the bound never trip it', async () => {
     // Ten chunks 60 ms apart: 600 ms in all, four times the 150 ms bound, never 150 ms quiet.
     const upstreamServer = await pacedUpstream(10, 60, false);
     try {
-      const generation = await runAgainst(upstreamServer.url, 150);
+      const generation = await run(openai, {
+        baseUrl: upstreamServer.url,
+        idleTimeoutMs: 150,
+        maxRetries: 0,
+      });
       const frames = generation.log.all();
       expect(frames.filter((frame) => frame.event === 'chunk')).toHaveLength(10);
       expect(frames.at(-1)).toMatchObject({ event: 'done', data: { finish_reason: 'stop' } });
@@ -194,7 +176,11 @@ describe('the idle timeout', () => {
     const upstreamServer = await pacedUpstream(3, 60, true);
     try {
       const started = performance.now();
-      const generation = await runAgainst(upstreamServer.url, 150);
+      const generation = await run(openai, {
+        baseUrl: upstreamServer.url,
+        idleTimeoutMs: 150,
+        maxRetries: 0,
+      });
       const elapsed = performance.now() - started;
       const frames = generation.log.all();
       expect(frames.filter((frame) => frame.event === 'chunk')).toHaveLength(3);

@@ -3,6 +3,7 @@ import {
   listOption,
   numberOption,
   parseArgs,
+  parseOptionsOnly,
   portOption,
   stringOption,
   UsageError,
@@ -12,6 +13,15 @@ import {
 const spec = { model: 'string', json: 'boolean', runs: 'string', models: 'string' } as const;
 
 describe('CLI argument parsing', () => {
+  it('parseOptionsOnly: undefined for help, the options otherwise, a positional refused', () => {
+    expect(parseOptionsOnly(['--runs', '3', '--help'], spec)).toBeUndefined();
+    expect(parseOptionsOnly(['-h'], spec)).toBeUndefined();
+    expect(parseOptionsOnly(['--runs', '3'], spec)?.options.get('runs')).toBe('3');
+    expect(() => parseOptionsOnly(['--runs', '3', 'extra'], spec)).toThrow(
+      new UsageError('unknown argument "extra"'),
+    );
+  });
+
   it('reads values, flags, "=" forms, "-" and "--"', () => {
     const args = parseArgs(['hello', '--model', 'gpt-4o', '--json', '--runs=3', '-', '--', '--json'], spec);
     expect(args.options.get('model')).toBe('gpt-4o');
