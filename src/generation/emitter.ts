@@ -233,7 +233,8 @@ export class FrameEmitter {
 
   errorFrame(failure: StreamFailure): Frame {
     const data = {
-      ...this.envelope,
+      provider: this.envelope.provider,
+      model: this.envelope.model,
       code: failure.code,
       message: failure.message,
       retryable: failure.retryable,
@@ -247,13 +248,19 @@ export class FrameEmitter {
   }
 
   fallbackFrame(from: ProviderModel, to: ProviderModel, code: StreamFailure['code']): Frame {
-    return { event: 'fallback', data: { ...this.envelope, from, to, code } };
+    return {
+      event: 'fallback',
+      data: { provider: this.envelope.provider, model: this.envelope.model, from, to, code },
+    };
   }
 
   recoveredFrame(attempt: number): Frame {
     let chars = 0;
     for (const piece of this.answerPieces) for (const _ of piece) chars++;
-    return { event: 'recovered', data: { ...this.envelope, attempt, after_chars: chars } };
+    return {
+      event: 'recovered',
+      data: { provider: this.envelope.provider, model: this.envelope.model, attempt, after_chars: chars },
+    };
   }
 
   doneFrame(finishReason: FinishReason, usage: Usage, attempts: number, startedAt: number): Frame {
@@ -274,7 +281,8 @@ export class FrameEmitter {
     return {
       event: 'done',
       data: {
-        ...this.envelope,
+        provider: this.envelope.provider,
+        model: this.envelope.model,
         finish_reason: finishReason,
         usage,
         stats,

@@ -302,8 +302,9 @@ function attempt(
     upstreamRequest = provider.buildRequest(request, target.model, target.providerSettings);
     if (plan.upstreamHeaders !== undefined) {
       upstreamRequest = {
-        ...upstreamRequest,
-        headers: { ...plan.upstreamHeaders, ...upstreamRequest.headers },
+        url: upstreamRequest.url,
+        headers: Object.assign({}, plan.upstreamHeaders, upstreamRequest.headers),
+        body: upstreamRequest.body,
       };
     }
   } catch {

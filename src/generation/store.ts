@@ -88,7 +88,7 @@ export class MemoryStore implements GenerationStore {
       const fairShare = bound / Math.max(1, this.ownerBytes.size);
       if ((this.ownerBytes.get(owner) ?? 0) >= fairShare) return 'owner_bytes';
     }
-    const generation = new Generation({ ...init, id: newGenerationId() });
+    const generation = new Generation({ id: newGenerationId(), ...init });
     this.generations.set(generation.id, generation);
     this.runningNow.add(generation);
     generation.onEnd(() => {

@@ -337,7 +337,7 @@ export class GatewayOps {
           'generation ended',
         );
     });
-    const upstreamHeaders: Record<string, string> = { ...span.upstreamHeaders };
+    const upstreamHeaders: Record<string, string> = Object.assign({}, span.upstreamHeaders);
     if (requestId !== undefined) upstreamHeaders[REQUEST_ID_HEADER] = requestId;
     return { requestId, upstreamHeaders };
   }

@@ -12,12 +12,11 @@ export function sendJson(
   closeConnection = false,
 ): void {
   const text = JSON.stringify(body);
-  const allHeaders: Record<string, string | number> = {
-    ...headers,
+  const allHeaders: Record<string, string | number> = Object.assign({}, headers, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),
     'Cache-Control': 'no-store',
-  };
+  });
   if (closeConnection) allHeaders.Connection = 'close';
   response.writeHead(status, allHeaders);
   response.end(text);

@@ -1,6 +1,6 @@
 import type { StreamFailure } from '../../core/errors.js';
 import { createObjectCodec } from '../object-codec.js';
-import type { CodecPart, StreamCodec } from '../types.js';
+import type { CodecPart, StreamCodec, UsageCounts } from '../types.js';
 
 /**
  * Chat Completions chunks -> parts. Shared by every OpenAI-compatible provider (Together, and
@@ -169,16 +169,12 @@ export function createOpenAiCodec(displayName = 'OpenAI'): StreamCodec {
     }
     if (chunk.usage && typeof chunk.usage === 'object') {
       const usage = chunk.usage;
-      parts.push({
-        type: 'usage',
-        usage: {
-          ...(typeof usage.prompt_tokens === 'number' ? { inputTokens: usage.prompt_tokens } : {}),
-          ...(typeof usage.completion_tokens === 'number' ? { outputTokens: usage.completion_tokens } : {}),
-          ...(typeof usage.completion_tokens_details?.reasoning_tokens === 'number'
-            ? { thinkingTokens: usage.completion_tokens_details.reasoning_tokens }
-            : {}),
-        },
-      });
+      const counts: Partial<UsageCounts> = {};
+      if (typeof usage.prompt_tokens === 'number') counts.inputTokens = usage.prompt_tokens;
+      if (typeof usage.completion_tokens === 'number') counts.outputTokens = usage.completion_tokens;
+      const reasoningTokens = usage.completion_tokens_details?.reasoning_tokens;
+      if (typeof reasoningTokens === 'number') counts.thinkingTokens = reasoningTokens;
+      parts.push({ type: 'usage', usage: counts });
     }
     const reason = choice?.finish_reason;
     if (typeof reason === 'string' && reason.length > 0 && !finished) {

@@ -75,9 +75,9 @@ export function nativeRoutes(context: NativeRoutesContext): Route[] {
     async POST(call: RouteCall) {
       const generation = await start(call);
       followLog(generation, call.response, encoderFor(call), {
-        ...context.writer,
         afterId: 0,
         headers: call.cors,
+        ...context.writer,
       });
     },
   };
@@ -146,7 +146,7 @@ export function nativeRoutes(context: NativeRoutesContext): Route[] {
           call.response.end();
           return;
         }
-        followLog(generation, call.response, form, { ...context.writer, afterId, headers: call.cors });
+        followLog(generation, call.response, form, { afterId, headers: call.cors, ...context.writer });
       },
     }),
     generationRoute(

@@ -156,7 +156,7 @@ export function openAiRoutes(context: OpenAiRoutesContext): Route[] {
       return;
     }
     const encoder = openAiChunkEncoder({ ...identity, includeUsage: request.includeUsage });
-    followLog(generation, call.response, encoder, { ...context.writer, afterId: 0, headers: call.cors });
+    followLog(generation, call.response, encoder, { afterId: 0, headers: call.cors, ...context.writer });
     // The stream holds its own reader now.
     generation.detachReader();
   });

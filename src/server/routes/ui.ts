@@ -32,9 +32,9 @@ export function uiRoutes(context: UiRoutesContext): Route[] {
             scope: call.scope,
           });
           followLog(generation, call.response, uiMessageEncoder(generation.id), {
-            ...context.writer,
             afterId: 0,
             headers: call.cors,
+            ...context.writer,
           });
         } catch (error) {
           // A refusal names the field as the UI body has it (the UI message, not the native turn).
