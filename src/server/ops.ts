@@ -153,8 +153,9 @@ export class GatewayOps {
       method: request.method,
       route,
       status,
-      ...(scope.keyId !== undefined ? { key: scope.keyId } : {}),
-      ...(scope.refusal !== undefined ? { code: scope.refusal } : {}),
+      // Undefined fields are left out of the line (pino drops them).
+      key: scope.keyId,
+      code: scope.refusal,
     });
     if (status >= 400 || status === 0)
       log.info(line(), status === 0 ? 'request abandoned' : 'request refused');
@@ -321,7 +322,8 @@ export class GatewayOps {
           {
             request_id: scope.requestId,
             generation_id: generation.id,
-            ...(scope.keyId !== undefined ? { key: scope.keyId } : {}),
+            // Left out of the line when undefined (pino drops undefined fields).
+            key: scope.keyId,
             provider: generation.provider,
             model: generation.model,
             emulated: generation.emulated,
