@@ -96,7 +96,7 @@ export function createRequestHandler(
               'Access-Control-Allow-Headers': `Content-Type, ${LAST_EVENT_ID_HEADER}, Authorization, X-Api-Key, X-Request-Id, traceparent, tracestate`,
               'Access-Control-Max-Age': '600',
             };
-      response.writeHead(204, { ...cors, ...preflight });
+      response.writeHead(204, Object.assign({}, cors, preflight));
       response.end();
       return;
     }
@@ -166,7 +166,7 @@ export function createRequestHandler(
       scope.refusal = requestError.code;
       const headers =
         requestError.code === 'unauthorized'
-          ? { ...cors, 'WWW-Authenticate': 'Bearer realm="sluice"' }
+          ? Object.assign({}, cors, { 'WWW-Authenticate': 'Bearer realm="sluice"' })
           : cors;
       sendError(request, response, requestError, headers);
     });

@@ -100,7 +100,7 @@ export function nativeRoutes(context: NativeRoutesContext): Route[] {
           call.response,
           201,
           { generation_id: generation.id, stream_url: streamUrl },
-          { ...call.cors, Location: streamUrl },
+          Object.assign({}, call.cors, { Location: streamUrl }),
         );
       },
     }),
@@ -142,7 +142,10 @@ export function nativeRoutes(context: NativeRoutesContext): Route[] {
         }
         if (complete) {
           // Nothing left to send: 204 tells a browser EventSource to stop reconnecting.
-          call.response.writeHead(204, { ...call.cors, [GENERATION_ID_HEADER]: generation.id });
+          call.response.writeHead(
+            204,
+            Object.assign({}, call.cors, { [GENERATION_ID_HEADER]: generation.id }),
+          );
           call.response.end();
           return;
         }

@@ -124,7 +124,7 @@ export function openAiRoutes(context: OpenAiRoutesContext): Route[] {
       generation.createdAt,
       qualifiedModelName(generation.provider, generation.model),
     );
-    const headers = { ...call.cors, [GENERATION_ID_HEADER]: generation.id };
+    const headers = Object.assign({}, call.cors, { [GENERATION_ID_HEADER]: generation.id });
 
     if (!request.stream) {
       if (!(await waitOnLog(generation, call.response, (log) => log.ended))) return;
@@ -155,7 +155,7 @@ export function openAiRoutes(context: OpenAiRoutesContext): Route[] {
       generation.detachReader();
       return;
     }
-    const encoder = openAiChunkEncoder({ ...identity, includeUsage: request.includeUsage });
+    const encoder = openAiChunkEncoder({ includeUsage: request.includeUsage, ...identity });
     followLog(generation, call.response, encoder, { afterId: 0, headers: call.cors, ...context.writer });
     // The stream holds its own reader now.
     generation.detachReader();
