@@ -11,7 +11,8 @@ import {
 import type { BenchChild } from './children.js';
 import type { Path } from './context.js';
 import type { LoadResult, LoadSpec } from './loadgen.js';
-import { CLOCK_TICKS } from './procfs.js';
+import { type ProcessTimes, processTimes } from './procfs.js';
+import { median } from './report.js';
 import { connectPaths, startProcesses } from './setup.js';
 
 const HELP = `Usage: node dist-bench/bench/compare.js [options]
@@ -43,28 +44,16 @@ const SPEC: OptionSpec = {
   'node-args': 'string',
 };
 
-/** What /proc says a process has used so far. */
-interface Usage {
-  userUs: number;
-  systemUs: number;
+/** What /proc says a process has used so far: CPU and faults (stat), read and write calls (io). */
+interface Usage extends ProcessTimes {
   reads: number;
   writes: number;
-  faults: number;
 }
 
 function usage(pid: number): Usage {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const io = readFileSync(`/proc/${pid}/io`, 'utf8');
   const count = (name: string): number => Number(new RegExp(`${name}: (\\d+)`).exec(io)?.[1] ?? Number.NaN);
-  return {
-    // stat(5) fields 10, 14 and 15 (minflt, utime, stime), counted from the field after the name.
-    faults: Number(fields[7]),
-    userUs: (Number(fields[11]) * 1e6) / CLOCK_TICKS,
-    systemUs: (Number(fields[12]) * 1e6) / CLOCK_TICKS,
-    reads: count('syscr'),
-    writes: count('syscw'),
-  };
+  return { ...processTimes(pid), reads: count('syscr'), writes: count('syscw') };
 }
 
 interface LoopSample {
@@ -76,14 +65,6 @@ interface Round {
   cpuPerChunkUs: number;
   cpuPerStreamUs: number;
 }
-
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? Number.NaN)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-};
 
 async function main(argv: string[]): Promise<number> {
   const args = parseOptionsOnly(argv, SPEC);
@@ -168,7 +149,7 @@ async function main(argv: string[]): Promise<number> {
         `round ${round} ${label}: ${row.cpuPerChunkUs.toFixed(1)} µs/chunk, ${row.cpuPerStreamUs.toFixed(0)} µs/stream ` +
           `(user ${perStream(after.userUs - before.userUs)}, system ${perStream(after.systemUs - before.systemUs)}); ` +
           `reads ${perStream(after.reads - before.reads)}, writes ${perStream(after.writes - before.writes)}, ` +
-          `faults ${perStream(after.faults - before.faults)} a stream; busy ${((cpuUs / 1000 / wallMs) * 100).toFixed(0)}%; ` +
+          `faults ${perStream(after.minorFaults - before.minorFaults)} a stream; busy ${((cpuUs / 1000 / wallMs) * 100).toFixed(0)}%; ` +
           `loop p99 ${loop.delayP99Ms.toFixed(1)} ms; GC ${loop.gcMs.toFixed(0)} ms; ` +
           `ttft p50 ${(ttft[ttft.length >> 1] ?? Number.NaN).toFixed(1)} p99 ${(ttft[Math.floor(ttft.length * 0.99)] ?? Number.NaN).toFixed(1)} ms; ` +
           `${load.completed} of ${load.started} complete${load.errors.length > 0 ? `; errors: ${load.errors.slice(0, 2).join('; ')}` : ''}\n`,

@@ -11,15 +11,29 @@ export const CLOCK_TICKS: number = (() => {
   }
 })();
 
-/** utime + stime of a process (all its threads), in microseconds; tick resolution. */
-export function cpuMicros(pid: number): number {
+/** What /proc/<pid>/stat says a process (all its threads) has used: CPU in µs (tick resolution), minor faults. */
+export interface ProcessTimes {
+  userUs: number;
+  systemUs: number;
+  minorFaults: number;
+}
+
+export function processTimes(pid: number): ProcessTimes {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 of stat(5) are utime and stime; after the ')' field 3 is at index 0.
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return ((utime + stime) * 1_000_000) / CLOCK_TICKS;
+  // Fields 10, 14 and 15 of stat(5) are minflt, utime and stime; after the ')' field 3 is at index 0.
+  return {
+    minorFaults: Number(fields[7]),
+    userUs: (Number(fields[11]) * 1_000_000) / CLOCK_TICKS,
+    systemUs: (Number(fields[12]) * 1_000_000) / CLOCK_TICKS,
+  };
+}
+
+/** utime + stime of a process (all its threads), in microseconds; tick resolution. */
+export function cpuMicros(pid: number): number {
+  const times = processTimes(pid);
+  return times.userUs + times.systemUs;
 }
 
 export interface MemoryReading {
