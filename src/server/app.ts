@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { boundedCache } from '../core/bounded-cache.js';
 import { RequestError } from '../core/errors.js';
 import { sseEncoder } from '../faces/sse.js';
 import { LAST_EVENT_ID_HEADER } from '../protocol/http.js';
@@ -31,22 +32,15 @@ interface ParsedTarget {
 }
 
 /** Query-less targets are a handful of routes, parsed once each; the bound keeps odd ones from piling up. */
-const TARGET_CACHE_SIZE = 256;
-const targetCache = new Map<string, ParsedTarget>();
-
-function parseTarget(target: string): ParsedTarget {
-  const cached = targetCache.get(target);
-  if (cached !== undefined) return cached;
-  // Prefixed, so that a target starting with `//` stays a path rather than naming a host.
-  const url = new URL(target.startsWith('/') ? `http://gateway${target}` : target, 'http://gateway');
-  const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
-  const parsed = { url, path };
-  if (!target.includes('?') && target.length <= 256) {
-    if (targetCache.size >= TARGET_CACHE_SIZE) targetCache.clear();
-    targetCache.set(target, parsed);
-  }
-  return parsed;
-}
+const parseTarget = boundedCache(
+  256,
+  (target): ParsedTarget => {
+    // Prefixed, so that a target starting with `//` stays a path rather than naming a host.
+    const url = new URL(target.startsWith('/') ? `http://gateway${target}` : target, 'http://gateway');
+    return { url, path: url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname };
+  },
+  (target) => !target.includes('?') && target.length <= 256,
+);
 
 /**
  * The gateway's HTTP edge on node:http: the checks every request passes (request id, Host,

@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import type { AbortWatch } from '../core/abort.js';
+import { boundedCache } from '../core/bounded-cache.js';
 
 /**
  * The body of an upstream response as the run reads it: `data`, `end` and `error` events, and
@@ -112,24 +113,15 @@ export interface UrlParts {
   https: boolean;
 }
 
-/** Upstream URLs are a handful per provider and model; a bound keeps odd ones from piling up. */
-const URL_CACHE_SIZE = 256;
-const urlCache = new Map<string, UrlParts>();
-
-export function urlParts(url: string): UrlParts {
-  let parts = urlCache.get(url);
-  if (parts === undefined) {
-    const parsed = new URL(url);
-    parts = {
-      origin: parsed.origin,
-      path: `${parsed.pathname}${parsed.search}`,
-      https: parsed.protocol === 'https:',
-    };
-    if (urlCache.size >= URL_CACHE_SIZE) urlCache.clear();
-    urlCache.set(url, parts);
-  }
-  return parts;
-}
+/** Upstream URLs are a handful per provider and model; the bound keeps odd ones from piling up. */
+export const urlParts: (url: string) => UrlParts = boundedCache(256, (url) => {
+  const parsed = new URL(url);
+  return {
+    origin: parsed.origin,
+    path: `${parsed.pathname}${parsed.search}`,
+    https: parsed.protocol === 'https:',
+  };
+});
 
 function abortReason(signal: AbortWatch): Error {
   return signal.reason instanceof Error ? signal.reason : new Error('aborted');
