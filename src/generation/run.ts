@@ -107,7 +107,8 @@ function failureOf(error: UpstreamError): AttemptOutcome {
 /** What one attempt that carried the answer produced, for usage summed over attempts. */
 interface Segment {
   usage: Partial<UsageCounts>;
-  outputText: string;
+  /** The attempt's output as one text: joined only when the provider reported no output count. */
+  outputText: () => string;
   messages: readonly ChatMessage[];
 }
 
@@ -186,9 +187,10 @@ async function drive(plan: RunPlan, emitter: FrameEmitter, progress: Progress): 
 
     if (canRecover(plan, emitter, failure, recoveries)) {
       recoveries++;
+      const outputText = emitter.outputText;
       progress.segments.push({
         usage: emitter.usage,
-        outputText: emitter.outputText,
+        outputText: () => outputText,
         messages: progress.request.messages,
       });
       const partial = emitter.answerText;
@@ -468,7 +470,7 @@ function attempt(
 async function totalUsage(emitter: FrameEmitter, progress: Progress): Promise<Usage> {
   const segments: Segment[] = [
     ...progress.segments,
-    { usage: emitter.usage, outputText: emitter.outputText, messages: progress.request.messages },
+    { usage: emitter.usage, outputText: () => emitter.outputText, messages: progress.request.messages },
   ];
   const parts: Usage[] = [];
   for (const segment of segments) {

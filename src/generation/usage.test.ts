@@ -86,7 +86,9 @@ describe('token estimates against cl100k_base and o200k_base', () => {
 describe('finalizeUsage', () => {
   it('keeps reported counts exact and estimates only what is missing', async () => {
     const messages = [{ role: 'user' as const, content: ENGLISH }];
-    const exact = await finalizeUsage({ inputTokens: 10, outputTokens: 20 }, messages, 'ignored');
+    const exact = await finalizeUsage({ inputTokens: 10, outputTokens: 20 }, messages, () => {
+      throw new Error('the output text is not joined when the provider counted it');
+    });
     expect(exact).toEqual({
       input_tokens: 10,
       output_tokens: 20,
@@ -94,7 +96,7 @@ describe('finalizeUsage', () => {
       total_tokens: 30,
       estimated: false,
     });
-    const estimated = await finalizeUsage({ inputTokens: 10 }, messages, ENGLISH);
+    const estimated = await finalizeUsage({ inputTokens: 10 }, messages, () => ENGLISH);
     expect(estimated.estimated).toBe(true);
     expect(estimated.input_tokens).toBe(10);
     expect(Math.abs(estimated.output_tokens - cl100k(ENGLISH).length)).toBeLessThan(

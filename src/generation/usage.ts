@@ -123,7 +123,7 @@ export function reportedUsage(reported: Partial<UsageCounts>): Usage {
 export async function finalizeUsage(
   reported: Partial<UsageCounts>,
   messages: readonly ChatMessage[],
-  outputText: string,
+  outputText: () => string,
 ): Promise<Usage> {
   const counter = new TokenCounter();
   let estimated = false;
@@ -134,7 +134,7 @@ export async function finalizeUsage(
   }
   let outputTokens = reported.outputTokens;
   if (outputTokens === undefined) {
-    outputTokens = await counter.count(outputText);
+    outputTokens = await counter.count(outputText());
     estimated = true;
   }
   return {
