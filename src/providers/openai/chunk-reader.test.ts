@@ -4,7 +4,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { createChunkReader } from './chunk-reader.js';
+import { createPartStream } from '../../generation/pipeline.js';
+import { ContentDelta, createChunkReader } from './chunk-reader.js';
+import { createOpenAiCodec } from './codec.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 const TOGETHER_FIXTURES = join(import.meta.dirname, '..', 'together', 'fixtures');
@@ -22,6 +24,15 @@ function recordedStreams(): string[][] {
     }
   }
   return streams;
+}
+
+/** What a read returns, with a content chunk's value built: what JSON.parse returns. */
+function reader(): (text: string) => unknown {
+  const read = createChunkReader();
+  return (text) => {
+    const value = read(text);
+    return value instanceof ContentDelta ? value.value() : value;
+  };
 }
 
 /** A modern OpenAI content chunk, as the recorded ones are, with its two changing strings. */
@@ -64,8 +75,73 @@ describe('OpenAI chunk reader', () => {
     const streams = recordedStreams();
     expect(streams.length).toBeGreaterThan(5);
     for (const events of streams) {
-      const read = createChunkReader();
+      const read = reader();
       for (const text of events) expect(read(text)).toStrictEqual(JSON.parse(text));
+    }
+  });
+
+  it('gives the codec the same parts as JSON.parse does, over every recorded stream', () => {
+    let deltas = 0;
+    for (const events of recordedStreams()) {
+      const bytes = events.map((text) => Buffer.from(`data: ${text}\n\n`));
+      const read = createChunkReader();
+      const counting = (text: string): unknown => {
+        const value = read(text);
+        if (value instanceof ContentDelta) deltas++;
+        return value;
+      };
+      const fast = createPartStream({
+        framing: 'sse',
+        createCodec: createOpenAiCodec,
+        createJsonReader: () => counting,
+      });
+      const plain = createPartStream({ framing: 'sse', createCodec: createOpenAiCodec });
+      for (const piece of bytes) expect(fast.push(piece)).toStrictEqual(plain.push(piece));
+      expect(fast.end()).toStrictEqual(plain.end());
+    }
+    expect(deltas).toBeGreaterThan(5);
+  });
+
+  it('hands back a content delta only for chunks that carry content alone', () => {
+    const shaped = (
+      extra: Record<string, unknown>,
+      choiceExtra: Record<string, unknown>,
+      content: string,
+    ): string =>
+      JSON.stringify({
+        id: 'c1',
+        model: 'm',
+        choices: [{ index: 0, delta: { content, ...choiceExtra }, finish_reason: null, ...extra }],
+      });
+    const cases: [string, (content: string) => string, boolean][] = [
+      ['content alone', (content) => shaped({}, {}, content), true],
+      ['a role beside it', (content) => shaped({}, { role: 'assistant' }, content), true],
+      ['a finish reason', (content) => shaped({ finish_reason: 'stop' }, {}, content), false],
+      ['a refusal', (content) => shaped({}, { refusal: 'no' }, content), false],
+      ['reasoning', (content) => shaped({}, { reasoning_content: 'hmm' }, content), false],
+      ['another choice', (content) => shaped({ index: 1 }, {}, content), false],
+      [
+        'usage',
+        (content) => shaped({}, {}, content).replace('"model"', '"usage":{"completion_tokens":3},"model"'),
+        false,
+      ],
+    ];
+    for (const [name, chunk, delta] of cases) {
+      const read = createChunkReader();
+      read(chunk('first'));
+      const second = read(chunk('second'));
+      expect(second instanceof ContentDelta, name).toBe(delta);
+      const parts = (reader: (() => (text: string) => unknown) | undefined) => {
+        const stream = createPartStream({
+          framing: 'sse',
+          createCodec: createOpenAiCodec,
+          ...(reader ? { createJsonReader: reader } : {}),
+        });
+        return ['first', 'second', 'third'].flatMap((content) =>
+          stream.push(Buffer.from(`data: ${chunk(content)}\n\n`)),
+        );
+      };
+      expect(parts(createChunkReader), name).toStrictEqual(parts(undefined));
     }
   });
 
@@ -86,7 +162,7 @@ describe('OpenAI chunk reader', () => {
       ],
     ];
     for (const events of streams) {
-      const read = createChunkReader();
+      const read = reader();
       for (const text of events) expect(read(text)).toStrictEqual(JSON.parse(text));
     }
   });
@@ -109,7 +185,7 @@ describe('OpenAI chunk reader', () => {
           { maxLength: 12 },
         ),
         (chunks) => {
-          const read = createChunkReader();
+          const read = reader();
           for (const { content, obfuscation, edit } of chunks) {
             let text = contentChunk(content, obfuscation);
             if (edit !== undefined) {
@@ -132,7 +208,7 @@ describe('OpenAI chunk reader', () => {
   });
 
   it('parses the first content chunk, reads the ones like it without JSON.parse, each its own objects', () => {
-    const read = createChunkReader();
+    const read = reader();
     const parse = vi.spyOn(JSON, 'parse');
     try {
       const first = read(contentChunk('Hello', 'abc')) as { choices: { delta: { content: string } }[] };
@@ -168,7 +244,7 @@ describe('OpenAI chunk reader', () => {
     const gc = runInNewContext('gc') as () => void;
     // A chunk of 5,000 characters around a long delta: a view into it would keep all of it.
     const padding = 'p'.repeat(5000);
-    const read = createChunkReader();
+    const read = reader();
     read(contentChunk('first content here', padding));
     gc();
     const before = process.memoryUsage().heapUsed;

@@ -6,10 +6,14 @@ import { isNonArrayObject } from '../../core/json.js';
  * and, from OpenAI itself, the `obfuscation` padding. Once a content chunk was parsed in full,
  * its text around those two strings is kept as a template; a chunk that is byte for byte that
  * text around two plain strings (no escapes, no control characters) is read by comparing the
- * template's pieces and slicing the strings out, and its value is built from the template's by
- * copying the objects on the way to them. Anything else (another shape, an escape, the finish
- * or usage chunk, an error) goes to `JSON.parse`. The value is always the one `JSON.parse`
- * returns.
+ * template's pieces and slicing the strings out. Anything else (another shape, an escape, the
+ * finish or usage chunk, an error) goes to `JSON.parse`.
+ *
+ * What a read returns is the value `JSON.parse` returns, with one exception: a chunk read against
+ * a template that carries nothing but content (no finish reason, usage, error, reasoning, refusal
+ * or tool call, and the first choice) comes back as a `ContentDelta`, which holds the content and
+ * builds that value only when asked. The codec takes its text from it; for the codec, such a
+ * chunk is its text and nothing else, since the template's id and model were seen before.
  */
 
 /** Whether `text` holds a character JSON forbids raw inside a string (U+0000 to U+001F must be escaped). */
@@ -26,6 +30,8 @@ interface ChunkValue {
 
 interface Template {
   value: ChunkValue;
+  /** The chunk carries content alone: chunks read against it come back as `ContentDelta`s. */
+  contentOnly: boolean;
   /** The text before the content string, up to and with its opening quote. */
   head: string;
   /** From the content's closing quote to the obfuscation string's opening quote; undefined without one. */
@@ -61,6 +67,26 @@ function findString(text: string, name: string, leaf: unknown): { start: number;
   return end === -1 || text.slice(start, end) !== leaf ? undefined : { start, end };
 }
 
+const isAbsent = (value: unknown): boolean => value === undefined || value === null;
+
+/**
+ * Whether the codec reads nothing from this chunk but its delta's content: no error, usage,
+ * finish reason, reasoning, refusal or tool call, and the one choice is the one it reads (index 0).
+ */
+function carriesContentOnly(value: Record<string, unknown>, choice: Record<string, unknown>): boolean {
+  const delta = choice.delta as Record<string, unknown>;
+  return (
+    isAbsent(value.error) &&
+    isAbsent(value.usage) &&
+    (choice.index === undefined || choice.index === 0) &&
+    isAbsent(choice.finish_reason) &&
+    isAbsent(delta.reasoning_content) &&
+    isAbsent(delta.reasoning) &&
+    isAbsent(delta.refusal) &&
+    isAbsent(delta.tool_calls)
+  );
+}
+
 /** A template from a parsed chunk with one choice whose delta holds a content string. */
 function learn(text: string, value: unknown): Template | undefined {
   if (!isNonArrayObject(value) || !Array.isArray(value.choices) || value.choices.length !== 1)
@@ -73,11 +99,13 @@ function learn(text: string, value: unknown): Template | undefined {
   if (content === undefined) return undefined;
   const obfuscation = findString(text, 'obfuscation', value.obfuscation);
   const chunk = value as unknown as ChunkValue;
+  const contentOnly = carriesContentOnly(value, choice);
   if (obfuscation === undefined || obfuscation.start < content.end) {
     // Without padding after the content (or with it first, which no recorded stream shows), only
     // the content changes: padding elsewhere must then be the same for the template to match.
     return {
       value: chunk,
+      contentOnly,
       head: text.slice(0, content.start),
       middle: undefined,
       tail: text.slice(content.end),
@@ -85,6 +113,7 @@ function learn(text: string, value: unknown): Template | undefined {
   }
   return {
     value: chunk,
+    contentOnly,
     head: text.slice(0, content.start),
     middle: text.slice(content.end, obfuscation.start),
     tail: text.slice(obfuscation.end),
@@ -110,7 +139,7 @@ function plainString(text: string, start: number): { raw: string; end: number } 
 }
 
 /** The chunk `text` is, read against the template, or undefined when it is not the template around two strings. */
-function read(template: Template, text: string): ChunkValue | undefined {
+function read(template: Template, text: string): ChunkValue | ContentDelta | undefined {
   const { head, middle, tail } = template;
   if (text.slice(0, head.length) !== head) return undefined;
   const content = plainString(text, head.length);
@@ -125,13 +154,28 @@ function read(template: Template, text: string): ChunkValue | undefined {
     at = padding.end;
   }
   if (text.length !== at + tail.length || text.slice(at) !== tail) return undefined;
-  // The template's objects on the way to the two strings are copied; everything else is shared.
-  const { value } = template;
-  const choice = value.choices[0];
-  const choices: ChunkValue['choices'] = [
-    { ...choice, delta: { ...choice.delta, content: detached(content.raw) } },
-  ];
-  return obfuscation === undefined ? { ...value, choices } : { ...value, choices, obfuscation };
+  const delta = new ContentDelta(detached(content.raw), template.value, obfuscation);
+  return template.contentOnly ? delta : delta.value();
+}
+
+/**
+ * A chunk that is its template's with another content (and padding): its content, and its value
+ * built on request, exactly what `JSON.parse` returns for its text.
+ */
+export class ContentDelta {
+  constructor(
+    readonly content: string,
+    private readonly template: ChunkValue,
+    private readonly obfuscation: string | undefined,
+  ) {}
+
+  /** The chunk's value: the template's objects on the way to the two strings copied, the rest shared. */
+  value(): ChunkValue {
+    const { template, obfuscation } = this;
+    const choice = template.choices[0];
+    const choices: ChunkValue['choices'] = [{ ...choice, delta: { ...choice.delta, content: this.content } }];
+    return obfuscation === undefined ? { ...template, choices } : { ...template, choices, obfuscation };
+  }
 }
 
 /**
@@ -142,8 +186,9 @@ function read(template: Template, text: string): ChunkValue | undefined {
 const MISSES_BEFORE_GIVING_UP = 8;
 
 /**
- * A reader for one stream: `JSON.parse`, faster on chunks shaped like the last content chunk.
- * What it returns may share objects with what it returned before: the codec only reads them.
+ * A reader for one stream: `JSON.parse`, faster on chunks shaped like the last content chunk, and
+ * a `ContentDelta` for those that carry content alone. What it returns may share objects with what
+ * it returned before: the codec only reads them.
  */
 export function createChunkReader(): (text: string) => unknown {
   let template: Template | undefined;

@@ -1,6 +1,7 @@
 import type { StreamFailure } from '../../core/errors.js';
 import { createObjectCodec } from '../object-codec.js';
 import type { CodecPart, StreamCodec, UsageCounts } from '../types.js';
+import { ContentDelta } from './chunk-reader.js';
 
 /**
  * Chat Completions chunks -> parts. Shared by every OpenAI-compatible provider (Together, and
@@ -188,9 +189,18 @@ export function createOpenAiCodec(displayName = 'OpenAI'): StreamCodec {
     displayName,
     unit: 'event',
     onObject(data, eventName, parts) {
+      let chunk: unknown = data;
+      if (data instanceof ContentDelta) {
+        // The chunk reader's word for a chunk that is its text and nothing else.
+        if (eventName !== 'error') {
+          if (data.content.length > 0) parts.push({ type: 'text', text: data.content });
+          return;
+        }
+        chunk = data.value();
+      }
       // An SSE `event: error` carries its error object as data (openai-node handles it too).
-      if (eventName === 'error') onChunk({ error: (data as { error?: unknown }).error ?? data }, parts);
-      else onChunk(data as ChatChunk, parts);
+      if (eventName === 'error') onChunk({ error: (chunk as { error?: unknown }).error ?? chunk }, parts);
+      else onChunk(chunk as ChatChunk, parts);
     },
   });
 }
