@@ -22,6 +22,17 @@ export function encodeData(value: unknown): string {
   return LINE_SEPARATORS.test(json) ? json.replace(LINE_SEPARATORS, escapeSeparator) : json;
 }
 
+/** Below this length a loop over the characters is quicker than a regular expression. */
+const SHORT_TEXT = 64;
+
+/** A string's compact JSON, as `encodeData` writes it: a short one with no character from U+0085 up needs no look for separators. */
+function encodeText(text: string): string {
+  if (text.length >= SHORT_TEXT) return encodeData(text);
+  for (let index = 0; index < text.length; index++)
+    if (text.charCodeAt(index) >= 0x85) return encodeData(text);
+  return JSON.stringify(text);
+}
+
 /** One SSE event block: the frame's sequence number, its event name, and its data JSON. */
 export function encodeEvent(id: number, event: string, dataJson: string): string {
   return `id: ${id}\nevent: ${event}\ndata: ${dataJson}\n\n`;
@@ -55,7 +66,7 @@ export function chunkDataPrefix(provider: string, model: string): string {
  * text: chunks are nearly every frame, and the envelope around the text never changes.
  */
 export function chunkDataJson(dataPrefix: string, text: string): string {
-  return `${dataPrefix}${encodeData(text)},"finish_reason":null,"usage":null}`;
+  return `${dataPrefix}${encodeText(text)},"finish_reason":null,"usage":null}`;
 }
 
 /** The constant head of every `thinking` frame's data in one generation, as `chunkDataPrefix`. */
@@ -65,7 +76,7 @@ export function thinkingDataPrefix(provider: string, model: string): string {
 
 /** A `thinking` frame's data JSON, byte for byte what `encodeFrameData` writes, as `chunkDataJson`. */
 export function thinkingDataJson(dataPrefix: string, text: string): string {
-  return `${dataPrefix}${encodeData(text)}}`;
+  return `${dataPrefix}${encodeText(text)}}`;
 }
 
 /** The `retry:` field that precedes the first frame a response carries. */

@@ -64,6 +64,10 @@ describe('FrameLog', () => {
     log.append([chunk('世'.repeat(100))]);
     expect(log.sizeBytes).toBe(520);
     expect(log.full).toBe(true);
+    // Short texts are looked at character by character: the same count.
+    const short = new FrameLog();
+    short.append([chunk('a'.repeat(10)), chunk('é'.repeat(10)), chunk(`${'a'.repeat(9)}世`)]);
+    expect(short.sizeBytes).toBe(3 * 40 + 10 + 10 + 20);
   });
 
   it('wakes readers once per batch and at the end', () => {

@@ -38,7 +38,6 @@ export function createPartStream(source: StreamSource): PartStream {
 
 /** The frames one upstream read produced, and the failure it ended with, if any. */
 export interface PipelineStep {
-  /** Reused by the next call: consume before pushing again. */
   readonly frames: Frame[];
   readonly failure: StreamFailure | undefined;
   /** The emitter's token budget was reached: nothing more comes from this attempt. */
@@ -60,10 +59,9 @@ export interface FramePipeline {
 export function createFramePipeline(source: StreamSource, emitter: FrameEmitter): FramePipeline {
   const parser = createWireParser(source.framing, source.createJsonReader?.());
   const codec = source.createCodec();
-  const frames: Frame[] = [];
   let failed = false;
 
-  const emit = (parts: readonly CodecPart[]): StreamFailure | undefined => {
+  const emit = (parts: readonly CodecPart[], frames: Frame[]): StreamFailure | undefined => {
     const errorAt = parts.findIndex((part) => part.type === 'error');
     if (errorAt === -1) {
       emitter.frames(parts, frames);
@@ -77,14 +75,15 @@ export function createFramePipeline(source: StreamSource, emitter: FrameEmitter)
   };
 
   const run = (events: readonly WireEvent[], final: boolean): PipelineStep => {
-    frames.length = 0;
+    // A new array each time: emptying one in place (`length = 0`) is a runtime call in V8.
+    const frames: Frame[] = [];
     if (failed) return { frames, failure: undefined, budgetHit: false };
     let failure: StreamFailure | undefined;
     for (const event of events) {
-      failure = emit(codec.push(event));
+      failure = emit(codec.push(event), frames);
       if (failure !== undefined || emitter.budgetHit) break;
     }
-    if (final && failure === undefined && !emitter.budgetHit) failure = emit(codec.end());
+    if (final && failure === undefined && !emitter.budgetHit) failure = emit(codec.end(), frames);
     if (failure !== undefined || emitter.budgetHit) failed = true;
     return { frames, failure, budgetHit: emitter.budgetHit };
   };
