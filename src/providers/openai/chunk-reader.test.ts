@@ -260,4 +260,70 @@ describe('OpenAI chunk reader', () => {
     expect(kept[19_999]).toBe('a long delta number 19999');
     expect(bytesPerDelta).toBeLessThan(1000);
   });
+
+  it('gives the codec what JSON.parse gives, in whole events or cut anywhere, beside comments, event names and CRLF', () => {
+    const event = (text: string, lineEnd: string): string => `data: ${text}${lineEnd}${lineEnd}`;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            content: fc.oneof(fc.string(), awkwardText, fc.constantFrom('héllo', '世界', '\u{1F600}!')),
+            obfuscation: fc.option(fc.oneof(fc.string(), awkwardText), { nil: undefined }),
+            // Now and then something else between the chunks: a comment, an event name, CRLF.
+            extra: fc.constantFrom('', '', '', ': ping\n\n', 'event: message\n', 'event: error\n', '\r\n'),
+          }),
+          { minLength: 1, maxLength: 12 },
+        ),
+        fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 1, maxLength: 8 }),
+        fc.boolean(),
+        (chunks, cuts, wholeEvents) => {
+          // An extra goes in a read of its own when each event has one.
+          const texts = chunks.flatMap(({ content, obfuscation, extra }) => {
+            const chunk = contentChunk(content, obfuscation);
+            if (extra === '\r\n') return [event(chunk, '\r\n')];
+            return extra === '' ? [event(chunk, '\n')] : [extra, event(chunk, '\n')];
+          });
+          const stream = Buffer.from(texts.join(''));
+          // Either each event in its own read, or the stream cut anywhere.
+          const reads: Buffer[] = [];
+          if (wholeEvents) {
+            for (const text of texts) reads.push(Buffer.from(text));
+          } else {
+            let at = 0;
+            for (let index = 0; at < stream.length; index++) {
+              const size = cuts[index % cuts.length] ?? 1;
+              reads.push(stream.subarray(at, at + size));
+              at += size;
+            }
+          }
+          const fast = createPartStream({
+            framing: 'sse',
+            createCodec: createOpenAiCodec,
+            createJsonReader: createChunkReader,
+          });
+          const plain = createPartStream({ framing: 'sse', createCodec: createOpenAiCodec });
+          for (const piece of reads) expect(fast.push(piece)).toStrictEqual(plain.push(piece));
+          expect(fast.end()).toStrictEqual(plain.end());
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('reads a chunk like one that came as an error event as a whole chunk, metadata and all', () => {
+    const reads = [
+      `event: error\ndata: ${contentChunk('first', 'pad')}\n\n`,
+      `data: ${contentChunk('second', 'pad')}\n\n`,
+      `data: ${contentChunk('third', 'pad')}\n\n`,
+    ].map((text) => Buffer.from(text));
+    const fast = createPartStream({
+      framing: 'sse',
+      createCodec: createOpenAiCodec,
+      createJsonReader: createChunkReader,
+    });
+    const plain = createPartStream({ framing: 'sse', createCodec: createOpenAiCodec });
+    const parts = reads.map((read) => fast.push(read));
+    expect(parts).toStrictEqual(reads.map((read) => plain.push(read)));
+    expect(parts[1]?.[0]?.type).toBe('metadata');
+  });
 });

@@ -12,8 +12,8 @@ import { isNonArrayObject } from '../../core/json.js';
  * What a read returns is the value `JSON.parse` returns, with one exception: a chunk read against
  * a template that carries nothing but content (no finish reason, usage, error, reasoning, refusal
  * or tool call, and the first choice) comes back as a `ContentDelta`, which holds the content and
- * builds that value only when asked. The codec takes its text from it; for the codec, such a
- * chunk is its text and nothing else, since the template's id and model were seen before.
+ * builds that value only when asked. The codec takes its text from it: such a chunk is its text
+ * and nothing else once the codec sent the metadata its id and model make.
  */
 
 /** Whether `text` holds a character JSON forbids raw inside a string (U+0000 to U+001F must be escaped). */

@@ -191,8 +191,9 @@ export function createOpenAiCodec(displayName = 'OpenAI'): StreamCodec {
     onObject(data, eventName, parts) {
       let chunk: unknown = data;
       if (data instanceof ContentDelta) {
-        // The chunk reader's word for a chunk that is its text and nothing else.
-        if (eventName !== 'error') {
+        // The chunk reader's word for a chunk that is its text and nothing else, once its id and
+        // model went out (its template may have come as an `error` event, which sends none).
+        if (eventName !== 'error' && metadataSent) {
           if (data.content.length > 0) parts.push({ type: 'text', text: data.content });
           return;
         }
