@@ -120,14 +120,18 @@ function learn(text: string, value: unknown): Template | undefined {
   };
 }
 
+/** V8 copies a slice shorter than this; a longer one is a view into its parent. */
+const SHORTEST_VIEW = 13;
+
 /**
  * The same characters in a string of their own. A slice of a longer string may keep that whole
  * string alive (V8 makes slices of 13 characters or more views into their parent), and the
  * content is kept for the resume window while the chunk's text is not: JSON.parse copies it
- * too. Joining and slicing again flattens the join into a new string one character longer.
+ * too. Joining and slicing again flattens the join into a new string one character longer. A
+ * shorter slice (most deltas: a word or two) is a copy already.
  */
 function detached(text: string): string {
-  return ` ${text}`.slice(1);
+  return text.length < SHORTEST_VIEW ? text : ` ${text}`.slice(1);
 }
 
 /** The raw string of `text` opening at `start` when it is plain and allowed, else undefined. */
