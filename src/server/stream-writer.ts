@@ -41,9 +41,15 @@ function releaseHeld(): void {
   for (const socket of sockets) if (socket.writableCorked > 0) socket.uncork();
 }
 
+function isTextEvent(event: string): boolean {
+  return event === 'chunk' || event === 'thinking';
+}
+
 /**
  * Holds a response's socket writes until the end of the current event-loop turn: every reader fed
- * by this turn's upstream reads writes in one run, after them.
+ * by this turn's upstream reads writes in one run, after them. On loopback and on a busy host this
+ * spares the kernel a wake-up of the reading process per write; a write waits at most for the rest
+ * of the turn's reads to be handled.
  */
 function holdUntilTurnEnd(socket: Socket | null): void {
   if (socket === null || socket.writableCorked > 0) return;
@@ -72,6 +78,8 @@ export function followLog(
   let stallTimer: NodeJS.Timeout | undefined;
   let wroteSinceTick = true;
   let closed = false;
+  /** The reader has its first text (answer or reasoning): from here on writes wait for the turn's end. */
+  let textWritten = false;
 
   response.writeHead(
     200,
@@ -102,14 +110,17 @@ export function followLog(
       }
       let text = '';
       let toId = cursor;
+      // Until the first text goes out, nothing is held: the time to it is what a reader waits on.
+      const hold = textWritten;
       while (toId < lastId && text.length < SLICE_CHARS) {
         toId++;
         text += encoder.encode(log, toId, toId, first && text.length === 0);
+        if (!textWritten && isTextEvent(log.event(toId))) textWritten = true;
       }
       first = false;
       cursor = toId;
       wroteSinceTick = true;
-      holdUntilTurnEnd(response.socket);
+      if (hold) holdUntilTurnEnd(response.socket);
       if (!response.write(text)) {
         blockedSince = Date.now();
         response.once('drain', onDrain);
