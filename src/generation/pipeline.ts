@@ -50,6 +50,8 @@ export interface FramePipeline {
   end(): PipelineStep;
 }
 
+const isError = (part: CodecPart): boolean => part.type === 'error';
+
 /**
  * The one chain from bytes to frames: wire parser -> provider codec -> frame emitter. Frames
  * stop at the first error part, which becomes the step's failure (the run decides whether it
@@ -62,7 +64,7 @@ export function createFramePipeline(source: StreamSource, emitter: FrameEmitter)
   let failed = false;
 
   const emit = (parts: readonly CodecPart[], frames: Frame[]): StreamFailure | undefined => {
-    const errorAt = parts.findIndex((part) => part.type === 'error');
+    const errorAt = parts.findIndex(isError);
     if (errorAt === -1) {
       emitter.frames(parts, frames);
       return undefined;
