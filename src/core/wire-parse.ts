@@ -31,7 +31,8 @@ function excerpt(text: string): string {
 
 /**
  * Reads one event's JSON text; throws on invalid JSON. `JSON.parse`, or a provider's faster
- * reader for the shapes it knows, which returns exactly what `JSON.parse` would.
+ * reader for the shapes it knows, which returns what `JSON.parse` would, or a stand-in for that
+ * value which the provider's own codec reads the same way (the OpenAI reader's `ContentDelta`).
  */
 export type JsonReader = (text: string) => unknown;
 

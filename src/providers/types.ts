@@ -124,7 +124,8 @@ export interface ProviderDefinition {
   createCodec(): StreamCodec;
   /**
    * A reader of one stream's JSON events, faster than `JSON.parse` on the shapes the provider
-   * sends most and returning exactly what it would (JSON.parse when absent).
+   * sends most (JSON.parse when absent). It returns what `JSON.parse` would, or a stand-in that
+   * this provider's codec reads exactly as it would read that value.
    */
   createJsonReader?(): JsonReader;
   /** Maps a non-2xx upstream response to the stream error it means. */
