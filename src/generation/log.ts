@@ -202,7 +202,7 @@ export class FrameLog implements LogReader {
     const { events, items } = this;
     for (let index = 0; index < items.length; index++) {
       const item = items[index];
-      if (typeof item === 'string' || item === undefined || isText(events[index])) continue;
+      if (typeof item === 'string' || item === undefined || isTextEvent(events[index])) continue;
       const json = this.encoded[index] ?? encodeFrameData(item);
       items[index] = json;
       this.bytes += TEXT_FRAME_OVERHEAD_BYTES + textBytes(json) - frameBytes(item);
@@ -214,7 +214,7 @@ export class FrameLog implements LogReader {
     const item = this.item(id);
     const event = this.events[id - 1] as Frame['event'];
     if (typeof item !== 'string') return item;
-    if (!isText(event)) return { event, data: JSON.parse(item) } as Frame;
+    if (!isTextEvent(event)) return { event, data: JSON.parse(item) } as Frame;
     const { provider, model } = this.envelope as TextEnvelope;
     return event === 'chunk'
       ? { event, data: { provider, model, delta_text: item, finish_reason: null, usage: null } }
@@ -230,7 +230,7 @@ export class FrameLog implements LogReader {
 
   text(id: number): string | undefined {
     const item = this.item(id);
-    if (!isText(this.events[id - 1])) return undefined;
+    if (!isTextEvent(this.events[id - 1])) return undefined;
     return typeof item === 'string' ? item : (item.data as { delta_text: string }).delta_text;
   }
 
@@ -246,7 +246,7 @@ export class FrameLog implements LogReader {
       return json;
     }
     const event = this.events[id - 1];
-    if (!isText(event)) return item;
+    if (!isTextEvent(event)) return item;
     const envelope = this.envelope as TextEnvelope;
     return event === 'chunk'
       ? chunkDataJson(envelope.chunkPrefix, item)
@@ -281,6 +281,7 @@ export class FrameLog implements LogReader {
   }
 }
 
-function isText(event: string | undefined): boolean {
+/** A text frame's event: `chunk` (answer) or `thinking` (reasoning). */
+export function isTextEvent(event: string | undefined): boolean {
   return event === 'chunk' || event === 'thinking';
 }

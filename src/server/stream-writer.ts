@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { StreamEncoder } from '../faces/types.js';
 import type { Followable } from '../generation/generation.js';
+import { isTextEvent } from '../generation/log.js';
 import { GENERATION_ID_HEADER } from '../protocol/http.js';
 
 /**
@@ -39,10 +40,6 @@ function releaseHeld(): void {
   const sockets = held;
   held = [];
   for (const socket of sockets) if (socket.writableCorked > 0) socket.uncork();
-}
-
-function isTextEvent(event: string): boolean {
-  return event === 'chunk' || event === 'thinking';
 }
 
 /**
