@@ -1,5 +1,6 @@
 import type { Frame } from '../protocol/frames.js';
 import { STREAM_END_DATA } from '../protocol/http.js';
+import { isShortTextBelow } from './text.js';
 
 /**
  * WHATWG-correct SSE encoding. Frame data is compact JSON, which escapes CR, LF, NUL and lone
@@ -22,15 +23,9 @@ export function encodeData(value: unknown): string {
   return LINE_SEPARATORS.test(json) ? json.replace(LINE_SEPARATORS, escapeSeparator) : json;
 }
 
-/** Below this length a loop over the characters is quicker than a regular expression. */
-const SHORT_TEXT = 64;
-
 /** A string's compact JSON, as `encodeData` writes it: a short one with no character from U+0085 up needs no look for separators. */
 function encodeText(text: string): string {
-  if (text.length >= SHORT_TEXT) return encodeData(text);
-  for (let index = 0; index < text.length; index++)
-    if (text.charCodeAt(index) >= 0x85) return encodeData(text);
-  return JSON.stringify(text);
+  return isShortTextBelow(text, 0x85) ? JSON.stringify(text) : encodeData(text);
 }
 
 /** One SSE event block: the frame's sequence number, its event name, and its data JSON. */

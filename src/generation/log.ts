@@ -5,6 +5,7 @@ import {
   thinkingDataJson,
   thinkingDataPrefix,
 } from '../core/sse-encode.js';
+import { isShortTextBelow } from '../core/text.js';
 import type { Frame } from '../protocol/frames.js';
 
 /**
@@ -75,14 +76,10 @@ function textEnvelope(provider: string, model: string): TextEnvelope {
 /** A character V8 cannot store in a one-byte string. */
 const WIDE_CHARACTER = /[\u0100-\uffff]/;
 
-/** Below this length a loop over the characters is quicker than a regular expression. */
-const SHORT_TEXT = 64;
-
 /** What a string costs to hold beyond its header: V8 keeps text without characters past U+00FF one byte a character. */
 function textBytes(text: string): number {
-  if (text.length >= SHORT_TEXT) return WIDE_CHARACTER.test(text) ? 2 * text.length : text.length;
-  for (let index = 0; index < text.length; index++) if (text.charCodeAt(index) > 0xff) return 2 * text.length;
-  return text.length;
+  if (isShortTextBelow(text, 0x100)) return text.length;
+  return WIDE_CHARACTER.test(text) ? 2 * text.length : text.length;
 }
 
 /**
