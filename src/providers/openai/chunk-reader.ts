@@ -99,24 +99,15 @@ function learn(text: string, value: unknown): Template | undefined {
   if (content === undefined) return undefined;
   const obfuscation = findString(text, 'obfuscation', value.obfuscation);
   const chunk = value as unknown as ChunkValue;
-  const contentOnly = carriesContentOnly(value, choice);
-  if (obfuscation === undefined || obfuscation.start < content.end) {
-    // Without padding after the content (or with it first, which no recorded stream shows), only
-    // the content changes: padding elsewhere must then be the same for the template to match.
-    return {
-      value: chunk,
-      contentOnly,
-      head: text.slice(0, content.start),
-      middle: undefined,
-      tail: text.slice(content.end),
-    };
-  }
+  // Without padding after the content (or with it first, which no recorded stream shows), only
+  // the content changes: padding elsewhere must then be the same for the template to match.
+  const padding = obfuscation !== undefined && obfuscation.start > content.end ? obfuscation : undefined;
   return {
     value: chunk,
-    contentOnly,
+    contentOnly: carriesContentOnly(value, choice),
     head: text.slice(0, content.start),
-    middle: text.slice(content.end, obfuscation.start),
-    tail: text.slice(obfuscation.end),
+    middle: padding === undefined ? undefined : text.slice(content.end, padding.start),
+    tail: text.slice(padding === undefined ? content.end : padding.end),
   };
 }
 
