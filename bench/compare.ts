@@ -11,8 +11,9 @@ import {
 import type { BenchChild } from './children.js';
 import type { Path } from './context.js';
 import type { LoadResult, LoadSpec } from './loadgen.js';
+import type { LoopSample } from './process.js';
 import { type ProcessTimes, processTimes } from './procfs.js';
-import { median } from './report.js';
+import { median, percentile } from './report.js';
 import { connectPaths, startProcesses } from './setup.js';
 
 const HELP = `Usage: node dist-bench/bench/compare.js [options]
@@ -54,11 +55,6 @@ function usage(pid: number): Usage {
   const io = readFileSync(`/proc/${pid}/io`, 'utf8');
   const count = (name: string): number => Number(new RegExp(`${name}: (\\d+)`).exec(io)?.[1] ?? Number.NaN);
   return { ...processTimes(pid), reads: count('syscr'), writes: count('syscw') };
-}
-
-interface LoopSample {
-  delayP99Ms: number;
-  gcMs: number;
 }
 
 interface Round {
@@ -142,7 +138,6 @@ async function main(argv: string[]): Promise<number> {
       if (round === 0) continue;
       const cpuUs = after.userUs + after.systemUs - before.userUs - before.systemUs;
       const perStream = (value: number): string => (value / load.started).toFixed(1);
-      const ttft = [...load.ttftMs].sort((a, b) => a - b);
       const row: Round = { cpuPerChunkUs: cpuUs / load.chunks, cpuPerStreamUs: cpuUs / load.started };
       results.set(label, [...(results.get(label) ?? []), row]);
       process.stdout.write(
@@ -151,7 +146,7 @@ async function main(argv: string[]): Promise<number> {
           `reads ${perStream(after.reads - before.reads)}, writes ${perStream(after.writes - before.writes)}, ` +
           `faults ${perStream(after.minorFaults - before.minorFaults)} a stream; busy ${((cpuUs / 1000 / wallMs) * 100).toFixed(0)}%; ` +
           `loop p99 ${loop.delayP99Ms.toFixed(1)} ms; GC ${loop.gcMs.toFixed(0)} ms; ` +
-          `ttft p50 ${(ttft[ttft.length >> 1] ?? Number.NaN).toFixed(1)} p99 ${(ttft[Math.floor(ttft.length * 0.99)] ?? Number.NaN).toFixed(1)} ms; ` +
+          `ttft p50 ${percentile(load.ttftMs, 0.5).toFixed(1)} p99 ${percentile(load.ttftMs, 0.99).toFixed(1)} ms; ` +
           `${load.completed} of ${load.started} complete${load.errors.length > 0 ? `; errors: ${load.errors.slice(0, 2).join('; ')}` : ''}\n`,
       );
     }
