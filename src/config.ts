@@ -27,8 +27,9 @@ export interface Settings {
   redisUrl: string | undefined;
   connectTimeoutMs: number;
   /**
-   * HTTP/2 to upstreams (`SLUICE_UPSTREAM_HTTP2`): `auto` (ALPN on https, the default), `h2c`
-   * (also prior knowledge on http; demo mode's default), `off`.
+   * HTTP/2 to upstreams (`SLUICE_UPSTREAM_HTTP2`): `auto` (ALPN on https, prior knowledge on
+   * http once the upstream advertises h2c; the default), `h2c` (prior knowledge on http from the
+   * start; demo mode's default), `off`.
    */
   upstreamHttp2: UpstreamHttp2;
   /** Set only when configured; otherwise each provider's own (30 s, Together longer) applies. */

@@ -151,7 +151,9 @@ Control API (with --control), JSON over HTTP on the same port:
                             since the last reset, and open now
 
 It speaks HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on the same port, chosen by each
-connection's first bytes (the gateway uses h2c with SLUICE_UPSTREAM_HTTP2=h2c).
+connection's first bytes, and advertises h2c on its HTTP/1.1 responses (Upgrade: h2c): a
+gateway on SLUICE_UPSTREAM_HTTP2=auto moves to HTTP/2 after the first one, and with =h2c uses
+it from the start.
 
 A SCENARIO (every field optional):
   {"ttftMs": 0, "chunkDelayMs": 0, "chunks": 40, "text": "exact answer",

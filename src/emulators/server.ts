@@ -81,6 +81,12 @@ export interface EmulatorServerOptions {
    * Off by default; the gateway only ever calls provider paths, so no gateway client reaches it.
    */
   control?: boolean;
+  /**
+   * Advertise HTTP/2 with prior knowledge on every HTTP/1.1 response (`Upgrade: h2c`, as Apache's
+   * mod_http2 does), so a client that reads it (the gateway's `auto`) moves to HTTP/2. On by
+   * default: the emulator speaks both on one port.
+   */
+  advertiseH2c?: boolean;
 }
 
 const DEFAULT_SCENARIO: Required<Pick<Scenario, 'ttftMs' | 'chunkDelayMs' | 'chunks' | 'thinkingChunks'>> = {
@@ -144,7 +150,15 @@ export class EmulatorServer {
     this.control = options.control ?? false;
     this.defaults = { ...DEFAULT_SCENARIO, ...options.defaults };
     for (const dialect of this.dialects) this.counters.set(dialect.provider, newCounters());
+    const advertise = options.advertiseH2c ?? true;
     const serve = (request: AnyRequest, response: AnyResponse): void => {
+      // Informational on a response other than 101 (RFC 9110 section 7.8): nothing switches.
+      if (advertise && request.httpVersionMajor === 1) {
+        response.setHeader('upgrade', 'h2c');
+        // Set by hand, the header replaces node:http's own: keep its word on closing.
+        const keepAlive = (response as ServerResponse).shouldKeepAlive;
+        response.setHeader('connection', keepAlive ? 'Upgrade' : 'close, Upgrade');
+      }
       this.handle(request, response).catch(() => {
         if (!response.headersSent) response.writeHead(500).end();
         else response.destroy();

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { Agent, buildConnector, Client, type Dispatcher, errors as undiciErrors } from 'undici';
+import { Agent, buildConnector, Client, errors as undiciErrors } from 'undici';
 import type { AbortWatch } from '../core/abort.js';
 import { UpstreamError } from '../core/errors.js';
 import { dispatchRequest, type UpstreamBody, urlParts } from './dispatch.js';
@@ -29,8 +29,10 @@ export interface UpstreamResponse {
 
 /**
  * Whether upstream requests may use HTTP/2 (`SLUICE_UPSTREAM_HTTP2`): `auto` negotiates it by
- * ALPN on `https:` upstreams and keeps HTTP/1.1 on `http:` ones; `h2c` also speaks HTTP/2 with
- * prior knowledge to `http:` upstreams; `off` is HTTP/1.1 everywhere.
+ * ALPN on `https:` upstreams, and on `http:` ones starts with HTTP/1.1 and moves to HTTP/2 with
+ * prior knowledge once the upstream advertises it (`Upgrade: h2c` on a response); `h2c` speaks
+ * HTTP/2 with prior knowledge to every `http:` upstream from the start; `off` is HTTP/1.1
+ * everywhere.
  */
 export type UpstreamHttp2 = 'auto' | 'h2c' | 'off';
 
@@ -53,6 +55,19 @@ export interface OpenOptions {
 
 const DEFAULT_STREAMS_PER_CONNECTION = 100;
 
+/** Most `http:` origins remembered as advertising h2c (or as having failed it): a handful in practice. */
+const MAX_REMEMBERED_ORIGINS = 256;
+
+/** The response advertises HTTP/2 with prior knowledge: `h2c` among its `Upgrade` protocols. */
+export function advertisesH2c(headers: ResponseHeaders): boolean {
+  const value = headers.upgrade;
+  if (value === undefined) return false;
+  for (const list of Array.isArray(value) ? value : [value]) {
+    for (const protocol of list.split(',')) if (protocol.trim().toLowerCase() === 'h2c') return true;
+  }
+  return false;
+}
+
 /**
  * Pooled keep-alive HTTP to upstreams, over HTTP/2 where the upstream speaks it (one connection
  * multiplexing many streams) and HTTP/1.1 otherwise. Header and body timeouts are enforced by
@@ -68,6 +83,11 @@ export class Transport {
   private http1: Agent | undefined;
   /** Per origin (`https:` by ALPN, `http:` by prior knowledge): its HTTP/2-capable connections. */
   private readonly multiplexed = new Map<string, MultiplexedOrigin>();
+  /**
+   * Under `auto`, `http:` origins by what they showed: `h2c` advertised it on an HTTP/1.1
+   * response (requests go over HTTP/2 from then on), `http1` failed it once (never tried again).
+   */
+  private readonly cleartext = new Map<string, 'h2c' | 'http1'>();
 
   constructor(options: TransportOptions) {
     this.http2 = options.http2 ?? 'auto';
@@ -79,7 +99,10 @@ export class Transport {
   private route(url: string, options: OpenOptions): Agent | MultiplexedOrigin {
     const target = urlParts(url);
     const https = target.https;
-    const multiplex = options.http1Only !== true && this.http2 !== 'off' && (https || this.http2 === 'h2c');
+    const multiplex =
+      options.http1Only !== true &&
+      this.http2 !== 'off' &&
+      (https || this.http2 === 'h2c' || this.cleartext.get(target.origin) === 'h2c');
     if (!multiplex) {
       this.http1 ??= new Agent({
         connect: { timeout: this.connectTimeoutMs },
@@ -95,6 +118,7 @@ export class Transport {
     let origin = this.multiplexed.get(target.origin);
     if (origin === undefined) {
       origin = new MultiplexedOrigin(target.origin, !https, this.connectTimeoutMs, this.streamsPerConnection);
+      origin.advertised = !https && this.http2 === 'auto';
       this.multiplexed.set(target.origin, origin);
     }
     return origin;
@@ -112,18 +136,56 @@ export class Transport {
   ): Promise<UpstreamResponse> {
     try {
       const route = this.route(upstreamRequest.url, options);
-      const negotiating = route instanceof MultiplexedOrigin ? route.negotiating() : undefined;
+      if (!(route instanceof MultiplexedOrigin)) {
+        const response = await dispatchRequest(route, upstreamRequest, signal, { idempotent: true });
+        if (this.http2 === 'auto' && options.http1Only !== true) this.learn(upstreamRequest.url, response);
+        return response;
+      }
+      const negotiating = route.negotiating();
       if (negotiating !== undefined) await negotiating;
-      // Chosen and dispatched in one go (no await between): the next request sees this one counted.
-      const dispatcher: Dispatcher = route instanceof MultiplexedOrigin ? route.pick() : route;
-      // undici runs a request it calls non-idempotent (any POST) alone on an HTTP/2 connection;
-      // the flag has no other effect here (undici never replays a request: the gateway's retry
-      // policy decides), and HTTP/1.1 connections take one request at a time regardless.
-      return await dispatchRequest(dispatcher, upstreamRequest, signal, { idempotent: true });
+      try {
+        // Chosen and dispatched in one go (no await between): the next request sees this one counted.
+        // undici runs a request it calls non-idempotent (any POST) alone on an HTTP/2 connection;
+        // the flag has no other effect here (undici never replays a request: the gateway's retry
+        // policy decides), and HTTP/1.1 connections take one request at a time regardless.
+        const response = await dispatchRequest(route.pick(), upstreamRequest, signal, { idempotent: true });
+        route.answered = true;
+        return response;
+      } catch (error) {
+        if (signal.aborted || !this.abandonAdvertised(route)) throw error;
+        // The upstream advertised h2c but has never answered over it: nothing of this request was
+        // understood, so it goes again over HTTP/1.1, as every later one will.
+        const http1 = this.route(upstreamRequest.url, options);
+        if (http1 instanceof MultiplexedOrigin) throw error;
+        return await dispatchRequest(http1, upstreamRequest, signal, { idempotent: true });
+      }
     } catch (error) {
       if (signal.aborted) throw signal.reason ?? error;
       throw toUpstreamError(error, upstreamName);
     }
+  }
+
+  /** An `http:` upstream's HTTP/1.1 response advertised h2c: its next requests go over HTTP/2. */
+  private learn(url: string, response: UpstreamResponse): void {
+    const target = urlParts(url);
+    if (target.https || this.cleartext.has(target.origin) || !advertisesH2c(response.headers)) return;
+    if (this.cleartext.size >= MAX_REMEMBERED_ORIGINS) return;
+    this.cleartext.set(target.origin, 'h2c');
+  }
+
+  /**
+   * An origin taken to HTTP/2 by its advertisement failed before any answer over it: back to
+   * HTTP/1.1 for good. False when the origin is not such a one (configured h2c, ALPN, answered).
+   */
+  private abandonAdvertised(route: MultiplexedOrigin): boolean {
+    if (!route.advertised || route.answered) return false;
+    // The first of its requests to fail closes it; the others in flight fall back as well.
+    if (this.cleartext.get(route.origin) === 'h2c') {
+      this.cleartext.set(route.origin, 'http1');
+      this.multiplexed.delete(route.origin);
+      route.close().catch(() => {});
+    }
+    return true;
   }
 
   async close(): Promise<void> {
@@ -160,8 +222,13 @@ class MultiplexedOrigin {
   private probe: Promise<void> | undefined;
   private settleProbe: (() => void) | undefined;
 
+  /** A response came over one of these connections: the origin does speak what they use. */
+  answered = false;
+  /** Taken to HTTP/2 because the `http:` origin advertised h2c (`auto`), not by configuration. */
+  advertised = false;
+
   constructor(
-    private readonly origin: string,
+    readonly origin: string,
     priorKnowledge: boolean,
     connectTimeoutMs: number,
     private readonly streams: number,
