@@ -13,7 +13,7 @@ import { throughputCase, throughputSettings } from './cases/throughput.js';
 import { renderUpstream, type UpstreamRow, upstreamCase } from './cases/upstream.js';
 import { warmUp } from './cases/warmup.js';
 import { renderWorkers, type WorkersReport, workersCase } from './cases/workers.js';
-import { type BenchContext, log } from './context.js';
+import { type BenchContext, log, type Path } from './context.js';
 import { DOCS, writeDocs } from './docs.js';
 import { createMeasurer } from './measure.js';
 import { HELP, parseOptions } from './options.js';
@@ -63,7 +63,16 @@ async function main(): Promise<void> {
     await warmUp(context);
     const cells: Cell[] = [];
     if (options.cases.has('latency')) {
-      cells.push(...(await latencyCase(context, latency, options.latencyConcurrency)));
+      const sluice = paths.find((path) => path.name === 'sluice');
+      const http1Reference =
+        sluice === undefined
+          ? undefined
+          : async (): Promise<Path> => {
+              const middle = processes.spawnGateway({ SLUICE_UPSTREAM_HTTP2: 'off' });
+              const origin = await middle.url;
+              return { name: 'sluice-http1', middle, target: { ...sluice.target, origin } };
+            };
+      cells.push(...(await latencyCase(context, latency, options.latencyConcurrency, http1Reference)));
     }
     if (options.cases.has('throughput')) {
       cells.push(...(await throughputCase(context, throughput, options.concurrency)));

@@ -77,4 +77,29 @@ describe('benchmark targets', () => {
     );
     expect(all.find((target) => target.name.includes('(latency, 512'))?.met).toBe(false);
   });
+
+  it('reports Sluice over HTTP/1.1 beside the targets, against its own pass-through pairs, judging nothing', () => {
+    const pass = (cpu: number, repeat?: number) =>
+      cell('pass-through', { cpu, p50: 60, p99: 100, loop: 15 }, repeat);
+    const http1 = (cpu: number, p50: number, repeat?: number) =>
+      cell('sluice-http1', { cpu, p50, p99: 140, loop: 25 }, repeat);
+    const all = targets(
+      report([
+        pass(40),
+        cell('sluice', { cpu: 44, p50: 70, p99: 120, loop: 18 }),
+        http1(56, 90),
+        pass(30, 1),
+        cell('sluice', { cpu: 33, p50: 66, p99: 110, loop: 17 }, 1),
+        http1(39, 80, 1),
+      ]),
+    );
+    const reference = all.find((target) => target.name.startsWith('reference: Sluice with HTTP/1.1'));
+    // Per pair: 56/40 = 1.40x, 39/30 = 1.30x; TTFT added +30 and +20 ms (median +25).
+    expect(reference?.measured).toBe('1.35x (median of 2 pairs: 1.40x, 1.30x); +25.00 / +40.00 ms; 25.0 ms');
+    expect(reference?.met).toBeUndefined();
+    // The targets still read the default path only.
+    expect(measured(all, 'gateway CPU per chunk, Sluice / pass-through (latency')).toBe(
+      '1.10x (median of 2 pairs: 1.10x, 1.10x); 38.5 vs 35.0 µs',
+    );
+  });
 });

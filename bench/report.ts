@@ -2,8 +2,13 @@ import type { CodecCost } from './codec-cost.js';
 
 /** The benchmark's figures and their rendering as Markdown tables (stdout and docs). */
 
-/** `sluice-openai`: Sluice's OpenAI-compatible face (/v1/chat/completions), in a gateway process of its own. */
-export type PathName = 'direct' | 'pass-through' | 'sluice' | 'sluice-openai';
+/**
+ * `sluice-openai`: Sluice's OpenAI-compatible face (/v1/chat/completions), in a gateway process of
+ * its own. `sluice-http1`: the native face with HTTP/1.1 to the emulator (`SLUICE_UPSTREAM_HTTP2=off`),
+ * measured beside the pairs at the targets' level as a reference; `sluice` itself runs with the
+ * default `auto`, which moves to HTTP/2 once the emulator advertises h2c.
+ */
+export type PathName = 'direct' | 'pass-through' | 'sluice' | 'sluice-openai' | 'sluice-http1';
 export const PATHS: readonly PathName[] = ['direct', 'pass-through', 'sluice', 'sluice-openai'];
 export type CaseName = 'latency' | 'throughput' | 'burst';
 
@@ -152,10 +157,15 @@ function find(
 }
 
 /** Sluice and the pass-through measured one after the other: the first pair and every repeat. */
-function pairsOf(report: Report, caseName: CaseName, concurrency: number): { sluice: Cell; pass: Cell }[] {
+function pairsOf(
+  report: Report,
+  caseName: CaseName,
+  concurrency: number,
+  path: 'sluice' | 'sluice-http1' = 'sluice',
+): { sluice: Cell; pass: Cell }[] {
   const pairs: { sluice: Cell; pass: Cell }[] = [];
   for (let repeat = 0; ; repeat++) {
-    const sluice = find(report, caseName, concurrency, 'sluice', repeat);
+    const sluice = find(report, caseName, concurrency, path, repeat);
     const pass = find(report, caseName, concurrency, 'pass-through', repeat);
     if (sluice === undefined || pass === undefined) return pairs;
     pairs.push({ sluice, pass });
@@ -198,6 +208,7 @@ const LABEL: Record<PathName, string> = {
   'pass-through': 'pass-through',
   sluice: 'Sluice',
   'sluice-openai': 'Sluice, OpenAI face',
+  'sluice-http1': 'Sluice, HTTP/1.1 upstream',
 };
 
 interface Target {
@@ -304,6 +315,25 @@ export function targets(report: Report): Target[] {
       met: known(cpu.value) && cpu.value <= limit,
     });
   }
+  const http1Pairs = pairsOf(report, 'latency', maxLatency, 'sluice-http1');
+  if (http1Pairs.length > 0) {
+    const cpu = overPairs(
+      http1Pairs.map(
+        ({ sluice, pass }) => (sluice.cpuPerChunkUs ?? Number.NaN) / (pass.cpuPerChunkUs ?? Number.NaN),
+      ),
+      ratio,
+    );
+    const added = (pick: (cell: Cell) => number): string =>
+      `${signed(median(http1Pairs.map(({ sluice, pass }) => pick(sluice) - pick(pass))), 2)}`;
+    out.push({
+      name: `reference: Sluice with HTTP/1.1 to the emulator (latency, ${maxLatency} streams): CPU per chunk / pass-through; TTFT added p50 / p99; loop delay p99`,
+      measured:
+        `${cpu.text}; ${added((cell) => cell.ttftP50)} / ${added((cell) => cell.ttftP99)} ms; ` +
+        `${fixed(median(http1Pairs.map(({ sluice }) => sluice.loopDelayP99Ms ?? Number.NaN).filter(Number.isFinite)))} ms`,
+      limit: 'reported beside the targets',
+      met: undefined,
+    });
+  }
   const native = find(report, 'throughput', throughputAt, 'sluice');
   const face = find(report, 'throughput', throughputAt, 'sluice-openai');
   if (face !== undefined) {
@@ -364,7 +394,8 @@ export function renderReport(report: Report): string {
       `Pinning: ${info.pinning}.`,
       otherLoadLine(report.cells),
       `Processes: emulator (\`EmulatorServer\`, every dialect, pace set per case over IPC), pass-through ` +
-        `(bench/passthrough.ts), gateway (\`startGateway\`, SLUICE_DEMO=0, OPENAI_BASE_URL at the emulator, ` +
+        `(bench/passthrough.ts, HTTP/1.1 to the emulator), gateway (\`startGateway\`, SLUICE_DEMO=0, OPENAI_BASE_URL at the emulator, ` +
+        `SLUICE_UPSTREAM_HTTP2 at its default \`auto\`: HTTP/1.1 to the emulator until its first answer advertises h2c, HTTP/2 after; ` +
         `dummy key, SLUICE_RESUME_TTL_MS=10000, \`--expose-gc\`), load generator (undici Pool, up to 4096 connections); each its own process, ` +
         `all on 127.0.0.1.`,
     ].join('\n'),
@@ -381,7 +412,7 @@ export function renderReport(report: Report): string {
   const latencyRows: string[][] = [];
   for (const concurrency of concurrencies(report, 'latency')) {
     const direct = find(report, 'latency', concurrency, 'direct');
-    for (const path of PATHS) {
+    for (const path of [...PATHS, 'sluice-http1'] as const) {
       const cell = find(report, 'latency', concurrency, path);
       if (cell === undefined) continue;
       latencyRows.push([

@@ -42,6 +42,8 @@ export async function latencyCase(
   context: BenchContext,
   settings: LatencySettings,
   levels: readonly number[],
+  /** Sluice with HTTP/1.1 to the emulator: measured with each pair at the targets' level. */
+  http1Reference?: () => Promise<Path>,
 ): Promise<Cell[]> {
   const { chunks, delayMs, ttftMs } = settings;
   context.log(`latency case: ${chunks} chunks, ${delayMs} ms apart, ttft ${ttftMs} ms`);
@@ -89,8 +91,12 @@ export async function latencyCase(
   const level = targetLevel(levels);
   const pair = ['pass-through', 'sluice'].map((name) => context.paths.find((path) => path.name === name));
   if (level !== undefined && pair[0] !== undefined && pair[1] !== undefined) {
+    const reference = http1Reference === undefined ? undefined : await http1Reference();
+    if (reference !== undefined) cells.push(await measure(level, reference));
     for (let repeat = 1; repeat < settings.pairs; repeat++) {
-      for (const path of pair as Path[]) cells.push({ ...(await measure(level, path)), repeat });
+      for (const path of reference === undefined ? (pair as Path[]) : [...(pair as Path[]), reference]) {
+        cells.push({ ...(await measure(level, path)), repeat });
+      }
     }
   }
   return cells;
