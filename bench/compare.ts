@@ -20,8 +20,8 @@ const HELP = `Usage: node dist-bench/bench/compare.js [options]
 
 Alternating rounds of the latency case's load (paced answers, one chunk per upstream read) on
 the pass-through, this build's gateway, and, when asked, a second gateway: another build's
-(--base) or this one with other Node flags (--node-args=...). Each round loads each in turn and
-prints what its process spent: CPU per chunk and per stream (user and system apart), read and
+(--base), or this one with other Node flags (--node-args=...) or settings (--env). Each round
+loads each in turn and prints what its process spent: CPU per chunk and per stream (user and system apart), read and
 write calls, page faults, event-loop delay p99, GC time and time to first token; the end gives
 the medians over the rounds. For A/B comparisons that one full benchmark run cannot resolve.
 
@@ -33,6 +33,8 @@ Options:
   --base DIR        a dist-bench directory built from another checkout: its gateway is the second
   --node-args=FLAGS Node flags for the second gateway (this build's, unless --base), written
                     after "=" since they start with dashes: --node-args="--perf-basic-prof"
+  --env K=V[,K=V]   environment settings for the second gateway (this build's, unless --base):
+                    --env SLUICE_UPSTREAM_HTTP2=off
   -h, --help        this text
 `;
 
@@ -43,6 +45,7 @@ const SPEC: OptionSpec = {
   rounds: 'string',
   base: 'string',
   'node-args': 'string',
+  env: 'string',
 };
 
 /** What /proc says a process has used so far: CPU and faults (stat), read and write calls (io). */
@@ -80,12 +83,18 @@ async function main(argv: string[]): Promise<number> {
       ?.split(/\s+/)
       .filter((arg) => arg !== '') ?? [];
 
+  const env: Record<string, string> = {};
+  for (const pair of stringOption(args, 'env')?.split(',') ?? []) {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new UsageError(`--env takes NAME=VALUE pairs, got "${pair}"`);
+    env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
   const processes = await startProcesses({ cpuProf: undefined });
   const paths = (await connectPaths(processes)).filter(
     (path) => path.name === 'pass-through' || path.name === 'sluice',
   );
   const compared: { label: string; path: Path }[] = paths.map((path) => ({ label: path.name, path }));
-  if (base !== undefined || nodeArgs.length > 0) {
+  if (base !== undefined || nodeArgs.length > 0 || Object.keys(env).length > 0) {
     const build =
       base === undefined
         ? undefined
@@ -94,11 +103,15 @@ async function main(argv: string[]): Promise<number> {
               BenchChild: typeof BenchChild;
             }
           ).BenchChild;
-    const second = processes.spawnGateway({}, { nodeArgs, ...(build === undefined ? {} : { build }) });
+    const second = processes.spawnGateway(env, { nodeArgs, ...(build === undefined ? {} : { build }) });
     const sluice = compared.find((entry) => entry.label === 'sluice');
     if (sluice === undefined) throw new Error('no sluice path');
     compared.push({
-      label: base === undefined ? `sluice ${nodeArgs.join(' ')}` : `sluice at ${base}`,
+      label: [
+        base === undefined ? 'sluice' : `sluice at ${base}`,
+        ...nodeArgs,
+        ...Object.entries(env).map(([name, value]) => `${name}=${value}`),
+      ].join(' '),
       path: { ...sluice.path, middle: second, target: { ...sluice.path.target, origin: await second.url } },
     });
   }
