@@ -55,6 +55,13 @@ export interface OpenOptions {
 
 const DEFAULT_STREAMS_PER_CONNECTION = 100;
 
+/**
+ * HTTP/2 connection-level receive window: what an upstream may send on one connection ahead of
+ * the gateway's reads (each stream's own window stays undici's 256 KB). The gateway reads every
+ * stream as it arrives, so this bounds a backlog only while its event loop is behind.
+ */
+const CONNECTION_WINDOW_BYTES = 4 * 1024 * 1024;
+
 /** Most `http:` origins remembered as advertising h2c (or as having failed it): a handful in practice. */
 const MAX_REMEMBERED_ORIGINS = 256;
 
@@ -277,6 +284,9 @@ class MultiplexedOrigin {
       headersTimeout: 0,
       bodyTimeout: 0,
       allowH2: true,
+      // The connection's flow-control window, shared by up to `streams` streams (undici's 512 KB
+      // paces 64 fast streams at the upstream's round trip to the gateway's event loop).
+      connectionWindowSize: CONNECTION_WINDOW_BYTES,
       pipelining: this.speaksH2 ? this.streams : 1,
       connect: (connectOptions, callback) => {
         this.connector(connectOptions, (error, socket) => {
