@@ -127,6 +127,13 @@ export class Transport {
       origin = new MultiplexedOrigin(target.origin, !https, this.connectTimeoutMs, this.streamsPerConnection);
       origin.advertised = !https && this.http2 === 'auto';
       this.multiplexed.set(target.origin, origin);
+      if (origin.advertised) {
+        // A server that advertised h2c but sits silent on the preface fails no request: it only
+        // stalls them. Unanswered within the connect bound, the origin goes back to HTTP/1.1 (a
+        // request still waiting on it ends by its own timeout, and its retry goes over HTTP/1.1).
+        const advertised = origin;
+        setTimeout(() => this.abandonAdvertised(advertised), this.connectTimeoutMs).unref();
+      }
     }
     return origin;
   }
@@ -181,8 +188,9 @@ export class Transport {
   }
 
   /**
-   * An origin taken to HTTP/2 by its advertisement failed before any answer over it: back to
-   * HTTP/1.1 for good. False when the origin is not such a one (configured h2c, ALPN, answered).
+   * An origin taken to HTTP/2 by its advertisement failed, or stayed silent, before any answer
+   * over it: back to HTTP/1.1 for good. False when the origin is not such a one (configured h2c,
+   * ALPN, answered).
    */
   private abandonAdvertised(route: MultiplexedOrigin): boolean {
     if (!route.advertised || route.answered) return false;

@@ -1,5 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo, connect, type Socket } from 'node:net';
+import {
+  type AddressInfo,
+  connect,
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dialectFor } from '../../src/emulators/dialects.js';
 import { EmulatorServer } from '../../src/emulators/server.js';
@@ -156,6 +162,76 @@ describe('an HTTP/1.1 server that advertises h2c without speaking it', () => {
       }
       // Every request reached the handler once; the one HTTP/2 try never did.
       expect(seen.requests).toBe(4);
+      expect(seen.prefaces).toBe(1);
+    } finally {
+      await transport.close();
+    }
+  });
+});
+
+describe('a server that advertises h2c and sits silent on the HTTP/2 preface', () => {
+  let server: NetServer;
+  let origin = '';
+  const seen = { requests: 0, prefaces: 0 };
+  const sockets = new Set<Socket>();
+
+  beforeAll(async () => {
+    // HTTP/1.1 by hand: a request's head and Content-Length body, answered with one SSE event and
+    // the advertisement; a connection that opens with the preface is read and never answered.
+    server = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      let buffered = Buffer.alloc(0);
+      socket.on('error', () => socket.destroy());
+      socket.on('data', (piece: Buffer) => {
+        buffered = Buffer.concat([buffered, piece]);
+        if (buffered.subarray(0, H2_PREFACE_START.length).toString('latin1') === H2_PREFACE_START) {
+          if (buffered.length === piece.length) seen.prefaces++;
+          return;
+        }
+        for (;;) {
+          const headEnd = buffered.indexOf('\r\n\r\n');
+          if (headEnd === -1) return;
+          const head = buffered.subarray(0, headEnd).toString('latin1');
+          const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+          if (buffered.length < headEnd + 4 + length) return;
+          buffered = buffered.subarray(headEnd + 4 + length);
+          seen.requests++;
+          const body = 'data: [DONE]\n\n';
+          socket.write(
+            'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nupgrade: h2c\r\nconnection: Upgrade\r\n' +
+              `content-length: ${body.length}\r\n\r\n${body}`,
+          );
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  });
+  afterAll(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((resolve) => server.close(resolve));
+  });
+
+  it('auto: the stalled request ends by its own timeout, and from the connect bound on requests go over HTTP/1.1', async () => {
+    const transport = new Transport({ connectTimeoutMs: 300, http2: 'auto' });
+    const bounded = <T>(promise: Promise<T>): Promise<T> =>
+      Promise.race([
+        promise,
+        new Promise<T>((_, reject) => setTimeout(() => reject(new Error('no answer within 3 s')), 3000)),
+      ]);
+    try {
+      expect((await bounded(readAll(transport, origin))).text).toBe('data: [DONE]\n\n');
+      // Over HTTP/2 now: the server reads the preface and says nothing. The caller's own bound
+      // (the generation's idle timeout, here 600 ms) ends the request.
+      const stalled = new AbortController();
+      const timer = setTimeout(() => stalled.abort(new Error('idle')), 600);
+      await expect(bounded(transport.open(request(origin), stalled.signal, 'Test'))).rejects.toBeDefined();
+      clearTimeout(timer);
+      expect(seen.prefaces).toBe(1);
+      const after = await bounded(readAll(transport, origin));
+      expect(after.text).toBe('data: [DONE]\n\n');
+      expect(seen.requests).toBe(2);
       expect(seen.prefaces).toBe(1);
     } finally {
       await transport.close();
