@@ -166,7 +166,13 @@ export class Transport {
         route.answered = true;
         return response;
       } catch (error) {
-        if (signal.aborted || !this.abandonAdvertised(route)) throw error;
+        if (signal.aborted || neverConnected(error)) throw error;
+        if (spokeHttp2(error)) {
+          // A stream reset or a GOAWAY: the origin does speak HTTP/2, and the run decides.
+          route.answered = true;
+          throw error;
+        }
+        if (!this.abandonAdvertised(route)) throw error;
         // The upstream advertised h2c but has never answered over it: nothing of this request was
         // understood, so it goes again over HTTP/1.1, as every later one will.
         const http1 = this.route(upstreamRequest.url, options);
@@ -321,6 +327,29 @@ class MultiplexedOrigin {
   async close(): Promise<void> {
     await Promise.all(this.clients.map((entry) => entry.client.close()));
   }
+}
+
+/** Failures before a connection was made: they say nothing of the protocol the origin speaks. */
+const CONNECT_FAILURES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+function neverConnected(error: unknown): boolean {
+  const code = (error as { code?: string } | null)?.code;
+  return code !== undefined && CONNECT_FAILURES.has(code);
+}
+
+/** Failures only an HTTP/2 peer causes: a stream reset (RST_STREAM) or a GOAWAY. */
+function spokeHttp2(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  if (code === 'ERR_HTTP2_STREAM_ERROR' || code === 'ERR_HTTP2_STREAM_CANCEL') return true;
+  if (code === 'ERR_HTTP2_GOAWAY_SESSION') return true;
+  return typeof message === 'string' && /GOAWAY|RST_STREAM|HTTP\/2: (stream|"stream error")/.test(message);
 }
 
 /** HTTP/2 session and stream failures (GOAWAY, RST_STREAM, a session torn down) by their codes. */

@@ -1,5 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import {
+  createServer as createHttp2Server,
+  type Http2ServerResponse,
+  constants as http2Constants,
+} from 'node:http2';
+import {
   type AddressInfo,
   connect,
   createServer as createNetServer,
@@ -233,6 +238,95 @@ describe('a server that advertises h2c and sits silent on the HTTP/2 preface', (
       expect(after.text).toBe('data: [DONE]\n\n');
       expect(seen.requests).toBe(2);
       expect(seen.prefaces).toBe(1);
+    } finally {
+      await transport.close();
+    }
+  });
+});
+
+describe('an advertiser that speaks HTTP/2: failures that prove it, and failures that prove nothing', () => {
+  let listener: NetServer;
+  let port = 0;
+  const seen = { http1: 0, http2: 0, refusedStreams: 0 };
+  /** Streams to refuse (RST_STREAM before any headers), counted down. */
+  let refuseNext = 0;
+  const sockets = new Set<Socket>();
+
+  const answer = (response: ServerResponse | Http2ServerResponse): void => {
+    response.writeHead(200, { 'content-type': 'text/event-stream' });
+    response.end('data: [DONE]\n\n');
+  };
+
+  beforeAll(async () => {
+    const http1 = createServer((incoming, response) => {
+      seen.http1++;
+      incoming.resume();
+      response.setHeader('upgrade', 'h2c');
+      incoming.on('end', () => answer(response));
+    });
+    const http2 = createHttp2Server((incoming, response) => {
+      if (refuseNext > 0) {
+        refuseNext--;
+        seen.refusedStreams++;
+        incoming.stream.close(http2Constants.NGHTTP2_REFUSED_STREAM);
+        return;
+      }
+      seen.http2++;
+      incoming.resume();
+      incoming.on('end', () => answer(response));
+    });
+    // One port, both protocols, chosen by the first bytes, as the emulator does.
+    listener = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.once('data', (first: Buffer) => {
+        socket.pause();
+        socket.unshift(first);
+        if (first.toString('latin1').startsWith(H2_PREFACE_START)) http2.emit('connection', socket);
+        else {
+          http1.emit('connection', socket);
+          socket.resume();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    port = (listener.address() as AddressInfo).port;
+  });
+  afterAll(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((resolve) => listener.close(resolve));
+  });
+
+  it('a stream refused before its headers fails that request alone: the origin stays on HTTP/2', async () => {
+    const transport = new Transport({ connectTimeoutMs: 2000, http2: 'auto' });
+    const origin = `http://127.0.0.1:${port}/v1`;
+    try {
+      expect((await readAll(transport, origin)).status).toBe(200);
+      refuseNext = 1;
+      await expect(readAll(transport, origin)).rejects.toMatchObject({ code: 'upstream_disconnected' });
+      expect(seen.refusedStreams).toBe(1);
+      expect((await readAll(transport, origin)).status).toBe(200);
+      // One request over HTTP/1.1 (the one that learned), none replayed there; then HTTP/2.
+      expect(seen).toMatchObject({ http1: 1, http2: 1 });
+    } finally {
+      await transport.close();
+    }
+  });
+
+  it('a refused connection says nothing of the protocol: once the server is back, HTTP/2 it is', async () => {
+    seen.http1 = 0;
+    seen.http2 = 0;
+    const transport = new Transport({ connectTimeoutMs: 2000, http2: 'auto' });
+    const origin = `http://127.0.0.1:${port}/v1`;
+    try {
+      expect((await readAll(transport, origin)).status).toBe(200);
+      // The HTTP/1.1 connection stays open; new ones are refused while the listener is down.
+      // Not waiting for 'close': that comes only once the open connections end.
+      listener.close();
+      await expect(readAll(transport, origin)).rejects.toMatchObject({ code: 'upstream_error' });
+      await new Promise<void>((resolve) => listener.listen(port, '127.0.0.1', resolve));
+      expect((await readAll(transport, origin)).status).toBe(200);
+      expect(seen).toMatchObject({ http1: 1, http2: 1 });
     } finally {
       await transport.close();
     }
