@@ -21,9 +21,10 @@ const HELP = `Usage: node dist-bench/bench/compare.js [options]
 Alternating rounds of the latency case's load (paced answers, one chunk per upstream read) on
 the pass-through, this build's gateway, and, when asked, a second gateway: another build's
 (--base), or this one with other Node flags (--node-args=...) or settings (--env). Each round
-loads each in turn and prints what its process spent: CPU per chunk and per stream (user and system apart), read and
-write calls, page faults, event-loop delay p99, GC time and time to first token; the end gives
-the medians over the rounds. For A/B comparisons that one full benchmark run cannot resolve.
+loads each in turn and prints what its process spent: CPU per chunk and per stream (user and
+system apart), read and write calls, page faults, event-loop delay p99, GC time and time to
+first token; the end gives the medians over the rounds. For A/B comparisons that one full
+benchmark run cannot resolve.
 
 Options:
   --concurrency N   streams at once (default 512)
