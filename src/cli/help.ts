@@ -91,8 +91,9 @@ Starts the gateway. Every setting of CONTRACT.md is read from the environment
 SLUICE_RATE_LIMIT, SLUICE_LOG_LEVEL, ...). A malformed value is refused (exit 2), never
 replaced by a default. SLUICE_LOCAL_MODEL=<path.gguf> serves that model as provider local
 (needs node-llama-cpp). SLUICE_UPSTREAM_HTTP2 chooses HTTP/2 to upstreams: auto (the
-default: negotiated on https upstreams), h2c (also prior-knowledge HTTP/2 to http upstreams;
-the default with --demo) or off (HTTP/1.1 only); Ollama is always called over HTTP/1.1.
+default: negotiated on https upstreams, and on http ones once they advertise h2c), h2c
+(prior-knowledge HTTP/2 to every http upstream; the default with --demo) or off (HTTP/1.1
+only); Ollama is always called over HTTP/1.1.
 
 Options:
   --demo         serve every provider without a key from the built-in emulators (SLUICE_DEMO=1)
