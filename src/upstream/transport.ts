@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { Agent, buildConnector, Client, errors as undiciErrors } from 'undici';
 import type { AbortWatch } from '../core/abort.js';
 import { UpstreamError } from '../core/errors.js';
-import { dispatchRequest, type UpstreamBody, urlParts } from './dispatch.js';
+import { dispatchRequest, type UpstreamBody, type UrlParts, urlParts } from './dispatch.js';
 
 /** What a provider mapping produces: everything needed to make the upstream call. */
 export interface UpstreamRequest {
@@ -103,8 +103,7 @@ export class Transport {
   }
 
   /** Which connections a request to `url` goes over: the HTTP/1.1 pool, or an origin's multiplexed ones. */
-  private route(url: string, options: OpenOptions): Agent | MultiplexedOrigin {
-    const target = urlParts(url);
+  private route(target: UrlParts, options: OpenOptions): Agent | MultiplexedOrigin {
     const https = target.https;
     const multiplex =
       options.http1Only !== true &&
@@ -149,10 +148,11 @@ export class Transport {
     options: OpenOptions = {},
   ): Promise<UpstreamResponse> {
     try {
-      const route = this.route(upstreamRequest.url, options);
+      const target = urlParts(upstreamRequest.url);
+      const route = this.route(target, options);
       if (!(route instanceof MultiplexedOrigin)) {
         const response = await dispatchRequest(route, upstreamRequest, signal, { idempotent: true });
-        if (this.http2 === 'auto' && options.http1Only !== true) this.learn(upstreamRequest.url, response);
+        if (this.http2 === 'auto' && options.http1Only !== true) this.learn(target, response);
         return response;
       }
       const negotiating = route.negotiating();
@@ -175,7 +175,7 @@ export class Transport {
         if (!this.abandonAdvertised(route)) throw error;
         // The upstream advertised h2c but has never answered over it: nothing of this request was
         // understood, so it goes again over HTTP/1.1, as every later one will.
-        const http1 = this.route(upstreamRequest.url, options);
+        const http1 = this.route(target, options);
         if (http1 instanceof MultiplexedOrigin) throw error;
         return await dispatchRequest(http1, upstreamRequest, signal, { idempotent: true });
       }
@@ -186,8 +186,7 @@ export class Transport {
   }
 
   /** An `http:` upstream's HTTP/1.1 response advertised h2c: its next requests go over HTTP/2. */
-  private learn(url: string, response: UpstreamResponse): void {
-    const target = urlParts(url);
+  private learn(target: UrlParts, response: UpstreamResponse): void {
     if (target.https || this.cleartext.has(target.origin) || !advertisesH2c(response.headers)) return;
     if (this.cleartext.size >= MAX_REMEMBERED_ORIGINS) return;
     this.cleartext.set(target.origin, 'h2c');
@@ -339,35 +338,44 @@ const CONNECT_FAILURES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+function codeOf(error: unknown): string | undefined {
+  return (error as { code?: string } | null)?.code;
+}
+
 function neverConnected(error: unknown): boolean {
-  const code = (error as { code?: string } | null)?.code;
+  const code = codeOf(error);
   return code !== undefined && CONNECT_FAILURES.has(code);
 }
 
-/** Failures only an HTTP/2 peer causes: a stream reset (RST_STREAM) or a GOAWAY. */
-function spokeHttp2(error: unknown): boolean {
-  const { code, message } = (error ?? {}) as { code?: string; message?: string };
-  if (code === 'ERR_HTTP2_STREAM_ERROR' || code === 'ERR_HTTP2_STREAM_CANCEL') return true;
-  if (code === 'ERR_HTTP2_GOAWAY_SESSION') return true;
-  return typeof message === 'string' && /GOAWAY|RST_STREAM|HTTP\/2: (stream|"stream error")/.test(message);
-}
-
-/** HTTP/2 session and stream failures (GOAWAY, RST_STREAM, a session torn down) by their codes. */
-const HTTP2_DISCONNECTS = new Set([
+/** HTTP/2 failures only a peer that speaks HTTP/2 causes: a stream reset (RST_STREAM) or a GOAWAY. */
+const HTTP2_PEER_FAILURES = new Set([
   'ERR_HTTP2_STREAM_ERROR',
   'ERR_HTTP2_STREAM_CANCEL',
   'ERR_HTTP2_GOAWAY_SESSION',
+]);
+
+/** HTTP/2 session and stream failures (those, and a session torn down) by their codes. */
+const HTTP2_DISCONNECTS = new Set([
+  ...HTTP2_PEER_FAILURES,
   'ERR_HTTP2_SESSION_ERROR',
   'ERR_HTTP2_INVALID_SESSION',
   'ERR_HTTP2_ERROR',
 ]);
+
+/** The failure came from an HTTP/2 peer: by its code, or by undici's words for a reset stream or a GOAWAY. */
+function spokeHttp2(error: unknown): boolean {
+  const code = codeOf(error);
+  if (code !== undefined && HTTP2_PEER_FAILURES.has(code)) return true;
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' && /GOAWAY|RST_STREAM|HTTP\/2: (stream|"stream error")/.test(message);
+}
 
 /**
  * Connection-level failures: all retryable. Messages name the upstream by `name` (the provider),
  * never by host, port or URL: error frames reach clients, and addresses are internal.
  */
 export function toUpstreamError(error: unknown, name: string): UpstreamError {
-  const code = (error as { code?: string } | null)?.code;
+  const code = codeOf(error);
   if (error instanceof undiciErrors.ConnectTimeoutError || code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new UpstreamError('timeout', `connecting to ${name} timed out`, { retryable: true, cause: error });
   }
