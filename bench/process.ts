@@ -1,8 +1,9 @@
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { allDialects } from '../src/emulators/dialects.js';
 import { EmulatorServer } from '../src/emulators/server.js';
 import type { Scenario } from '../src/emulators/types.js';
 import { createLogger } from '../src/ops/logging.js';
+import { monitorLoopDelay } from '../src/ops/loop-delay.js';
 import { startGateway } from '../src/server/gateway.js';
 import { closeIdle, closePools, type LoadSpec, type LoadTarget, openIdle, runLoad } from './loadgen.js';
 import { startPassthrough } from './passthrough.js';
@@ -41,9 +42,12 @@ export interface MemorySample {
 
 type Handlers = Record<string, (params: unknown) => unknown>;
 
+/** How often the event loop is sampled: a timer due every 10 ms, and how late it ran. */
+const LOOP_SAMPLE_MS = 10;
+
 /** How a middle process's event loop fared over a cell: its delay and its garbage collections. */
 export interface LoopSample {
-  /** Event-loop delay, 99th percentile, ms (sampled every 10 ms). */
+  /** Event-loop delay, 99th percentile, ms: how late a timer due every 10 ms ran (src/ops/loop-delay.ts). */
   delayP99Ms: number;
   delayMaxMs: number;
   /** Time spent in garbage-collection pauses, ms, and the longest pause. */
@@ -53,8 +57,7 @@ export interface LoopSample {
 
 /** `loopReset` starts a window, `loopSample` reads it: the pass-through and the gateway both serve these. */
 function loopHandlers(): Handlers {
-  const delay = monitorEventLoopDelay({ resolution: 10 });
-  delay.enable();
+  const delay = monitorLoopDelay(LOOP_SAMPLE_MS);
   let gcMs = 0;
   let gcMaxMs = 0;
   new PerformanceObserver((list) => {
@@ -70,8 +73,8 @@ function loopHandlers(): Handlers {
       gcMaxMs = 0;
     },
     loopSample: (): LoopSample => ({
-      delayP99Ms: delay.percentile(99) / 1e6,
-      delayMaxMs: delay.max / 1e6,
+      delayP99Ms: delay.percentileMs(99),
+      delayMaxMs: delay.maxMs(),
       gcMs,
       gcMaxMs,
     }),
@@ -164,8 +167,7 @@ async function main(role: string): Promise<void> {
         ...(parts.has('metrics') ? {} : { metrics: false }),
         ...(parts.has('logs') ? { logger: createLogger({ level: 'info', destination: '/dev/null' }) } : {}),
       });
-      const delay = monitorEventLoopDelay({ resolution: 10 });
-      delay.enable();
+      const delay = monitorLoopDelay(LOOP_SAMPLE_MS);
       serve(gateway.url, {
         memory: collect,
         ...loopHandlers(),
@@ -178,7 +180,7 @@ async function main(role: string): Promise<void> {
             handles: (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length,
             running: gateway.store.running().length,
             stored: gateway.store.size,
-            loopDelayP99Ms: delay.percentile(99) / 1e6,
+            loopDelayP99Ms: delay.percentileMs(99),
           };
           delay.reset();
           return vitals;

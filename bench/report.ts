@@ -467,8 +467,9 @@ export function renderReport(report: Report): string {
       `${1000 / info.clockTicks} ms ticks) over the chunks delivered. Busy: CPU time / wall time of the ` +
       `proxy's core and of emulator + load generator together; other load: CPU used by other processes on the ` +
       `machine meanwhile (a cell waits for a quiet machine and is re-run, up to 3 times, when this exceeds 25%). ` +
-      `Loop p99: the proxy's event-loop delay (monitorEventLoopDelay, 10 ms resolution), 99th percentile over the ` +
-      `cell; GC: share of the cell's wall time in garbage-collection pauses / the longest pause, ms.\n\n` +
+      `Loop p99: the proxy's event-loop delay, 99th percentile over the cell: how late a timer due every 10 ms ran ` +
+      `(monitorEventLoopDelay's samples less its 10 ms interval, which they include; before 2026-11-28 the tables ` +
+      `gave the samples as they come, 10 ms more); GC: share of the cell's wall time in garbage-collection pauses / the longest pause, ms.\n\n` +
       table(
         [
           'streams',

@@ -59,4 +59,18 @@ describe('GatewayMetrics', () => {
     metrics.generationEnded(outcome);
     expect(handed()).toBe(1024);
   });
+  it('serves the event-loop delay past its sampling interval: an idle gateway reads about 0, not 100 ms', async () => {
+    const metrics = new GatewayMetrics({ activeGenerations: () => 0 });
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    const { body } = await metrics.scrape();
+    for (const key of ['min', 'mean', 'p50', 'p90']) {
+      const value = sample(body, `nodejs_eventloop_lag_${key}_seconds`);
+      expect(value, key).toBeGreaterThanOrEqual(0);
+      expect(value, key).toBeLessThan(0.05);
+    }
+    expect(body).toContain('past the 100 ms sampling interval');
+    // One series per name: prom-client's own gauge of that name is gone.
+    expect(body.match(/^nodejs_eventloop_lag_p99_seconds /gm)).toHaveLength(1);
+    expect(sample(body, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
+  });
 });
