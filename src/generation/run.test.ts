@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +34,12 @@ afterAll(async () => {
 /** Runs one generation against `baseUrl` (the shared upstream unless given). */
 async function run(
   provider: ProviderDefinition,
-  options: { baseUrl?: string; idleTimeoutMs?: number; maxRetries?: number } = {},
+  options: {
+    baseUrl?: string;
+    idleTimeoutMs?: number;
+    maxRetries?: number;
+    onGeneration?: (generation: Generation) => void;
+  } = {},
 ): Promise<Generation> {
   const parsed = parseChatRequest({ provider: 'openai', messages: [{ role: 'user', content: 'hi' }] });
   if (!parsed.ok) throw new Error(parsed.issue.message);
@@ -45,6 +51,7 @@ async function run(
     maxLogBytes: 1 << 20,
     graceMs: 0,
   });
+  options.onGeneration?.(generation);
   await runGeneration({
     generation,
     provider,
@@ -192,5 +199,79 @@ describe('the idle timeout', () => {
     } finally {
       await upstreamServer.close();
     }
+  });
+});
+
+describe('reads after the first content', () => {
+  /** One OpenAI SSE event carrying `content`. */
+  const contentEvent = (content: string): Buffer =>
+    Buffer.from(
+      `data: {"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":${JSON.stringify(content)}},"finish_reason":null}]}\n\n`,
+    );
+  const finishEvents = Buffer.from(
+    'data: {"id":"c1","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n',
+  );
+
+  /**
+   * A provider answered in-process by a body the test drives: `deliver` gets the body once the run
+   * listens to it, and the attempt's abort signal. An abort fails the body a turn later, as a
+   * transport's would.
+   */
+  function handDriven(deliver: (body: EventEmitter, signal: AbortSignal) => void): ProviderDefinition {
+    return {
+      ...openai,
+      async openUpstream(_request, signal) {
+        const body = Object.assign(new EventEmitter(), { destroy: () => undefined });
+        signal.addEventListener('abort', () => setImmediate(() => body.emit('error', new Error('aborted'))), {
+          once: true,
+        });
+        setImmediate(() => deliver(body, signal));
+        return { status: 200, headers: {}, body };
+      },
+    };
+  }
+
+  let cancel: (() => void) | undefined;
+
+  const texts = (generation: Generation): string[] =>
+    generation.log
+      .all()
+      .flatMap((frame) =>
+        frame.event === 'chunk' && frame.data.delta_text !== '' ? [frame.data.delta_text] : [],
+      );
+
+  it("wait for the turn's reads to be handled, then reach the log in order, the end after the last", async () => {
+    let textsRightAfter: string[] = [];
+    let generationRef: Generation | undefined;
+    const words = Array.from({ length: 300 }, (_, index) => `w${index} `);
+    const generation = await run(
+      handDriven((body) => {
+        body.emit('data', contentEvent('first '));
+        for (const word of words) body.emit('data', contentEvent(word));
+        body.emit('data', finishEvents);
+        body.emit('end');
+        textsRightAfter = generationRef === undefined ? [] : texts(generationRef);
+      }),
+      { onGeneration: (created) => (generationRef = created) },
+    );
+    // The first content went to the log as it came; the burst behind it waited for the turn.
+    expect(textsRightAfter).toEqual(['first ']);
+    expect(texts(generation)).toEqual(['first ', ...words]);
+    expect(events(generation).at(-1)).toBe('done');
+    expect(generation.result()).toMatchObject({ status: 'done', finish_reason: 'stop' });
+  });
+
+  it('that waited when the generation was cancelled never reach the log', async () => {
+    const generation = await run(
+      handDriven((body) => {
+        body.emit('data', contentEvent('first '));
+        for (let index = 0; index < 5; index++) body.emit('data', contentEvent(`late${index} `));
+        cancel?.();
+      }),
+      { onGeneration: (created) => (cancel = () => created.cancel('cancelled')) },
+    );
+    expect(texts(generation)).toEqual(['first ']);
+    expect(events(generation).at(-1)).toBe('done');
+    expect(generation.result()).toMatchObject({ status: 'done', finish_reason: 'cancelled' });
   });
 });

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Abort, type AbortWatch } from '../core/abort.js';
 import { redactSecrets, type StreamFailure, UpstreamError } from '../core/errors.js';
+import { Lane } from '../core/turns.js';
 import type { Frame, StreamErrorCode, Usage } from '../protocol/frames.js';
 import type { ChatMessage, ChatRequest } from '../protocol/request.js';
 import { continuationRequest } from '../providers/continuation.js';
@@ -429,17 +430,24 @@ function attempt(
         };
 
         // A codec that throws is a bug, but it must end this generation, not the process.
-        response.body.on('data', (chunk: Buffer) => {
+        const read = (chunk: Buffer): void => {
           if (settled) return;
-          active();
+          if (controller.aborted) {
+            settle(classify(controller.reason));
+            return;
+          }
           try {
             consume(pipeline.push(chunk));
           } catch {
             settle(internalFailure(`the ${provider.displayName} stream could not be read`));
           }
-        });
-        response.body.on('end', () => {
+        };
+        const end = (): void => {
           if (settled) return;
+          if (controller.aborted) {
+            settle(classify(controller.reason));
+            return;
+          }
           try {
             if (!consume(pipeline.end())) return;
           } catch {
@@ -458,8 +466,20 @@ function attempt(
               },
             });
           }
+        };
+        // Reads before the first content are handled at once: the time to the first token is what
+        // a reader waits on. Later reads wait for a slice of the turn (core/turns.ts), so a burst of
+        // other streams' reads does not hold up new requests; the end and an error wait only behind
+        // this stream's waiting reads. A read that waited runs after an abort only to settle the
+        // attempt as the abort asks.
+        const lane = new Lane();
+        response.body.on('data', (chunk: Buffer) => {
+          if (settled) return;
+          active();
+          lane.run(() => read(chunk), chunk.length, !emitter.contentSent);
         });
-        response.body.on('error', (error: Error) => settle(classify(error)));
+        response.body.on('end', () => lane.run(end, 0, true));
+        response.body.on('error', (error: Error) => lane.run(() => settle(classify(error)), 0, true));
       },
       (error: unknown) => settle(classify(error)),
     );

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { holdUntilTurnEnd } from '../core/turns.js';
 import type { StreamEncoder } from '../faces/types.js';
 import type { Followable } from '../generation/generation.js';
 import { isTextEvent } from '../generation/log.js';
@@ -32,28 +32,6 @@ export interface StreamWriterOptions {
  * holds is one slice and the socket's buffer, whatever the answer's size.
  */
 const SLICE_CHARS = 64 * 1024;
-
-/** Sockets corked by `holdUntilTurnEnd`, uncorked together once the event loop's I/O phase is over. */
-let held: Socket[] = [];
-
-function releaseHeld(): void {
-  const sockets = held;
-  held = [];
-  for (const socket of sockets) if (socket.writableCorked > 0) socket.uncork();
-}
-
-/**
- * Holds a response's socket writes until the end of the current event-loop turn: every reader fed
- * by this turn's upstream reads writes in one run, after them. On loopback and on a busy host this
- * spares the kernel a wake-up of the reading process per write; a write waits at most for the rest
- * of the turn's reads to be handled.
- */
-function holdUntilTurnEnd(socket: Socket | null): void {
-  if (socket === null || socket.writableCorked > 0) return;
-  socket.cork();
-  if (held.length === 0) setImmediate(releaseHeld);
-  held.push(socket);
-}
 
 /**
  * Follows a generation's log onto one HTTP response in one output form. Writes straight to
