@@ -15,6 +15,26 @@ async function settled(): Promise<void> {
   for (let turn = 0; turn < 10_000; turn++) await new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Two ends of a real TCP connection on 127.0.0.1, and a way to close both and the server. */
+async function socketPair(): Promise<{ client: Socket; accepted: Socket; close(): void }> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  const client = connect(port, '127.0.0.1');
+  const [accepted] = (await once(server, 'connection')) as [Socket];
+  await once(client, 'connect');
+  return {
+    client,
+    accepted,
+    close() {
+      client.destroy();
+      accepted.destroy();
+      server.close();
+    },
+  };
+}
+
 describe('lanes', () => {
   it('run a task at once when asked and nothing of the lane waits; otherwise after what waits, in order', async () => {
     const ran: string[] = [];
@@ -35,13 +55,7 @@ describe('lanes', () => {
   });
 
   it('run waiting tasks in slices: a socket read is handled between them, before the last', async () => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const { port } = server.address() as { port: number };
-    const client = connect(port, '127.0.0.1');
-    const [accepted] = (await once(server, 'connection')) as [Socket];
-    await once(client, 'connect');
+    const { client, accepted, close } = await socketPair();
     let done = 0;
     let doneWhenRead = -1;
     accepted.on('data', () => {
@@ -64,9 +78,7 @@ describe('lanes', () => {
     expect(done).toBe(tasks);
     expect(doneWhenRead).toBeGreaterThanOrEqual(0);
     expect(doneWhenRead).toBeLessThan(tasks);
-    client.destroy();
-    accepted.destroy();
-    server.close();
+    close();
   });
 
   it('run everything waiting at once when the count bound is reached, keeping each lane in order', async () => {
@@ -97,13 +109,7 @@ describe('lanes', () => {
 
 describe('held writes', () => {
   it('reach the peer at the end of the slice they were written in', async () => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const { port } = server.address() as { port: number };
-    const client = connect(port, '127.0.0.1');
-    const [accepted] = (await once(server, 'connection')) as [Socket];
-    await once(client, 'connect');
+    const { client, accepted, close } = await socketPair();
     const received: string[] = [];
     client.on('data', (data: Buffer) => received.push(data.toString()));
     const lane = new Lane();
@@ -125,8 +131,6 @@ describe('held writes', () => {
     expect(corkedInTask).toBe(1);
     expect(accepted.writableCorked).toBe(0);
     expect(received.join('')).toBe('ab');
-    client.destroy();
-    accepted.destroy();
-    server.close();
+    close();
   });
 });
