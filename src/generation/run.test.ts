@@ -222,9 +222,17 @@ describe('reads after the first content', () => {
       ...openai,
       async openUpstream(_request, signal) {
         const body = Object.assign(new EventEmitter(), { destroy: () => undefined });
-        signal.addEventListener('abort', () => setImmediate(() => body.emit('error', new Error('aborted'))), {
-          once: true,
-        });
+        // As a local model does, it lets go of what it ran a moment after the abort, then fails the body.
+        signal.addEventListener(
+          'abort',
+          () =>
+            setTimeout(() => {
+              released = true;
+              // A body that had ended has nothing left to fail.
+              if (!upstreamEnded) body.emit('error', new Error('aborted'));
+            }, 20),
+          { once: true },
+        );
         setImmediate(() => deliver(body, signal));
         return { status: 200, headers: {}, body };
       },
@@ -232,6 +240,10 @@ describe('reads after the first content', () => {
   }
 
   let cancel: (() => void) | undefined;
+  /** The hand-driven upstream let go after an abort. */
+  let released = false;
+  /** The hand-driven upstream sent its end. */
+  let upstreamEnded = false;
 
   const texts = (generation: Generation): string[] =>
     generation.log
@@ -261,11 +273,31 @@ describe('reads after the first content', () => {
     expect(generation.result()).toMatchObject({ status: 'done', finish_reason: 'stop' });
   });
 
-  it('that waited when the generation was cancelled never reach the log', async () => {
+  it('that waited when the generation was cancelled never reach the log, and the stream ends once the upstream let go', async () => {
+    released = false;
+    upstreamEnded = false;
     const generation = await run(
       handDriven((body) => {
         body.emit('data', contentEvent('first '));
         for (let index = 0; index < 5; index++) body.emit('data', contentEvent(`late${index} `));
+        cancel?.();
+      }),
+      { onGeneration: (created) => (cancel = () => created.cancel('cancelled')) },
+    );
+    expect(released).toBe(true);
+    expect(texts(generation)).toEqual(['first ']);
+    expect(events(generation).at(-1)).toBe('done');
+    expect(generation.result()).toMatchObject({ status: 'done', finish_reason: 'cancelled' });
+  });
+  it('end the stream as cancelled when the upstream had ended but its end still waited at the cancel', async () => {
+    upstreamEnded = false;
+    const generation = await run(
+      handDriven((body) => {
+        body.emit('data', contentEvent('first '));
+        body.emit('data', contentEvent('second '));
+        body.emit('data', finishEvents);
+        upstreamEnded = true;
+        body.emit('end');
         cancel?.();
       }),
       { onGeneration: (created) => (cancel = () => created.cancel('cancelled')) },

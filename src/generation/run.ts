@@ -431,11 +431,9 @@ function attempt(
 
         // A codec that throws is a bug, but it must end this generation, not the process.
         const read = (chunk: Buffer): void => {
-          if (settled) return;
-          if (controller.aborted) {
-            settle(classify(controller.reason));
-            return;
-          }
+          // A read that waited past an abort appends nothing: the body's error settles the attempt,
+          // once whatever the abort stopped (a local model's slot) has let go.
+          if (settled || controller.aborted) return;
           try {
             consume(pipeline.push(chunk));
           } catch {
@@ -470,8 +468,8 @@ function attempt(
         // Reads before the first content are handled at once: the time to the first token is what
         // a reader waits on. Later reads wait for a slice of the turn (core/turns.ts), so a burst of
         // other streams' reads does not hold up new requests; the end and an error wait only behind
-        // this stream's waiting reads. A read that waited runs after an abort only to settle the
-        // attempt as the abort asks.
+        // this stream's waiting reads. An end that waited past an abort settles the attempt as the
+        // abort asks: no error follows a body that had ended.
         const lane = new Lane();
         response.body.on('data', (chunk: Buffer) => {
           if (settled) return;
