@@ -41,6 +41,9 @@ function measured(all: ReturnType<typeof targets>, prefix: string): string | und
 }
 
 describe('benchmark targets', () => {
+  const pass = (cpu: number, repeat?: number) =>
+    cell('pass-through', { cpu, p50: 60, p99: 100, loop: 15 }, repeat);
+
   it('judges the hot path at 512 streams, else at the largest level below 2,000', () => {
     expect(targetLevel([1, 64, 512, 2000])).toBe(512);
     expect(targetLevel([1, 64, 2000])).toBe(64);
@@ -48,8 +51,6 @@ describe('benchmark targets', () => {
   });
 
   it('takes the median over the pairs measured one after the other, and lists them', () => {
-    const pass = (cpu: number, repeat?: number) =>
-      cell('pass-through', { cpu, p50: 60, p99: 100, loop: 15 }, repeat);
     const sluice = (cpu: number, p50: number, repeat?: number) =>
       cell('sluice', { cpu, p50, p99: 150, loop: 30 }, repeat);
     const all = targets(
@@ -79,8 +80,6 @@ describe('benchmark targets', () => {
   });
 
   it('reports Sluice over HTTP/1.1 beside the targets, against its own pass-through pairs, judging nothing', () => {
-    const pass = (cpu: number, repeat?: number) =>
-      cell('pass-through', { cpu, p50: 60, p99: 100, loop: 15 }, repeat);
     const http1 = (cpu: number, p50: number, repeat?: number) =>
       cell('sluice-http1', { cpu, p50, p99: 140, loop: 25 }, repeat);
     const all = targets(

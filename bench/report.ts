@@ -186,6 +186,21 @@ function overPairs(measured: number[], format: (value: number) => string): { val
   return { value, text };
 }
 
+/** Sluice's CPU per chunk over the pass-through's in each pair, as the median over the pairs. */
+function cpuOverPairs(pairs: { sluice: Cell; pass: Cell }[]): { value: number; text: string } {
+  return overPairs(
+    pairs.map(
+      ({ sluice, pass }) => (sluice.cpuPerChunkUs ?? Number.NaN) / (pass.cpuPerChunkUs ?? Number.NaN),
+    ),
+    ratio,
+  );
+}
+
+/** The median of one figure over the cells that have it. */
+function medianOf(cells: Cell[], pick: (cell: Cell) => number | undefined): number {
+  return median(cells.map((cell) => pick(cell) ?? Number.NaN).filter(Number.isFinite));
+}
+
 function concurrencies(report: Report, caseName: CaseName): number[] {
   return [
     ...new Set(report.cells.filter((cell) => cell.caseName === caseName).map((cell) => cell.concurrency)),
@@ -259,8 +274,9 @@ export function targets(report: Report): Target[] {
     latencyPairs.map(({ sluice }) => sluice.loopDelayP99Ms ?? Number.NaN),
     (value) => `${fixed(value)} ms`,
   );
-  const passLoop = median(
-    latencyPairs.map(({ pass }) => pass.loopDelayP99Ms ?? Number.NaN).filter(Number.isFinite),
+  const passLoop = medianOf(
+    latencyPairs.map(({ pass }) => pass),
+    (cell) => cell.loopDelayP99Ms,
   );
   out.push({
     name: `latency, ${maxLatency} streams: gateway event-loop delay p99 (pass-through ${fixed(passLoop)} ms)`,
@@ -297,14 +313,14 @@ export function targets(report: Report): Target[] {
     ['latency', maxLatency],
   ] as const) {
     const pairs = pairsOf(report, caseName, concurrency);
-    const cpu = overPairs(
-      pairs.map(
-        ({ sluice, pass }) => (sluice.cpuPerChunkUs ?? Number.NaN) / (pass.cpuPerChunkUs ?? Number.NaN),
-      ),
-      ratio,
-    );
+    const cpu = cpuOverPairs(pairs);
     const microseconds = (path: 'sluice' | 'pass'): string =>
-      fixed(median(pairs.map((pair) => pair[path].cpuPerChunkUs ?? Number.NaN).filter(Number.isFinite)));
+      fixed(
+        medianOf(
+          pairs.map((pair) => pair[path]),
+          (cell) => cell.cpuPerChunkUs,
+        ),
+      );
     // The paced case is the hot path's target (one chunk per read, as models stream); the
     // throughput case (no delay, several chunks a read) keeps the earlier bound.
     const limit = caseName === 'latency' ? 1.3 : 2.5;
@@ -317,19 +333,19 @@ export function targets(report: Report): Target[] {
   }
   const http1Pairs = pairsOf(report, 'latency', maxLatency, 'sluice-http1');
   if (http1Pairs.length > 0) {
-    const cpu = overPairs(
-      http1Pairs.map(
-        ({ sluice, pass }) => (sluice.cpuPerChunkUs ?? Number.NaN) / (pass.cpuPerChunkUs ?? Number.NaN),
-      ),
-      ratio,
-    );
+    const cpu = cpuOverPairs(http1Pairs);
     const added = (pick: (cell: Cell) => number): string =>
       `${signed(median(http1Pairs.map(({ sluice, pass }) => pick(sluice) - pick(pass))), 2)}`;
     out.push({
       name: `reference: Sluice with HTTP/1.1 to the emulator (latency, ${maxLatency} streams): CPU per chunk / pass-through; TTFT added p50 / p99; loop delay p99`,
       measured:
         `${cpu.text}; ${added((cell) => cell.ttftP50)} / ${added((cell) => cell.ttftP99)} ms; ` +
-        `${fixed(median(http1Pairs.map(({ sluice }) => sluice.loopDelayP99Ms ?? Number.NaN).filter(Number.isFinite)))} ms`,
+        `${fixed(
+          medianOf(
+            http1Pairs.map(({ sluice }) => sluice),
+            (cell) => cell.loopDelayP99Ms,
+          ),
+        )} ms`,
       limit: 'reported beside the targets',
       met: undefined,
     });
