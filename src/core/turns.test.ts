@@ -38,15 +38,16 @@ async function socketPair(): Promise<{ client: Socket; accepted: Socket; close()
 describe('lanes', () => {
   it('run a task at once when asked and nothing of the lane waits; otherwise after what waits, in order', async () => {
     const ran: string[] = [];
+    const push = (name: string): number => ran.push(name);
     const first = new Lane();
     const second = new Lane();
-    first.run(() => ran.push('first 1'), 0, true);
+    first.run(push, 'first 1', 0, true);
     expect(ran).toEqual(['first 1']);
-    first.run(() => ran.push('first 2'), 10, false);
+    first.run(push, 'first 2', 10, false);
     // A task that may run at once still waits behind its own lane's waiting task...
-    first.run(() => ran.push('first 3'), 0, true);
+    first.run(push, 'first 3', 0, true);
     // ...while another lane's runs at once.
-    second.run(() => ran.push('second 1'), 0, true);
+    second.run(push, 'second 1', 0, true);
     expect(ran).toEqual(['first 1', 'second 1']);
     expect(first.waiting).toBe(2);
     await settled();
@@ -70,6 +71,7 @@ describe('lanes', () => {
           spin(SLICE_MS / 5);
           done++;
         },
+        undefined,
         0,
         false,
       );
@@ -83,10 +85,11 @@ describe('lanes', () => {
 
   it('run everything waiting at once when the count bound is reached, keeping each lane in order', async () => {
     const ran: number[] = [];
+    const push = (index: number): number => ran.push(index);
     const lane = new Lane();
-    for (let index = 0; index < MAX_DEFERRED_TASKS; index++) lane.run(() => ran.push(index), 1, false);
+    for (let index = 0; index < MAX_DEFERRED_TASKS; index++) lane.run(push, index, 1, false);
     expect(ran).toHaveLength(0);
-    lane.run(() => ran.push(MAX_DEFERRED_TASKS), 1, false);
+    lane.run(push, MAX_DEFERRED_TASKS, 1, false);
     // The full queue ran inside that call; the new task waits alone.
     expect(ran).toHaveLength(MAX_DEFERRED_TASKS);
     expect(lane.waiting).toBe(1);
@@ -96,11 +99,12 @@ describe('lanes', () => {
 
   it('run everything waiting at once when the bytes they hold would pass the bound', async () => {
     const ran: string[] = [];
+    const push = (name: string): number => ran.push(name);
     const lane = new Lane();
-    lane.run(() => ran.push('held'), MAX_DEFERRED_BYTES - 10, false);
-    lane.run(() => ran.push('small'), 10, false);
+    lane.run(push, 'held', MAX_DEFERRED_BYTES - 10, false);
+    lane.run(push, 'small', 10, false);
     expect(ran).toEqual([]);
-    lane.run(() => ran.push('over'), 1, false);
+    lane.run(push, 'over', 1, false);
     expect(ran).toEqual(['held', 'small']);
     await settled();
     expect(ran).toEqual(['held', 'small', 'over']);
@@ -121,6 +125,7 @@ describe('held writes', () => {
         accepted.write('b');
         corkedInTask = accepted.writableCorked;
       },
+      undefined,
       0,
       false,
     );

@@ -29,8 +29,9 @@ export const MAX_DEFERRED_TASKS = 1024;
 /** Most bytes (upstream reads) the waiting tasks may hold. */
 export const MAX_DEFERRED_BYTES = 4 * 1024 * 1024;
 
-/** The waiting tasks: a ring of fixed size, so waiting costs no allocation past the task itself. */
-const tasks: ((() => void) | undefined)[] = new Array(MAX_DEFERRED_TASKS).fill(undefined);
+/** The waiting tasks and what each is given: a ring of fixed size, so waiting allocates nothing. */
+const tasks: (((value: never) => void) | undefined)[] = new Array(MAX_DEFERRED_TASKS).fill(undefined);
+const values: unknown[] = new Array(MAX_DEFERRED_TASKS).fill(undefined);
 const lanes: (Lane | undefined)[] = new Array(MAX_DEFERRED_TASKS).fill(undefined);
 const sizes = new Float64Array(MAX_DEFERRED_TASKS);
 let head = 0;
@@ -45,17 +46,19 @@ export class Lane {
   waiting = 0;
 
   /**
-   * Runs `task` now when `now` is true and nothing of this lane waits; otherwise after the lane's
-   * waiting tasks, in a slice. `size` is what the task holds (an upstream read's bytes).
+   * Runs `task(value)` now when `now` is true and nothing of this lane waits; otherwise after the
+   * lane's waiting tasks, in a slice. `size` is what the task holds (an upstream read's bytes).
+   * The value is passed apart so that a read costs no closure.
    */
-  run(task: () => void, size: number, now: boolean): void {
+  run<T>(task: (value: T) => void, value: T, size: number, now: boolean): void {
     if (now && this.waiting === 0) {
-      task();
+      task(value);
       return;
     }
     if (count === MAX_DEFERRED_TASKS || bytes + size > MAX_DEFERRED_BYTES) runAll();
     const at = (head + count) % MAX_DEFERRED_TASKS;
-    tasks[at] = task;
+    tasks[at] = task as (value: never) => void;
+    values[at] = value;
     lanes[at] = this;
     sizes[at] = size;
     count++;
@@ -70,15 +73,17 @@ export class Lane {
 
 /** Takes the oldest waiting task off the ring and runs it. */
 function runNext(): void {
-  const task = tasks[head] as () => void;
+  const task = tasks[head] as (value: unknown) => void;
+  const value = values[head];
   const lane = lanes[head] as Lane;
   bytes -= sizes[head] ?? 0;
   tasks[head] = undefined;
+  values[head] = undefined;
   lanes[head] = undefined;
   head = (head + 1) % MAX_DEFERRED_TASKS;
   count--;
   lane.waiting--;
-  task();
+  task(value);
 }
 
 /** Everything waiting, now (a bound was reached). */

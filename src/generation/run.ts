@@ -474,10 +474,11 @@ function attempt(
         response.body.on('data', (chunk: Buffer) => {
           if (settled) return;
           active();
-          lane.run(() => read(chunk), chunk.length, !emitter.contentSent);
+          lane.run(read, chunk, chunk.length, !emitter.contentSent);
         });
-        response.body.on('end', () => lane.run(end, 0, true));
-        response.body.on('error', (error: Error) => lane.run(() => settle(classify(error)), 0, true));
+        response.body.on('end', () => lane.run(end, undefined, 0, true));
+        const fail = (error: Error): void => settle(classify(error));
+        response.body.on('error', (error: Error) => lane.run(fail, error, 0, true));
       },
       (error: unknown) => settle(classify(error)),
     );
