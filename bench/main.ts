@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   }
   const began = performance.now();
   const quick = options.quick;
-  const latency = latencySettings(quick);
+  const latency = latencySettings(quick, options.pairs);
   const throughput = throughputSettings(quick);
   const burst = burstSettings(quick);
   const idleStreams = idleStreamCount(quick);

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { flag, type OptionSpec, parseOptionsOnly, stringOption, UsageError } from '../src/cli/args.js';
 
 export const HELP = `Usage: npm run bench -- [--quick] [--no-docs] [--cases latency,throughput,burst,idle,local]
-                      [--concurrency 1,64,512] [--cpu-prof DIR]
+                      [--concurrency 1,64,512] [--pairs N] [--cpu-prof DIR]
 
 Measures direct-to-emulator, a byte pass-through proxy and Sluice, each component in its own
 process (pinned apart with taskset), and prints the results as Markdown tables.
@@ -26,6 +26,9 @@ process (pinned apart with taskset), and prints the results as Markdown tables.
   --concurrency L  only these concurrencies (up to 4000; default 1,64,512, and 2000 for the
                    latency case)
   --paths LIST     only these paths (direct,pass-through,sluice,sluice-openai)
+  --pairs N        cells of the pass-through and Sluice, one right after the other, at the
+                   latency targets' level (default 5, 1 with --quick; 1 to 20): the targets
+                   take the median over them
   --cpu-prof DIR   run the gateway under --cpu-prof, write its profile to DIR and print the
                    functions with the most self time (implies --no-docs)
 `;
@@ -38,6 +41,8 @@ export interface Options {
   /** The latency case's levels: `concurrency`, and 2,000 in a full run. */
   latencyConcurrency: number[];
   paths: Set<string>;
+  /** Pass-through and Sluice cells, one right after the other, at the latency targets' level. */
+  pairs: number;
   cpuProf: string | undefined;
 }
 
@@ -60,8 +65,13 @@ const SPEC: OptionSpec = {
   cases: 'string',
   concurrency: 'string',
   paths: 'string',
+  pairs: 'string',
   'cpu-prof': 'string',
 };
+
+/** Pairs at the targets' level in a full run: the machine's speed drifts over minutes, and a median of five holds against one slow minute. */
+const DEFAULT_PAIRS = 5;
+const MAX_PAIRS = 20;
 
 /** The benchmark's options, or `undefined` when help was asked for. */
 export function parseOptions(argv: readonly string[]): Options | undefined {
@@ -73,6 +83,11 @@ export function parseOptions(argv: readonly string[]): Options | undefined {
   const concurrency = stringOption(args, 'concurrency');
   const cpuProf = stringOption(args, 'cpu-prof');
   const paths = stringOption(args, 'paths');
+  const pairsText = stringOption(args, 'pairs');
+  const pairs = pairsText === undefined ? (quick ? 1 : DEFAULT_PAIRS) : Number(pairsText);
+  if (!Number.isInteger(pairs) || pairs < 1 || pairs > MAX_PAIRS) {
+    throw new UsageError(`--pairs takes an integer from 1 to ${MAX_PAIRS}`);
+  }
   const levels = concurrency?.split(',').map(Number) ?? (quick ? [1, 64] : [1, 64, 512]);
   // The latency case also runs at 2,000 streams in a full run: where something other than CPU shows.
   const latencyLevels = concurrency === undefined && !quick ? [...levels, 2000] : levels;
@@ -90,11 +105,13 @@ export function parseOptions(argv: readonly string[]): Options | undefined {
       cpuProf === undefined &&
       cases === undefined &&
       concurrency === undefined &&
-      paths === undefined,
+      paths === undefined &&
+      pairsText === undefined,
     paths: new Set((paths ?? 'direct,pass-through,sluice,sluice-openai').split(',')),
     cases: new Set(caseNames),
     concurrency: levels,
     latencyConcurrency: latencyLevels,
+    pairs,
     cpuProf: cpuProf === undefined ? undefined : resolve(cpuProf),
   };
 }

@@ -14,14 +14,14 @@ export interface LatencySettings {
   pairs: number;
 }
 
-export function latencySettings(quick: boolean): LatencySettings {
+export function latencySettings(quick: boolean, pairs: number): LatencySettings {
   return {
     chunks: quick ? 20 : 50,
     delayMs: 20,
     ttftMs: 50,
     samplesAtOne: quick ? 5 : 10,
     rounds: quick ? 1 : 2,
-    pairs: quick ? 1 : 3,
+    pairs,
   };
 }
 
