@@ -34,6 +34,26 @@ export interface StreamWriterOptions {
 const SLICE_CHARS = 64 * 1024;
 
 /**
+ * Drops a stalled reader's connection with a reset (RST), not a close. A close leaves what the
+ * reader never read (megabytes, on a loopback or LAN socket) in the kernel, in an orphaned socket
+ * that keeps trickling it through the reader's closed window: the reader may learn of the drop
+ * only long after, and the memory stays held meanwhile. A reset frees it and tells the reader at
+ * once; it can resume from its last id. A socket that is not plain TCP is closed instead.
+ */
+function dropConnection(response: ServerResponse): void {
+  const socket = response.socket;
+  if (socket !== null) {
+    try {
+      socket.resetAndDestroy();
+      return;
+    } catch {
+      // Not a TCP handle: close it as usual.
+    }
+  }
+  response.destroy();
+}
+
+/**
  * Follows a generation's log onto one HTTP response in one output form. Writes straight to
  * the socket; when `write()` says the socket is full it stops and waits for `drain`, so a slow
  * reader costs the gateway one pending slice, not a growing queue. A reader whose socket stays
@@ -116,7 +136,7 @@ export function followLog(
     if (blockedSince === undefined || closed) return;
     const blockedFor = Date.now() - blockedSince;
     if (blockedFor >= options.stallTimeoutMs && (log.ended || log.lastId - cursor > options.bufferFrames)) {
-      response.destroy();
+      dropConnection(response);
       cleanup();
       return;
     }
